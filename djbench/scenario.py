@@ -1,0 +1,176 @@
+"""Scenarios: what to run, validated. One YAML file; profiles are scenarios shipped with djbench.
+
+The resolved scenario (``Scenario.resolved()``) is the JSON the k6 script reads, locally and in
+Kubernetes Jobs: the same document is stored in ``results.json`` as run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from benchapp.catalog import WORKLOADS
+from djbench.errors import DjbenchError
+
+PROFILES_DIR = Path(__file__).with_name("profiles")
+ProfileName = Literal["smoke", "default", "full"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Slo(_Strict):
+    """The latency objective a step must meet to count towards capacity."""
+
+    p99_ms: float = Field(gt=0)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+
+class ClosedModel(_Strict):
+    """Fixed concurrency ladder (k6 ``constant-vus``), like the classic articles."""
+
+    concurrency: list[int] = Field(default=[1, 8, 32, 128], min_length=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> ClosedModel:
+        if any(c < 1 for c in self.concurrency):
+            raise ValueError("concurrency levels must be >= 1")
+        return self
+
+
+class OpenModel(_Strict):
+    """Arrival-rate steps (k6 ``constant-arrival-rate``): no coordinated omission.
+
+    ``capacity_fractions`` scale the best closed-model throughput of the same variant and
+    workload; ``rates`` are absolute requests per second. Both may be given.
+    """
+
+    capacity_fractions: list[float] = Field(default_factory=list)
+    rates: list[float] = Field(default_factory=list)
+    max_vus: int = Field(default=512, ge=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> OpenModel:
+        if any(f <= 0 for f in self.capacity_fractions) or any(r <= 0 for r in self.rates):
+            raise ValueError("rates and capacity fractions must be > 0")
+        return self
+
+
+class DbPool(_Strict):
+    """Connection pool of each server process (Django's psycopg pool, or the raw async pool)."""
+
+    min_size: int = Field(default=2, ge=0)
+    max_size: int = Field(default=16, ge=1)
+    timeout_s: float = Field(default=2.0, gt=0)
+
+
+class Scenario(_Strict):
+    """Everything a run needs to know, from one validated file."""
+
+    name: str = "custom"
+    description: str = ""
+    variants: list[str] = Field(default_factory=list)
+    """Variant names; empty means the standard line-up, ``[all]`` every variant."""
+    workloads: list[str] = Field(default_factory=lambda: list(WORKLOADS))
+    seed_rows: int = Field(default=1_000_000, ge=25)
+    warmup_s: float = Field(default=1.0, ge=0)
+    duration_s: float = Field(default=5.0, gt=0)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    think_time_ms: float = Field(default=0.0, ge=0)
+    threads: int | None = Field(default=None, ge=1)
+    """Overrides the thread count of threaded variants (gthread, uWSGI)."""
+    closed: ClosedModel = Field(default_factory=ClosedModel)
+    open: OpenModel = Field(default_factory=OpenModel)
+    slo: dict[str, Slo] = Field(default_factory=dict)
+    """Per-workload SLO; workloads not named use ``default_slo``."""
+    default_slo: Slo = Field(default_factory=lambda: Slo(p99_ms=500))
+    params: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Query parameters per workload, e.g. ``{cpu: {n: "20000"}}``."""
+    db_pool: DbPool = Field(default_factory=DbPool)
+    upstream_delays_ms: list[int] = Field(default=[300, 600, 150], min_length=1)
+
+    @model_validator(mode="after")
+    def _known_workloads(self) -> Scenario:
+        for where, names in (
+            ("workloads", self.workloads),
+            ("slo", list(self.slo)),
+            ("params", list(self.params)),
+        ):
+            unknown = [n for n in names if n not in WORKLOADS]
+            if unknown:
+                raise ValueError(
+                    f"{where}: unknown workload {', '.join(unknown)}; "
+                    f"choose from: {', '.join(WORKLOADS)}"
+                )
+        if not self.workloads:
+            raise ValueError("workloads: at least one workload is needed")
+        return self
+
+    def slo_for(self, workload: str) -> Slo:
+        """The SLO that applies to one workload."""
+        return self.slo.get(workload, self.default_slo)
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario as run, plus each workload's request (method, path per flavor, body).
+
+        This is the document the k6 script reads: it needs nothing else from Python.
+        """
+        doc = self.model_dump(mode="json")
+        doc["requests"] = {
+            name: {
+                "method": w.method,
+                "path": f"/{{views}}/{name}",
+                "query": {**w.query, **self.params.get(name, {})},
+                "body": w.body,
+            }
+            for name, w in WORKLOADS.items()
+            if name in self.workloads
+        }
+        return doc
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: {where}: {first['msg']}{more}"
+
+
+def parse_scenario(text: str, source: str) -> Scenario:
+    """Validate scenario YAML (or JSON) text; errors name the file and the field."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DjbenchError(f"{source}: not valid YAML{line}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise DjbenchError(f"{source}: a scenario must be a mapping of fields")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise DjbenchError(_format_error(source, exc)) from exc
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise DjbenchError(f"{path}: cannot read scenario file ({exc.strerror})") from exc
+    return parse_scenario(text, str(path))
+
+
+def load_profile(name: str) -> Scenario:
+    """One of the shipped profiles (smoke, default, full)."""
+    path = PROFILES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+        raise DjbenchError(f"unknown profile {name!r}; choose from: {', '.join(names)}")
+    return load_scenario(path)

@@ -1,0 +1,88 @@
+"""Server variants: loaded from ``variants.yaml``, their single definition."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from benchapp.catalog import ViewFlavor
+from djbench.errors import DjbenchError
+
+VARIANTS_FILE = Path(__file__).with_name("variants.yaml")
+
+Server = Literal["gunicorn", "uwsgi", "uvicorn", "granian"]
+Interface = Literal["wsgi", "asgi"]
+
+class Variant(BaseModel):
+    """One server configuration: a program, an interface and the view flavor it serves."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    server: Server
+    interface: Interface
+    views: ViewFlavor
+    threads: int = Field(ge=1, le=1024)
+    standard: bool
+    description: str
+    argv: tuple[str, ...]
+
+    @field_validator("argv")
+    @classmethod
+    def _one_worker_placeholder(cls, argv: tuple[str, ...]) -> tuple[str, ...]:
+        if "{workers}" not in argv:
+            raise ValueError("argv must pass the worker count as {workers}")
+        return argv
+
+    @property
+    def crossed(self) -> bool:
+        """True when the server's interface does not match the views it serves."""
+        return (self.interface == "wsgi") != (self.views == "sync")
+
+    @property
+    def label(self) -> str:
+        """Human label: name plus a marker for crossed combinations."""
+        return f"{self.name} (crossed)" if self.crossed else self.name
+
+    def command(self, host: str, port: int, threads: int | None = None) -> list[str]:
+        """The command line that starts this variant with exactly one worker."""
+        values = {
+            "host": host,
+            "port": str(port),
+            "workers": "1",
+            "threads": str(threads or self.threads),
+        }
+        return [arg.format(**values) for arg in self.argv]
+
+@functools.cache
+def load_variants(path: Path = VARIANTS_FILE) -> dict[str, Variant]:
+    """All variants by name, in file order."""
+    raw = yaml.safe_load(path.read_text())
+    try:
+        return {name: Variant(name=name, **spec) for name, spec in raw.items()}
+    except ValidationError as exc:
+        raise DjbenchError(f"{path}: invalid variant definition: {exc}") from exc
+
+def standard_variants() -> list[str]:
+    """Names of the standard line-up, in definition order."""
+    return [name for name, v in load_variants().items() if v.standard]
+
+def resolve_variants(names: list[str] | None) -> list[Variant]:
+    """Variants by name (the standard line-up when ``names`` is empty), or a clear error."""
+    variants = load_variants()
+    if not names:
+        return [variants[n] for n in standard_variants()]
+    if names == ["all"]:
+        return list(variants.values())
+    unknown = [n for n in names if n not in variants]
+    if unknown:
+        raise DjbenchError(
+            f"unknown variant {', '.join(unknown)!s}; choose from: {', '.join(variants)}"
+        )
+    return [variants[n] for n in dict.fromkeys(names)]
+
+assert set(VIEW_FLAVORS) >= {"sync", "async"}
