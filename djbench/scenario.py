@@ -78,7 +78,8 @@ class Scenario(_Strict):
     workloads: list[str] = Field(default_factory=lambda: list(WORKLOADS))
     seed_rows: int = Field(default=1_000_000, ge=25)
     warmup_s: float = Field(default=1.0, ge=0)
-    duration_s: float = Field(default=5.0, gt=0)
+    """Warm-up at the step's own load before it is measured (0, or at least 1 s for k6)."""
+    duration_s: float = Field(default=5.0, ge=1)
     request_timeout_s: float = Field(default=10.0, gt=0)
     think_time_ms: float = Field(default=0.0, ge=0)
     threads: int | None = Field(default=None, ge=1)
@@ -108,6 +109,8 @@ class Scenario(_Strict):
                 )
         if not self.workloads:
             raise ValueError("workloads: at least one workload is needed")
+        if 0 < self.warmup_s < 1:
+            raise ValueError("warmup_s: k6 needs 0 (no warm-up) or at least 1 second")
         return self
 
     def slo_for(self, workload: str) -> Slo:
@@ -135,9 +138,18 @@ class Scenario(_Strict):
 
 def _format_error(source: str, exc: ValidationError) -> str:
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in first["loc"])
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{source}: {where}: {first['msg']}{more}"
+    return f"{source}: {where + ': ' if where else ''}{message}{more}"
+
+
+def revalidate(scenario: Scenario, overrides: dict[str, Any], source: str) -> Scenario:
+    """A copy of ``scenario`` with some fields replaced, validated like a file."""
+    try:
+        return Scenario.model_validate({**scenario.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise DjbenchError(_format_error(source, exc)) from exc
 
 
 def parse_scenario(text: str, source: str) -> Scenario:

@@ -85,4 +85,3 @@ def resolve_variants(names: list[str] | None) -> list[Variant]:
         )
     return [variants[n] for n in dict.fromkeys(names)]
 
-assert set(VIEW_FLAVORS) >= {"sync", "async"}

@@ -100,3 +100,9 @@ def throttled_s(group: Path | None) -> float | None:
             if key == "throttled_usec":  # v2
                 return int(value) / 1e6
     return None
+
+
+def quota_supported() -> bool:
+    """Whether this machine lets us create a CPU-quota cgroup (root, writable cgroupfs)."""
+    with cpu_quota("probe", 1.0) as group:
+        return group is not None

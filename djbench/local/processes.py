@@ -84,6 +84,16 @@ class ManagedProcess:
                 raise DjbenchError(f"cannot start {self.name}: {exc.strerror}") from exc
         return self
 
+    def run(self, timeout: float) -> int:
+        """Start, wait for the command to exit and return its status (killed past timeout)."""
+        self.start()
+        assert self._popen is not None
+        try:
+            return self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise DjbenchError(f"{self.name} did not finish within {timeout:.0f}s") from None
+
     def running(self) -> bool:
         """True while the command has not exited."""
         return self._popen is not None and self._popen.poll() is None

@@ -1,0 +1,5 @@
+"""``python -m djbench``."""
+
+from djbench.cli import main
+
+main()

@@ -1,0 +1,287 @@
+"""Analysis of a results file: capacity at SLO, knee, verdicts and self-checks.
+
+Reads a ``Results`` and never measures. Every renderer (markdown, HTML, terminal) prints these
+numbers, so they cannot disagree with each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import ValidationError
+
+from djbench.errors import DjbenchError
+from djbench.results import Results, Run, Step
+from djbench.scenario import Scenario, Slo
+
+SIGNIFICANT_RATIO = 1.05
+"""A winner/runner-up ratio below this is within run-to-run noise: "not significant"."""
+KNEE_GAIN = 0.10
+"""More concurrency that adds less throughput than this fraction is past the knee."""
+MAX_DROPPED_FRACTION = 0.01
+"""Open-model steps that dropped more iterations than this did not sustain their rate."""
+MIN_REQUESTS = 100
+"""Below this a p99 rests on a single sample or none: too noisy to trust."""
+LOAD_CPU_LIMIT = 0.8
+"""k6 CPU seconds per wall second at which the load generator itself may be the bottleneck."""
+
+WarningKind = Literal["failed-run", "failed-step", "error-rate", "few-requests", "load-saturation"]
+
+
+@dataclass(frozen=True)
+class CheckWarning:
+    """A self-check that makes a number less trustworthy (pyperf style)."""
+
+    kind: WarningKind
+    workload: str
+    variant: str
+    load: str | None
+    """The step's load label, or None for the whole run."""
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.workload} / {self.variant}" + (f" @ {self.load}" if self.load else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run with its SLO outcome per step, capacity at SLO and knee."""
+
+    run: Run
+    slo: Slo
+    slo_misses: tuple[tuple[str, ...], ...]
+    """Per step (same order as ``run.steps``): why it does not count; empty when it does."""
+    capacity_index: int | None
+    knee_index: int | None
+
+    @property
+    def variant(self) -> str:
+        return self.run.variant
+
+    @property
+    def workload(self) -> str:
+        return self.run.workload
+
+    @property
+    def label(self) -> str:
+        """Variant name, marked when server interface and views are crossed."""
+        return run_label(self.run)
+
+    @property
+    def capacity_step(self) -> Step | None:
+        return None if self.capacity_index is None else self.run.steps[self.capacity_index]
+
+    @property
+    def capacity_rps(self) -> float | None:
+        """Highest throughput of a step that met the SLO, None when none did."""
+        step = self.capacity_step
+        return None if step is None else step.rps
+
+    @property
+    def knee_step(self) -> Step | None:
+        return None if self.knee_index is None else self.run.steps[self.knee_index]
+
+    @property
+    def best_rps(self) -> float | None:
+        """Highest throughput of any completed step, SLO or not."""
+        return max((s.rps for s in self.run.steps if s.status == "ok"), default=None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Which variant carries the most load within the SLO on one workload."""
+
+    workload: str
+    slo: Slo
+    winner: str | None
+    winner_label: str | None
+    winner_rps: float | None
+    runner_up: str | None
+    runner_up_label: str | None
+    runner_up_rps: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        """Winner capacity over runner-up capacity, None without two qualifying variants."""
+        if self.winner_rps is None or not self.runner_up_rps:
+            return None
+        return self.winner_rps / self.runner_up_rps
+
+    @property
+    def significant(self) -> bool:
+        """False when the lead is under 5 %: within noise, so no winner should be claimed."""
+        return self.ratio is None or self.ratio >= SIGNIFICANT_RATIO
+
+    @property
+    def text(self) -> str:
+        """One sentence for every renderer."""
+        if self.winner_label is None or self.winner_rps is None:
+            return "no variant met the SLO"
+        best = f"{self.winner_label} wins with {self.winner_rps:,.1f} req/s at SLO"
+        if self.runner_up_label is None or self.ratio is None:
+            return f"{best}; no other variant met the SLO"
+        other = f"{self.runner_up_label} {self.runner_up_rps:,.1f} req/s"
+        if not self.significant:
+            return (
+                f"not significant: {self.winner_label} {self.winner_rps:,.1f} req/s vs {other} "
+                f"({self.ratio:.2f}x, under the {SIGNIFICANT_RATIO - 1:.0%} noise threshold)"
+            )
+        return f"{best}; runner-up {other} (ratio {self.ratio:.2f}x)"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the renderers show, computed once from one ``Results``."""
+
+    results: Results
+    scenario: Scenario
+    workloads: tuple[str, ...]
+    runs: tuple[RunSummary, ...]
+    verdicts: tuple[Verdict, ...]
+    warnings: tuple[CheckWarning, ...]
+
+    def runs_for(self, workload: str) -> tuple[RunSummary, ...]:
+        """Runs of one workload, in results order."""
+        return tuple(r for r in self.runs if r.workload == workload)
+
+    def verdict_for(self, workload: str) -> Verdict:
+        """The verdict of one workload."""
+        return next(v for v in self.verdicts if v.workload == workload)
+
+
+def scenario_of(results: Results) -> Scenario:
+    """The ``Scenario`` a results file was run with (without the resolved requests)."""
+    doc = {k: v for k, v in results.scenario.items() if k != "requests"}
+    try:
+        return Scenario.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise DjbenchError(f"results: invalid scenario at {where}: {first['msg']}") from exc
+
+
+def run_label(run: Run) -> str:
+    """Variant name, marked when server interface and views are crossed."""
+    return f"{run.variant} (crossed)" if run.crossed else run.variant
+
+
+def load_label(step: Step) -> str:
+    """The load a step applied: ``c=32`` (closed model) or ``150/s`` (open model)."""
+    if step.model == "closed":
+        return f"c={step.concurrency}"
+    return f"{step.rate:g}/s"
+
+
+def slo_misses(step: Step, slo: Slo) -> tuple[str, ...]:
+    """Why a step does not count towards capacity at SLO; empty when it does."""
+    if step.status != "ok":
+        return ("failed",)
+    if step.requests == 0:
+        return ("no requests",)
+    misses = []
+    if step.latency_ms.p99 > slo.p99_ms:
+        misses.append("p99")
+    if step.error_rate > slo.max_error_rate:
+        misses.append("errors")
+    # A dropped iteration is a request the open model wanted to send and could not.
+    if step.model == "open" and step.dropped > MAX_DROPPED_FRACTION * step.requests:
+        misses.append("dropped")
+    return tuple(misses)
+
+
+def _knee_index(steps: list[Step]) -> int | None:
+    closed = sorted(
+        (i for i, s in enumerate(steps) if s.model == "closed" and s.status == "ok"),
+        key=lambda i: steps[i].concurrency or 0,
+    )
+    for here, after in itertools.pairwise(closed):
+        if steps[after].rps < steps[here].rps * (1 + KNEE_GAIN):
+            return here
+    return None
+
+
+def summarize_run(run: Run, slo: Slo) -> RunSummary:
+    """SLO outcome per step, capacity at SLO and knee of one run."""
+    misses = tuple(slo_misses(s, slo) for s in run.steps)
+    qualifying = [i for i, m in enumerate(misses) if not m]
+    capacity = max(qualifying, key=lambda i: run.steps[i].rps, default=None)
+    return RunSummary(run, slo, misses, capacity, _knee_index(run.steps))
+
+
+def _verdict(workload: str, slo: Slo, summaries: Iterable[RunSummary]) -> Verdict:
+    by_variant: dict[str, list[RunSummary]] = {}
+    for s in summaries:
+        by_variant.setdefault(s.variant, []).append(s)
+    # Repeats of a variant count with their median capacity, never their best.
+    ranked: list[tuple[float, str, str]] = []
+    for variant, runs in by_variant.items():
+        capacities = [r.capacity_rps for r in runs if r.capacity_rps is not None]
+        if capacities:
+            ranked.append((statistics.median(capacities), variant, runs[0].label))
+    ranked.sort(key=lambda t: -t[0])  # stable: ties keep results order
+    first = ranked[0] if ranked else None
+    second = ranked[1] if len(ranked) > 1 else None
+    return Verdict(
+        workload=workload,
+        slo=slo,
+        winner=first[1] if first else None,
+        winner_label=first[2] if first else None,
+        winner_rps=first[0] if first else None,
+        runner_up=second[1] if second else None,
+        runner_up_label=second[2] if second else None,
+        runner_up_rps=second[0] if second else None,
+    )
+
+
+def _warnings(summary: RunSummary) -> list[CheckWarning]:
+    run = summary.run
+    found = []
+
+    def warn(kind: WarningKind, load: str | None, message: str) -> None:
+        found.append(CheckWarning(kind, run.workload, run_label(run), load, message))
+
+    if run.status == "failed":
+        warn("failed-run", None, f"run failed: {run.error or 'no error recorded'}")
+    for step in run.steps:
+        load = load_label(step)
+        if step.status == "failed":
+            warn("failed-step", load, f"step failed: {step.error or 'no error recorded'}")
+            continue
+        if step.error_rate > summary.slo.max_error_rate:
+            warn(
+                "error-rate",
+                load,
+                f"error rate {step.error_rate:.1%} above the SLO's "
+                f"{summary.slo.max_error_rate:.1%}",
+            )
+        if step.requests < MIN_REQUESTS:
+            warn("few-requests", load, f"too few requests for a stable p99 ({step.requests})")
+        if step.load_cpu_s is not None and step.duration_s > 0:
+            busy = step.load_cpu_s / step.duration_s
+            if busy >= LOAD_CPU_LIMIT:
+                warn(
+                    "load-saturation",
+                    load,
+                    f"load generator near saturation (k6 used {busy:.0%} of a CPU)",
+                )
+    return found
+
+
+def analyze(results: Results) -> Analysis:
+    """Capacity at SLO, knee, verdict per workload and self-check warnings of one results file."""
+    scenario = scenario_of(results)
+    summaries = tuple(summarize_run(r, scenario.slo_for(r.workload)) for r in results.runs)
+    # Scenario order first; a run of a workload the scenario does not list is still shown.
+    ran = [r.workload for r in results.runs]
+    workloads = tuple(w for w in dict.fromkeys([*scenario.workloads, *ran]) if w in ran)
+    verdicts = tuple(
+        _verdict(w, scenario.slo_for(w), (s for s in summaries if s.workload == w))
+        for w in workloads
+    )
+    warnings = tuple(w for s in summaries for w in _warnings(s))
+    return Analysis(results, scenario, workloads, summaries, verdicts, warnings)

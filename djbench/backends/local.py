@@ -1,0 +1,259 @@
+"""The local backend: real processes on this machine, each server on its own CPU."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from djbench.backends.base import LoadStep
+from djbench.collectors import Sampler
+from djbench.errors import DjbenchError
+from djbench.load.k6 import StepTarget, k6_process, wait_k6
+from djbench.local.cpus import CpuLayout, cpu_quota, throttled_s
+from djbench.local.postgres import PostgresInfo, embedded_postgres
+from djbench.local.processes import ManagedProcess, ensure_port_free, free_port, wait_http
+from djbench.results import Latency, Step
+from djbench.scenario import Scenario
+from djbench.variants import Variant
+
+HOST = "127.0.0.1"
+BIN_DIR = Path(sys.executable).parent
+STUB_API_ARGV = [
+    "uvicorn", "stubapi.app:app", "--host", HOST, "--port", "{port}", "--loop", "uvloop",
+    "--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "4096",
+]  # fmt: skip
+_MIB = 1024 * 1024
+
+
+@dataclass
+class LocalServer:
+    """A variant running as a local process tree."""
+
+    variant: Variant
+    url: str
+    process: ManagedProcess
+    cgroup: Path | None
+
+    def alive(self) -> bool:
+        """False once the server has exited."""
+        return self.process.running()
+
+    def describe_exit(self) -> str:
+        """Exit status and the last lines of the server's output."""
+        return (
+            f"{self.variant.name} exited with status {self.process.returncode()}: "
+            f"{self.process.log_tail(5)}"
+        )
+
+
+class LocalBackend:
+    """Embedded Postgres, the stub API and one server at a time, placed on separate CPUs."""
+
+    name: Literal["local"] = "local"
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        out_dir: Path,
+        layout: CpuLayout,
+        k6: Path,
+        port: int,
+        run_id: str,
+    ) -> None:
+        self.scenario = scenario
+        self.out_dir = out_dir
+        self.logs = out_dir / "logs"
+        self.layout = layout
+        self.k6 = k6
+        self.port = port
+        self.run_id = run_id
+        self.scenario_file = out_dir / "scenario.json"
+        self._env: dict[str, str] = {}
+        self._quota_active = False
+        self._step_counter = 0
+        self.postgres: PostgresInfo | None = None
+        self.stub_url = ""
+
+    # -- infrastructure ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def infrastructure(self) -> Iterator[None]:
+        """Postgres (migrated and seeded), then the stub API; both on the non-server CPUs."""
+        ensure_port_free(HOST, self.port, "the server under test")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.scenario_file.write_text(json.dumps(self.scenario.resolved(), indent=2))
+        with embedded_postgres(self.logs / "postgres.log", cpus=self.layout.infra_arg) as pg:
+            self.postgres = pg
+            stub_port = free_port(HOST)
+            self.stub_url = f"http://{HOST}:{stub_port}"
+            self._env = self._app_env(pg)
+            self._manage("migrate", "--noinput")
+            self._manage("seed", "--rows", str(self.scenario.seed_rows))
+            stub = ManagedProcess(
+                "stub API",
+                [_in_venv(a.format(port=stub_port)) for a in STUB_API_ARGV],
+                log_path=self.logs / "stubapi.log",
+                env=self._env,
+                cpus=self.layout.infra_arg,
+            )
+            with contextlib.ExitStack() as stack:
+                stack.callback(stub.stop)
+                stub.start()
+                wait_http(f"{self.stub_url}/healthz", stub, timeout=30)
+                yield
+
+    def _app_env(self, pg: PostgresInfo) -> dict[str, str]:
+        pool = self.scenario.db_pool
+        return {
+            "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "DJANGO_SETTINGS_MODULE": "benchapp.settings",
+            "DJBENCH_DATABASE_URL": pg.url(),
+            "DJBENCH_DB_POOL_MIN": str(pool.min_size),
+            "DJBENCH_DB_POOL_MAX": str(pool.max_size),
+            "DJBENCH_DB_POOL_TIMEOUT": str(pool.timeout_s),
+            "DJBENCH_STUB_URL": self.stub_url,
+            "DJBENCH_UPSTREAM_DELAYS": ",".join(map(str, self.scenario.upstream_delays_ms)),
+            # Generated per run, never written to disk by us.
+            "DJBENCH_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJBENCH_ALLOWED_HOSTS": f"{HOST},localhost",
+        }
+
+    def _manage(self, *args: str) -> None:
+        log = self.logs / "manage.log"
+        status = ManagedProcess(
+            f"django {args[0]}",
+            [sys.executable, "-m", "django", *args],
+            log_path=log,
+            env=self._env,
+            cpus=self.layout.infra_arg,
+        ).run(timeout=600)
+        if status != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise DjbenchError(f"`django {' '.join(args)}` failed: {' | '.join(tail)}")
+
+    # -- servers ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def server(self, variant: Variant) -> Iterator[LocalServer]:
+        """Start one variant on the server CPU (and quota), wait for /healthz, then stop it."""
+        argv = variant.command(HOST, self.port, threads=self.scenario.threads)
+        argv[0] = _in_venv(argv[0])
+        ensure_port_free(HOST, self.port, variant.name)
+        with cpu_quota(variant.name, float(len(self.layout.server))) as group:
+            self._quota_active = self._quota_active or group is not None
+            proc = ManagedProcess(
+                variant.name,
+                argv,
+                log_path=self.logs / f"{variant.name}.log",
+                env=self._env,
+                cpus=self.layout.server_arg,
+                cgroup=group,
+            )
+            try:
+                proc.start()
+                url = f"http://{HOST}:{self.port}"
+                wait_http(f"{url}/healthz", proc, timeout=60)
+                yield LocalServer(variant=variant, url=url, process=proc, cgroup=group)
+            finally:
+                proc.stop()
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def measure(self, server: LocalServer, workload: str, step: LoadStep) -> Step:
+        """Run k6 for one step on the load CPUs while sampling the server's process tree."""
+        self._step_counter += 1
+        work = self.out_dir / "k6" / f"{self._step_counter:04d}"
+        work.mkdir(parents=True, exist_ok=True)
+        summary = work / "summary.json"
+        target = StepTarget(
+            target=server.url,
+            variant=server.variant.name,
+            views=server.variant.views,
+            workload=workload,
+            model=step.model,
+            level=step.level,
+        )
+        k6 = k6_process(
+            self.k6, self.scenario_file, target, summary=summary, log=work / "k6.log",
+            cpus=self.layout.infra_arg, run_id=self.run_id,
+        )  # fmt: skip
+        s = self.scenario
+        timeout = s.warmup_s + s.duration_s + s.request_timeout_s + 60
+        throttled_before = throttled_s(server.cgroup)
+        sampler = Sampler({"server": server.process.tree, "k6": k6.tree})
+        try:
+            with sampler:
+                k6.start()
+                stats = wait_k6(k6, summary, timeout, s.warmup_s)
+        except DjbenchError as exc:
+            return failed_step(step, str(exc))
+        finally:
+            k6.stop()
+        cpu_s, rss = sampler.window("server", stats.window_start, stats.window_end)
+        load_cpu_s, _ = sampler.window("k6", stats.window_start, stats.window_end)
+        throttled_after = throttled_s(server.cgroup)
+        ok = stats.requests - stats.errors
+        duration = stats.duration_s
+        return Step(
+            model=step.model,
+            concurrency=int(step.level) if step.model == "closed" else None,
+            rate=step.level if step.model == "open" else None,
+            duration_s=round(duration, 3),
+            requests=stats.requests,
+            errors=stats.errors,
+            dropped=stats.dropped,
+            rps=round(ok / duration, 3),
+            latency_ms=stats.latency,
+            cpu_s=round(cpu_s, 4),
+            cpu_util=round(cpu_s / duration / len(self.layout.server), 4),
+            cpu_ms_per_req=round(cpu_s * 1000 / ok, 4) if ok else 0.0,
+            rss_mib=round(rss / _MIB, 2),
+            load_cpu_s=round(load_cpu_s, 4),
+            throttled_s=(
+                round(throttled_after - throttled_before, 4)
+                if throttled_after is not None and throttled_before is not None
+                else None
+            ),
+            status="ok" if server.alive() else "failed",
+            error=None if server.alive() else server.describe_exit(),
+        )
+
+    def environment_extra(self) -> dict[str, object]:
+        """CPU placement and quota, Postgres version: recorded with the results."""
+        return {
+            "server_cpus": list(self.layout.server),
+            "load_cpus": list(self.layout.infra),
+            "cpu_quota": self._quota_active,
+            "postgres": self.postgres.version if self.postgres else None,
+        }
+
+
+def failed_step(step: LoadStep, error: str) -> Step:
+    """A step that produced no measurement: kept as a result with its error."""
+    zero = Latency(p50=0, p90=0, p95=0, p99=0, max=0)
+    return Step(
+        model=step.model,
+        concurrency=int(step.level) if step.model == "closed" else None,
+        rate=step.level if step.model == "open" else None,
+        duration_s=0, requests=0, errors=0, dropped=0, rps=0, latency_ms=zero,
+        cpu_s=0, cpu_util=0, cpu_ms_per_req=0, rss_mib=0, status="failed", error=error,
+    )  # fmt: skip
+
+
+def _in_venv(program: str) -> str:
+    """Prefer the program installed beside this Python (the project's environment)."""
+    candidate = BIN_DIR / program
+    return str(candidate) if candidate.is_file() else program
+

@@ -1,0 +1,207 @@
+"""The ``djbench`` command: run, serve, variants, report.
+
+Thin by design: it parses options, builds the pieces and hands over. Every user-facing
+problem is a ``DjbenchError``, printed as one ``ERROR:`` line with exit status 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from djbench.errors import DjbenchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Benchmark one Django app across WSGI and ASGI servers, one worker each.",
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _split(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="smoke, default or full")]
+ScenarioOpt = Annotated[
+    Path | None, typer.Option("--scenario", "-s", help="scenario YAML file (overrides --profile)")
+]
+VariantsOpt = Annotated[
+    str | None, typer.Option(help="comma-separated variant names, or 'all' (see `variants`)")
+]
+WorkloadsOpt = Annotated[str | None, typer.Option(help="comma-separated workload names")]
+PortOpt = Annotated[int, typer.Option(help="loopback port of the server under test")]
+
+
+@app.command()
+def run(
+    profile: ProfileOpt = "default",
+    scenario: ScenarioOpt = None,
+    variants: VariantsOpt = None,
+    workloads: WorkloadsOpt = None,
+    out: Annotated[Path | None, typer.Option(help="output directory")] = None,
+    port: PortOpt = 8000,
+) -> None:
+    """Run the benchmark locally: Postgres, stub API, each variant on its own CPU, k6."""
+    from djbench.backends.local import LocalBackend
+    from djbench.environment import collect_environment
+    from djbench.load.k6 import find_k6, k6_version
+    from djbench.local.cpus import plan_cpus, quota_supported
+    from djbench.plan import make_plan
+    from djbench.progress import RichProgress
+    from djbench.report import render_reports
+    from djbench.report.terminal import summary_table
+    from djbench.runner import execute
+    from djbench.scenario import load_profile, load_scenario
+
+    chosen = load_scenario(scenario) if scenario else load_profile(profile)
+    plan = make_plan(chosen, _split(variants), _split(workloads))
+    k6 = find_k6()
+    k6v = k6_version(k6)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out or Path("results") / f"{stamp}-{plan.scenario.name}"
+    if (out_dir / "results.json").exists():
+        raise DjbenchError(f"{out_dir} already holds results.json; choose another --out")
+    layout = plan_cpus()
+    backend = LocalBackend(
+        plan.scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp
+    )
+    quota = quota_supported()
+    console.print(
+        f"djbench: {len(plan.variants)} variants × {len(plan.workloads)} workloads, "
+        f"{plan.total_steps} steps; server on CPU {layout.server_arg}, load and Postgres on "
+        f"CPU {layout.infra_arg}{', 1-CPU quota' if quota else ''} → {out_dir}"
+    )
+    if layout.server == layout.infra:
+        console.print("[yellow]warning:[/] one usable CPU: the load shares it with the server")
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    started = time.monotonic()
+    try:
+        with RichProgress(console, plan.total_steps) as progress:
+            results = execute(
+                plan,
+                backend,
+                out_dir,
+                lambda: collect_environment(k6v, cpu_quota=quota, **backend.environment_extra()),
+                progress,
+            )
+    except KeyboardInterrupt:
+        _after_interrupt(out_dir)
+        raise typer.Exit(130) from None
+    paths = render_reports(results, out_dir)
+    console.print(summary_table(results))
+    console.print(f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths)))
+    if any(r.status != "ok" for r in results.runs):
+        console.print("[yellow]some runs failed: see the report and the logs/ directory[/]")
+
+
+def _after_interrupt(out_dir: Path) -> None:
+    from djbench.report import render_reports
+    from djbench.results import load_results
+
+    err_console.print("interrupted: every process was stopped")
+    with contextlib.suppress(DjbenchError):
+        results = load_results(out_dir)
+        steps = sum(len(r.steps) for r in results.runs)
+        paths = render_reports(results, out_dir)
+        err_console.print(f"kept {steps} measured steps: {', '.join(map(str, paths))}")
+
+
+@app.command()
+def serve(
+    variant: Annotated[str, typer.Argument(help="variant name (see `djbench variants`)")],
+    port: PortOpt = 8000,
+    seed_rows: Annotated[int, typer.Option(help="rows to seed")] = 10_000,
+) -> None:
+    """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C."""
+    from benchapp.catalog import WORKLOADS
+    from djbench.backends.local import LocalBackend
+    from djbench.local.cpus import plan_cpus
+    from djbench.scenario import Scenario
+    from djbench.variants import resolve_variants
+
+    chosen = resolve_variants([variant])[0]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = Path("results") / f"serve-{stamp}-{chosen.name}"
+    scenario = Scenario(name="serve", seed_rows=seed_rows)
+    backend = LocalBackend(
+        scenario, out_dir=out_dir, layout=plan_cpus(), k6=Path("k6"), port=port, run_id=stamp
+    )
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        console.print(f"starting Postgres ({seed_rows} rows) and the stub API…")
+        with backend.infrastructure(), backend.server(chosen) as server:
+            console.print(f"[green]{chosen.label}[/] serves {server.url} (logs in {out_dir}/logs)")
+            for w in WORKLOADS.values():
+                console.print(f"  {w.method:<4} {server.url}{w.path(chosen.views)}")
+            console.print("Ctrl-C to stop.")
+            while server.alive():
+                time.sleep(0.5)
+            raise DjbenchError(server.describe_exit())
+    except KeyboardInterrupt:
+        err_console.print("stopped")
+
+
+@app.command("variants")
+def list_variants() -> None:
+    """List the server variants."""
+    from djbench.variants import load_variants
+
+    table = Table(title="djbench variants (one worker each)")
+    for col in ("variant", "server", "interface", "views", "threads", "line-up"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description")
+    for v in load_variants().values():
+        table.add_row(
+            v.label, v.server, v.interface, v.views, str(v.threads),
+            "standard" if v.standard else "extra", v.description,
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="a run directory holding results.json")],
+) -> None:
+    """Re-render report.md and report.html from results.json (never re-measures)."""
+    from djbench.report import render_reports
+    from djbench.report.terminal import summary_table
+    from djbench.results import load_results
+
+    results = load_results(directory)
+    out_dir = directory if directory.is_dir() else directory.parent
+    paths = render_reports(results, out_dir)
+    console.print(summary_table(results))
+    console.print("wrote " + ", ".join(map(str, paths)))
+
+
+def main() -> None:
+    """Entry point: the one place errors become ``ERROR: …`` and an exit status."""
+    try:
+        app()
+    except DjbenchError as exc:
+        err_console.print(f"ERROR: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

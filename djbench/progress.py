@@ -1,0 +1,77 @@
+"""Progress on the terminal while a run goes: a bar over all steps and one line per step."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from djbench.backends.base import LoadStep
+from djbench.results import Step
+
+
+class RichProgress:
+    """The runner's progress sink, drawn with rich (plain lines when not on a terminal)."""
+
+    def __init__(self, console: Console, total_steps: int) -> None:
+        self.console = console
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._bar.add_task("preparing", total=total_steps)
+
+    def __enter__(self) -> RichProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._bar.stop()
+
+    def phase(self, text: str) -> None:
+        """Show a stage of the run."""
+        self._bar.update(self._task, description=text)
+        if not self.console.is_terminal:
+            self.console.print(f"[dim]… {text}[/]")
+
+    def step_started(self, variant: str, workload: str, step: LoadStep) -> None:
+        """Show the step being measured."""
+        self._bar.update(self._task, description=f"{variant} · {workload} · {step.model} {step.label}")
+
+    def step_done(self, variant: str, workload: str, step: Step) -> None:
+        """Print one line with the step's headline numbers."""
+        self._bar.advance(self._task)
+        level = f"c={step.concurrency}" if step.model == "closed" else f"r={step.rate:.1f}/s"
+        if step.status != "ok":
+            self.console.print(f"  [red]failed[/] {variant:<28} {workload:<9} {level:<10} {step.error}")
+            return
+        errors = f"  [yellow]{step.errors} errors[/]" if step.errors else ""
+        dropped = f"  [yellow]{step.dropped} dropped[/]" if step.dropped else ""
+        self.console.print(
+            f"  [green]ok[/]     {variant:<28} {workload:<9} {level:<10} "
+            f"{step.rps:9.1f} req/s  p50 {step.latency_ms.p50:8.1f} ms  "
+            f"p99 {step.latency_ms.p99:8.1f} ms  cpu {step.cpu_util:4.0%}{errors}{dropped}"
+        )
+
+    def skipped(self, count: int) -> None:
+        """Count steps that will not run as done, so the bar stays truthful."""
+        if count > 0:
+            self._bar.advance(self._task, count)

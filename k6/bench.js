@@ -1,0 +1,77 @@
+// djbench load script: one step (warm-up + measured phase) against one variant and workload.
+//
+// Environment: DJBENCH_SCENARIO (resolved scenario JSON), DJBENCH_TARGET (base URL),
+// DJBENCH_VIEWS, DJBENCH_WORKLOAD, DJBENCH_MODEL (closed|open), DJBENCH_LEVEL (VUs or req/s),
+// optional DJBENCH_SUMMARY (path of the JSON summary), DJBENCH_RUN, DJBENCH_VARIANT,
+// DJBENCH_SEGMENT / DJBENCH_SEGMENT_SEQUENCE (split across pods).
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { check, sleep } from 'k6';
+import { loadStep, queryString } from './lib/config.js';
+import { buildScenarios } from './lib/executors.js';
+
+const step = loadStep();
+const measured = '{scenario:measure}';
+
+export const options = {
+  scenarios: buildScenarios(step),
+  executionSegment: step.segment,
+  executionSegmentSequence: step.segmentSequence,
+  // Submetrics exist only for metrics named in thresholds; these always pass.
+  thresholds: {
+    [`http_req_duration${measured}`]: ['max>=0'],
+    [`http_req_failed${measured}`]: ['rate>=0'],
+    [`http_reqs${measured}`]: ['count>=0'],
+    [`dropped_iterations${measured}`]: ['count>=0'],
+    [`checks${measured}`]: ['rate>=0'],
+  },
+  summaryTrendStats: ['min', 'avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+  discardResponseBodies: false,
+  noVUConnectionReuse: false,
+  setupTimeout: '30s',
+  teardownTimeout: '5s',
+};
+
+const request = step.request;
+const url = `${step.target}${request.path.replace('{views}', step.views)}${queryString(request.query)}`;
+const body = request.body === null ? null : JSON.stringify(request.body);
+const params = {
+  headers: body === null ? {} : { 'Content-Type': 'application/json' },
+  timeout: `${step.scenario.request_timeout_s}s`,
+  tags: { name: `${step.workload}` },
+};
+const okStatus = request.method === 'POST' ? 201 : 200;
+const thinkS = step.scenario.think_time_ms / 1000;
+
+export function setup() {
+  const res = http.get(`${step.target}/healthz`, { timeout: '10s' });
+  if (res.status !== 200) {
+    exec.test.abort(`target ${step.target} is not healthy: status ${res.status}`);
+  }
+  // Wall-clock start of the scenarios: the harness aligns its CPU samples to it.
+  return { startedAtMs: Date.now() };
+}
+
+export function hit() {
+  const res = http.request(request.method, url, body, params);
+  check(res, { 'status is expected': (r) => r.status === okStatus });
+  if (thinkS > 0) {
+    sleep(thinkS);
+  }
+}
+
+export function handleSummary(data) {
+  const out = {
+    finishedAtMs: Date.now(),
+    startedAtMs: data.setup_data ? data.setup_data.startedAtMs : null,
+    testRunDurationMs: data.state.testRunDurationMs,
+    step: { workload: step.workload, views: step.views, model: step.model, level: step.level },
+    metrics: data.metrics,
+  };
+  const json = JSON.stringify(out);
+  const files = { stdout: `${json}\n` };
+  if (__ENV.DJBENCH_SUMMARY) {
+    files[__ENV.DJBENCH_SUMMARY] = json;
+  }
+  return files;
+}

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from djbench.errors import DjbenchError
+from djbench.local.processes import ManagedProcess, ensure_port_free, free_port, wait_http
+
+# A parent that forks a child which forks a grandchild, all sleeping.
+TREE = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"  # noqa: E501
+
+
+def _wait_for(predicate: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_stop_ends_the_whole_tree(tmp_path: Path) -> None:
+    proc = ManagedProcess("tree", [sys.executable, "-c", TREE], log_path=tmp_path / "log").start()
+    assert _wait_for(lambda: len(proc.tree()) == 2)
+    members = proc.tree()
+    proc.stop(timeout=5)
+    assert not proc.running()
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members)
+
+
+def test_placement_on_a_cpu(tmp_path: Path) -> None:
+    cpu = max(os.sched_getaffinity(0))
+    proc = ManagedProcess(
+        "pinned", [sys.executable, "-c", "import time; time.sleep(30)"],
+        log_path=tmp_path / "log", cpus=str(cpu),
+    ).start()  # fmt: skip
+    try:
+        assert _wait_for(lambda: psutil.Process(proc.pid).cpu_affinity() == [cpu])
+    finally:
+        proc.stop()
+
+
+def test_children_die_with_a_killed_harness(tmp_path: Path) -> None:
+    """The parent-death signal: SIGKILL the harness, its managed child must not survive."""
+    pidfile = tmp_path / "child.pid"
+    harness = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from djbench.local.processes import ManagedProcess
+        p = ManagedProcess("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
+                           log_path=Path({str(tmp_path / "log")!r})).start()
+        Path({str(pidfile)!r}).write_text(str(p.pid))
+        time.sleep(60)
+        """
+    )
+    outer = subprocess.Popen([sys.executable, "-c", harness])
+    try:
+        assert _wait_for(pidfile.exists)
+        child = psutil.Process(int(pidfile.read_text()))
+        assert _wait_for(lambda: child.cmdline()[-1] == "import time; time.sleep(60)")
+        outer.kill()
+        outer.wait()
+        assert _wait_for(lambda: not child.is_running() or child.status() == "zombie")
+    finally:
+        outer.kill()
+
+
+def test_wait_http_reports_an_early_exit(tmp_path: Path) -> None:
+    proc = ManagedProcess(
+        "broken", [sys.executable, "-c", "print('boom: address in use'); raise SystemExit(3)"],
+        log_path=tmp_path / "log",
+    ).start()  # fmt: skip
+    with pytest.raises(DjbenchError, match="exited with status 3") as info:
+        wait_http(f"http://127.0.0.1:{free_port()}/healthz", proc, timeout=10)
+    assert "boom: address in use" in str(info.value)
+
+
+def test_port_in_use_is_refused() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(DjbenchError, match=f"port {port} on 127.0.0.1 is in use"):
+            ensure_port_free("127.0.0.1", port, "test")

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchapp.catalog import WORKLOADS
+from djbench.errors import DjbenchError
+from djbench.plan import make_plan
+from djbench.results import Step
+from djbench.scenario import load_profile, load_scenario, parse_scenario
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "full"])
+def test_profiles_validate(name: str) -> None:
+    scenario = load_profile(name)
+    assert scenario.name == name
+    assert set(scenario.workloads) <= set(WORKLOADS)
+
+
+def test_smoke_covers_every_workload_and_default_the_three() -> None:
+    assert set(load_profile("smoke").workloads) == set(WORKLOADS)
+    default = load_profile("default")
+    assert default.workloads == ["upstream", "db-read", "cpu"]
+    assert default.closed.concurrency == [1, 8, 32, 128]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("closed: [1", "not valid YAML"),
+        ("- a\n- b", "must be a mapping"),
+        ("workloads: [cpux]", "unknown workload cpux"),
+        ("closed: {concurrency: [0]}", "concurrency levels must be >= 1"),
+        ("duration_s: 0.5", "duration_s"),
+        ("warmup_s: 0.5", "warmup_s"),
+        ("bogus: 1", "bogus"),
+        ("slo: {nope: {p99_ms: 1}}", "unknown workload nope"),
+    ],
+)
+def test_bad_scenarios_name_the_problem(text: str, message: str) -> None:
+    with pytest.raises(DjbenchError, match=message) as info:
+        parse_scenario(text, "s.yaml")
+    assert str(info.value).startswith("s.yaml:")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DjbenchError, match="cannot read scenario file"):
+        load_scenario(tmp_path / "none.yaml")
+
+
+def test_resolved_scenario_carries_each_request() -> None:
+    doc = load_profile("smoke").resolved()
+    assert doc["requests"]["db-write"]["method"] == "POST"
+    assert doc["requests"]["db-write"]["body"] == WORKLOADS["db-write"].body
+    assert doc["requests"]["cpu"]["path"] == "/{views}/cpu"
+
+
+def test_plan_overrides_and_open_steps() -> None:
+    scenario = parse_scenario("open: {capacity_fractions: [0.5, 1.0], rates: [7]}", "s")
+    plan = make_plan(scenario, ["uvicorn"], ["cpu", "cpu"])
+    assert plan.workloads == ["cpu"]
+    assert plan.scenario.variants == ["uvicorn"]
+    assert plan.steps_per_run == len(scenario.closed.concurrency) + 3
+    closed = [_step(100.0), _step(80.0)]
+    assert [s.level for s in plan.open_steps(closed)] == [50.0, 100.0, 7.0]
+    with pytest.raises(DjbenchError, match="unknown workload nope"):
+        make_plan(scenario, None, ["nope"])
+
+
+def _step(rps: float) -> Step:
+    zero = {"p50": 0, "p90": 0, "p95": 0, "p99": 0, "max": 0}
+    return Step.model_validate(
+        {
+            "model": "closed", "concurrency": 1, "rate": None, "duration_s": 1,
+            "requests": 1, "errors": 0, "dropped": 0, "rps": rps, "latency_ms": zero,
+            "cpu_s": 0, "cpu_util": 0, "cpu_ms_per_req": 0, "rss_mib": 0,
+        }  # fmt: skip
+    )

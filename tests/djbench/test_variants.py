@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+
+from benchapp.catalog import VIEW_FLAVORS
+from djbench.errors import DjbenchError
+from djbench.variants import load_variants, resolve_variants, standard_variants
+
+STANDARD = [
+    "gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "uwsgi", "uvicorn",
+    "gunicorn-uvicorn", "granian",
+]  # fmt: skip
+WORKER_FLAGS = {"--workers", "--processes"}
+
+
+def test_standard_line_up_is_the_seven_variants() -> None:
+    assert standard_variants() == STANDARD
+
+
+@pytest.mark.parametrize("name", list(load_variants()))
+def test_every_command_runs_exactly_one_worker(name: str) -> None:
+    argv = load_variants()[name].command("127.0.0.1", 8123)
+    counts = [argv[i + 1] for i, arg in enumerate(argv) if arg in WORKER_FLAGS]
+    assert counts == ["1"], argv
+    assert "127.0.0.1" in " ".join(argv)
+    assert "8123" in " ".join(argv)
+    assert not any("{" in arg for arg in argv), argv
+
+
+def test_threads_override_reaches_threaded_servers_only() -> None:
+    gthread = load_variants()["gunicorn-gthread"].command("h", 1, threads=4)
+    assert gthread[gthread.index("--threads") + 1] == "4"
+    sync = load_variants()["gunicorn-sync"].command("h", 1, threads=4)
+    assert sync[sync.index("--threads") + 1] == "1"
+
+
+def test_views_are_known_flavors_and_crossed_is_labelled() -> None:
+    variants = load_variants()
+    assert all(v.views in VIEW_FLAVORS for v in variants.values())
+    assert variants["uvicorn-syncviews"].crossed
+    assert variants["uvicorn-syncviews"].label.endswith("(crossed)")
+    assert not variants["uvicorn"].crossed
+    assert not variants["gunicorn-sync"].crossed
+
+
+def test_resolve_variants() -> None:
+    assert [v.name for v in resolve_variants(None)] == STANDARD
+    assert len(resolve_variants(["all"])) == len(load_variants())
+    assert [v.name for v in resolve_variants(["uvicorn", "uvicorn"])] == ["uvicorn"]
+    with pytest.raises(DjbenchError, match="unknown variant nope"):
+        resolve_variants(["nope"])
