@@ -41,15 +41,17 @@ def cpu_model() -> str:
 
 def collect_environment(k6_version: str, **extra: object) -> Environment:
     """Versions (Python, Django, servers, k6, libraries) plus CPU model and topology."""
-    return Environment(
-        python=platform.python_version(),
-        django=_version("django"),
-        k6=k6_version,
-        cpu_model=cpu_model(),
-        cpus=os.cpu_count() or 1,
-        servers={server: _version(dist) for server, dist in SERVER_DISTRIBUTIONS.items()},
-        libraries={dist: _version(dist) for dist in _OTHER_DISTRIBUTIONS},
-        platform=platform.platform(),
-        usable_cpus=sorted(os.sched_getaffinity(0)),
-        **extra,
+    return Environment.model_validate(
+        {
+            "python": platform.python_version(),
+            "django": _version("django"),
+            "k6": k6_version,
+            "cpu_model": cpu_model(),
+            "cpus": os.cpu_count() or 1,
+            "servers": {server: _version(d) for server, d in SERVER_DISTRIBUTIONS.items()},
+            "libraries": {dist: _version(dist) for dist in _OTHER_DISTRIBUTIONS},
+            "platform": platform.platform(),
+            "usable_cpus": sorted(os.sched_getaffinity(0)),
+            **extra,
+        }
     )

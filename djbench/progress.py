@@ -54,14 +54,18 @@ class RichProgress:
 
     def step_started(self, variant: str, workload: str, step: LoadStep) -> None:
         """Show the step being measured."""
-        self._bar.update(self._task, description=f"{variant} · {workload} · {step.model} {step.label}")
+        self._bar.update(
+            self._task, description=f"{variant} · {workload} · {step.model} {step.label}"
+        )
 
     def step_done(self, variant: str, workload: str, step: Step) -> None:
         """Print one line with the step's headline numbers."""
         self._bar.advance(self._task)
         level = f"c={step.concurrency}" if step.model == "closed" else f"r={step.rate:.1f}/s"
         if step.status != "ok":
-            self.console.print(f"  [red]failed[/] {variant:<28} {workload:<9} {level:<10} {step.error}")
+            self.console.print(
+                f"  [red]failed[/] {variant:<28} {workload:<9} {level:<10} {step.error}"
+            )
             return
         errors = f"  [yellow]{step.errors} errors[/]" if step.errors else ""
         dropped = f"  [yellow]{step.dropped} dropped[/]" if step.dropped else ""

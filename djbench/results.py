@@ -45,15 +45,23 @@ class Step(_Frozen):
     errors: int
     dropped: int
     rps: float
+    """Successful responses per second over the measured phase."""
     latency_ms: Latency
+    """Latency of every request of the phase (failed ones included)."""
     cpu_s: float
+    """CPU seconds (user + system) the server's process tree spent in the measured phase."""
     cpu_util: float
+    """``cpu_s`` over the phase's duration and the server's CPU budget: 1.0 = budget used up."""
     cpu_ms_per_req: float
+    """Server CPU milliseconds per successful response."""
     rss_mib: float
+    """Peak resident memory of the server's process tree during the phase."""
     status: Literal["ok", "failed"] = "ok"
     error: str | None = None
     load_cpu_s: float | None = None
     """CPU seconds k6 itself spent in the step: shows whether the load generator kept up."""
+    throttled_s: float | None = None
+    """Time the server's CPU quota throttled it during the step (None without a quota)."""
 
     @property
     def error_rate(self) -> float:
@@ -84,6 +92,13 @@ class Environment(_Frozen):
     cpu_model: str
     cpus: int
     servers: dict[str, str]
+    libraries: dict[str, str] = Field(default_factory=dict)
+    platform: str | None = None
+    usable_cpus: list[int] = Field(default_factory=list)
+    server_cpus: list[int] = Field(default_factory=list)
+    load_cpus: list[int] = Field(default_factory=list)
+    cpu_quota: bool | None = None
+    postgres: str | None = None
 
 
 class Results(_Frozen):

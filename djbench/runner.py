@@ -11,7 +11,7 @@ from typing import Protocol
 import httpx
 
 from benchapp.catalog import WORKLOADS
-from djbench.backends.base import Backend, LoadStep, Server
+from djbench.backends.base import Backend, LoadStep, Server, ServerT
 from djbench.errors import DjbenchError
 from djbench.plan import Plan
 from djbench.results import Environment, Results, Run, Step, write_results
@@ -105,7 +105,7 @@ def _run_record(variant: Variant, workload: str, steps: list[Step], error: str |
 
 def execute(
     plan: Plan,
-    backend: Backend,
+    backend: Backend[ServerT],
     out_dir: Path,
     environment: Callable[[], Environment],
     progress: Progress,
@@ -132,7 +132,11 @@ def execute(
 
 
 def _run_variant(
-    plan: Plan, backend: Backend, variant: Variant, writer: ResultsWriter, progress: Progress
+    plan: Plan,
+    backend: Backend[ServerT],
+    variant: Variant,
+    writer: ResultsWriter,
+    progress: Progress,
 ) -> None:
     pending = list(plan.workloads)
     while pending:
@@ -157,8 +161,8 @@ def _run_variant(
 
 def _run_workload(
     plan: Plan,
-    backend: Backend,
-    server: Server,
+    backend: Backend[ServerT],
+    server: ServerT,
     workload: str,
     writer: ResultsWriter,
     progress: Progress,

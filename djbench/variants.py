@@ -17,6 +17,7 @@ VARIANTS_FILE = Path(__file__).with_name("variants.yaml")
 Server = Literal["gunicorn", "uwsgi", "uvicorn", "granian"]
 Interface = Literal["wsgi", "asgi"]
 
+
 class Variant(BaseModel):
     """One server configuration: a program, an interface and the view flavor it serves."""
 
@@ -58,6 +59,7 @@ class Variant(BaseModel):
         }
         return [arg.format(**values) for arg in self.argv]
 
+
 @functools.cache
 def load_variants(path: Path = VARIANTS_FILE) -> dict[str, Variant]:
     """All variants by name, in file order."""
@@ -67,9 +69,11 @@ def load_variants(path: Path = VARIANTS_FILE) -> dict[str, Variant]:
     except ValidationError as exc:
         raise DjbenchError(f"{path}: invalid variant definition: {exc}") from exc
 
+
 def standard_variants() -> list[str]:
     """Names of the standard line-up, in definition order."""
     return [name for name, v in load_variants().items() if v.standard]
+
 
 def resolve_variants(names: list[str] | None) -> list[Variant]:
     """Variants by name (the standard line-up when ``names`` is empty), or a clear error."""
@@ -84,4 +88,3 @@ def resolve_variants(names: list[str] | None) -> list[Variant]:
             f"unknown variant {', '.join(unknown)!s}; choose from: {', '.join(variants)}"
         )
     return [variants[n] for n in dict.fromkeys(names)]
-

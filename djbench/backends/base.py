@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from djbench.results import Step
 from djbench.variants import Variant
@@ -38,24 +38,29 @@ class Server(Protocol):
         ...
 
 
-class Backend(Protocol):
+ServerT = TypeVar("ServerT", bound=Server)
+
+
+class Backend(Protocol[ServerT]):
     """Local processes or Kubernetes: the runner drives either the same way."""
 
-    name: Literal["local", "kubernetes"]
+    @property
+    def name(self) -> Literal["local", "kubernetes"]:
+        """Recorded as ``backend`` in the results."""
+        ...
 
     def infrastructure(self) -> AbstractContextManager[None]:
         """Postgres (seeded), the stub API and anything else shared by all variants."""
         ...
 
-    def server(self, variant: Variant) -> AbstractContextManager[Server]:
+    def server(self, variant: Variant) -> AbstractContextManager[ServerT]:
         """Start one variant, wait until healthy, stop it when the block ends."""
         ...
 
-    def measure(self, server: Server, workload: str, step: LoadStep) -> Step:
+    def measure(self, server: ServerT, workload: str, step: LoadStep) -> Step:
         """Warm up and measure one step; a failure is a Step with status ``failed``."""
         ...
 
     def environment_extra(self) -> dict[str, object]:
         """Backend facts worth recording with the results (CPU layout, quotas...)."""
         ...
-

@@ -57,6 +57,7 @@ class LocalBackend:
     """Embedded Postgres, the stub API and one server at a time, placed on separate CPUs."""
 
     name: Literal["local"] = "local"
+    """Recorded as ``backend`` in the results."""
 
     def __init__(
         self,
@@ -114,7 +115,7 @@ class LocalBackend:
         pool = self.scenario.db_pool
         return {
             "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": os.environ.get("HOME", "/tmp"),
+            "HOME": os.environ.get("HOME", str(self.out_dir)),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -256,4 +257,3 @@ def _in_venv(program: str) -> str:
     """Prefer the program installed beside this Python (the project's environment)."""
     candidate = BIN_DIR / program
     return str(candidate) if candidate.is_file() else program
-

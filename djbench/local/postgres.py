@@ -45,14 +45,16 @@ def _prepare_system_user() -> str:
         return ""
     try:
         pwd.getpwnam(SYSTEM_USER)
+        return SYSTEM_USER
     except KeyError:
-        done = subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             SYSTEM_USER],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode not in (0, 9):  # 9: created meanwhile by another process
-            raise DjbenchError(f"cannot create system user {SYSTEM_USER}: {done.stderr.strip()}")
+        pass
+    done = subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode not in (0, 9):  # 9: created meanwhile by another process
+        raise DjbenchError(f"cannot create system user {SYSTEM_USER}: {done.stderr.strip()}")
     return SYSTEM_USER
 
 

@@ -160,7 +160,9 @@ def wait_http(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
                 if client.get(url).status_code == 200:
                     return
             time.sleep(0.1)
-    raise DjbenchError(f"{proc.name} did not answer {url} within {timeout:.0f}s:\n{proc.log_tail()}")
+    raise DjbenchError(
+        f"{proc.name} did not answer {url} within {timeout:.0f}s:\n{proc.log_tail()}"
+    )
 
 
 def ensure_port_free(host: str, port: int, what: str) -> None:

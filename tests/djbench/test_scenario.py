@@ -73,8 +73,18 @@ def _step(rps: float) -> Step:
     zero = {"p50": 0, "p90": 0, "p95": 0, "p99": 0, "max": 0}
     return Step.model_validate(
         {
-            "model": "closed", "concurrency": 1, "rate": None, "duration_s": 1,
-            "requests": 1, "errors": 0, "dropped": 0, "rps": rps, "latency_ms": zero,
-            "cpu_s": 0, "cpu_util": 0, "cpu_ms_per_req": 0, "rss_mib": 0,
-        }  # fmt: skip
+            "model": "closed",
+            "concurrency": 1,
+            "rate": None,
+            "duration_s": 1,
+            "requests": 1,
+            "errors": 0,
+            "dropped": 0,
+            "rps": rps,
+            "latency_ms": zero,
+            "cpu_s": 0,
+            "cpu_util": 0,
+            "cpu_ms_per_req": 0,
+            "rss_mib": 0,
+        }
     )

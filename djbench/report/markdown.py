@@ -1,0 +1,219 @@
+"""``report.md``, and the pieces every renderer shares: number formats, table rows, templates.
+
+The HTML and terminal renderers import their formats from here, so a number reads the same
+in all three outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from benchapp.catalog import WORKLOADS
+from djbench.analysis import (
+    KNEE_GAIN,
+    MAX_DROPPED_FRACTION,
+    SIGNIFICANT_RATIO,
+    Analysis,
+    RunSummary,
+    Verdict,
+    load_label,
+)
+from djbench.results import Environment
+from djbench.scenario import Slo
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+DASH = "—"
+
+STEP_COLUMNS = (
+    "variant",
+    "model",
+    "load",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "dropped",
+    "CPU util",
+    "CPU ms/req",
+    "RSS MiB",
+    "SLO",
+)
+"""Header of the per-workload step table (markdown and HTML)."""
+
+HOW_TO_READ = (
+    "Every variant runs one worker on the same CPU budget and serves the same Django views. "
+    "The capacity at SLO of a variant is the highest throughput among its completed steps "
+    "whose p99 latency and error rate meet the workload's SLO (open-model steps must also have "
+    f"dropped no more than {MAX_DROPPED_FRACTION:.0%} of their iterations); ★ marks that step. "
+    "The winner has the highest capacity at SLO; a lead under "
+    f"{SIGNIFICANT_RATIO - 1:.0%} over the runner-up is reported as not significant, because "
+    "repeated runs differ by that much. The knee is the concurrency after which more "
+    f"concurrent users added less than {KNEE_GAIN:.0%} throughput. CPU util is the server's "
+    "CPU time per wall-clock second (100% = one core) and CPU ms/req its CPU cost per request: "
+    "lower means more requests per core. Variants marked (crossed) serve the other interface's "
+    "views (e.g. an ASGI server running the sync views). Read the warnings first: a step with "
+    "few requests, errors or a saturated load generator measures less than it seems."
+)
+
+# Characters that would turn text from the results file into Markdown or HTML structure.
+_MD_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "|": "\\|",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        "\n": " ",
+        "\r": " ",
+    }
+)
+
+
+def fmt_num(value: float | None, digits: int = 1) -> str:
+    """A number with thousands separators, or a dash when there is none."""
+    return DASH if value is None else f"{value:,.{digits}f}"
+
+
+def fmt_pct(value: float | None, digits: int = 0) -> str:
+    """A fraction as a percentage (``0.97`` → ``97%``)."""
+    return DASH if value is None else f"{value:.{digits}%}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    """A winner/runner-up ratio (``1.42x``)."""
+    return DASH if value is None else f"{value:.2f}x"
+
+
+def slo_text(slo: Slo) -> str:
+    """The SLO in words."""
+    return f"p99 ≤ {fmt_num(slo.p99_ms, 0)} ms, errors ≤ {fmt_pct(slo.max_error_rate, 1)}"
+
+
+def fmt_plain(value: object) -> str:
+    """Any metadata value in one line: mappings as ``key value``, sequences comma-separated."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {fmt_plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_plain(v) for v in value)
+    return str(value)
+
+
+def md_escape(value: object) -> str:
+    """Text safe inside a Markdown table cell or paragraph; ``None`` becomes a dash."""
+    return DASH if value is None else str(value).translate(_MD_ESCAPES)
+
+
+def outcome(verdict: Verdict) -> str:
+    """The verdict in a word or three, for table cells."""
+    if verdict.winner is None:
+        return "no variant met the SLO"
+    return "winner" if verdict.significant else "not significant"
+
+
+def slo_mark(summary: RunSummary, index: int) -> str:
+    """SLO column of one step: ★ the capacity step, ✓ meets the SLO, ✗ and why otherwise."""
+    misses = summary.slo_misses[index]
+    if index == summary.capacity_index:
+        return "★ capacity"
+    if not misses:
+        return "✓"
+    if misses == ("failed",):
+        return "failed"
+    return "✗ " + ", ".join(misses)
+
+
+def step_rows(summary: RunSummary) -> list[list[str]]:
+    """Formatted cells (``STEP_COLUMNS``) of one run: a row per step, one row if it has none."""
+    run = summary.run
+    if not run.steps:
+        return [[summary.label, *[DASH] * (len(STEP_COLUMNS) - 2), run.status]]
+    rows = []
+    for i, step in enumerate(run.steps):
+        # A failed step's numbers are partial: show the count columns, dash the rest.
+        ok = step.status == "ok"
+        errors = f"{step.errors:,}"
+        if step.errors:
+            errors += f" ({fmt_pct(step.error_rate, 1)})"
+        measured = [
+            fmt_num(step.rps),
+            fmt_num(step.latency_ms.p50),
+            fmt_num(step.latency_ms.p99),
+        ]
+        server = [fmt_pct(step.cpu_util), fmt_num(step.cpu_ms_per_req, 2), fmt_num(step.rss_mib)]
+        rows.append(
+            [
+                summary.label,
+                step.model,
+                load_label(step),
+                *(measured if ok else [DASH] * 3),
+                errors,
+                f"{step.dropped:,}" if step.model == "open" else DASH,
+                *(server if ok else [DASH] * 3),
+                slo_mark(summary, i),
+            ]
+        )
+    return rows
+
+
+def knee_text(summary: RunSummary) -> str:
+    """Where more concurrency stopped paying off, in words."""
+    step = summary.knee_step
+    if step is None:
+        return f"no knee within the ladder (every step added ≥ {KNEE_GAIN:.0%})"
+    return f"knee at {load_label(step)} ({fmt_num(step.rps)} req/s)"
+
+
+_HEADLINE_ENV = {"python", "django", "k6", "cpu_model", "cpus", "servers"}
+
+
+def environment_rest(env: Environment) -> list[tuple[str, object]]:
+    """Environment facts beyond the headline ones, skipping those not recorded."""
+    facts = env.model_dump(exclude=_HEADLINE_ENV)
+    return [(k, v) for k, v in facts.items() if v not in (None, [], {}, "")]
+
+
+@jinja2.pass_eval_context
+def _finalize(ctx: jinja2.nodes.EvalContext, value: object) -> object:
+    # HTML templates are escaped by Jinja's autoescape; Markdown ones get the same by hand.
+    if ctx.autoescape:
+        return DASH if value is None else value
+    return md_escape(value)
+
+
+def template_environment() -> jinja2.Environment:
+    """Jinja environment of the report templates; every ``{{ }}`` output is escaped."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        # Escape by default: only the Markdown templates opt out, for ``_finalize``'s escaping.
+        autoescape=jinja2.select_autoescape(disabled_extensions=("md.j2",), default=True),
+        finalize=_finalize,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(plain=fmt_plain, num=fmt_num, pct=fmt_pct, ratio=fmt_ratio, load=load_label)
+    env.globals.update(
+        STEP_COLUMNS=STEP_COLUMNS,
+        HOW_TO_READ=HOW_TO_READ,
+        outcome=outcome,
+        WORKLOADS=WORKLOADS,
+        slo_text=slo_text,
+        step_rows=step_rows,
+        knee_text=knee_text,
+        environment_rest=environment_rest,
+    )
+    return env
+
+
+def render_markdown(analysis: Analysis) -> str:
+    """``report.md`` text of one analysed results file."""
+    template = template_environment().get_template("report.md.j2")
+    return template.render(analysis=analysis, results=analysis.results, s=analysis.scenario)

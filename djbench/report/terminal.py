@@ -1,0 +1,57 @@
+"""The summary table printed after a run and by ``djbench report``."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from djbench.analysis import Analysis, RunSummary, Verdict, analyze
+from djbench.report.markdown import fmt_num
+from djbench.results import Results
+
+
+def _marker(summary: RunSummary, verdict: Verdict) -> Text:
+    if summary.run.status == "failed":
+        return Text("failed", style="red")
+    if summary.capacity_rps is None:
+        return Text("misses SLO", style="yellow")
+    if summary.variant not in (verdict.winner, verdict.runner_up):
+        return Text("")
+    if not verdict.significant:
+        return Text("≈ tie", style="yellow")
+    if summary.variant == verdict.winner:
+        return Text("★ winner", style="bold green")
+    return Text("runner-up")
+
+
+def summary_table(results: Results, analysis: Analysis | None = None) -> Table:
+    """Per workload and variant: best req/s, capacity at SLO, its p99 and CPU cost, verdict."""
+    analysis = analysis or analyze(results)
+    table = Table(title=f"djbench: {analysis.scenario.name}", title_justify="left")
+    table.add_column("workload")
+    table.add_column("variant")
+    for header in ("best req/s", "req/s at SLO", "p99 ms", "CPU ms/req"):
+        table.add_column(header, justify="right")
+    table.add_column("verdict")
+    for w in analysis.workloads:
+        verdict = analysis.verdict_for(w)
+        for i, summary in enumerate(analysis.runs_for(w)):
+            step = summary.capacity_step
+            table.add_row(
+                # Text, not str: names from the results file must not be read as rich markup.
+                Text(f"{w}\np99 ≤ {fmt_num(verdict.slo.p99_ms, 0)} ms" if i == 0 else ""),
+                Text(summary.label),
+                fmt_num(summary.best_rps),
+                fmt_num(summary.capacity_rps),
+                fmt_num(step.latency_ms.p99 if step else None),
+                fmt_num(step.cpu_ms_per_req if step else None, 2),
+                _marker(summary, verdict),
+            )
+        table.add_section()
+    # The verdict sentences and the warning count travel with the table, so a glance is enough.
+    lines = [f"{v.workload}: {v.text}" for v in analysis.verdicts]
+    if analysis.warnings:
+        lines.append(f"{len(analysis.warnings)} self-check warning(s): see report.md")
+    table.caption = Text("\n".join(lines))
+    table.caption_justify = "left"
+    return table

@@ -1,0 +1,211 @@
+"""Analysis of the small fixture results: capacity at SLO, knee, verdicts, self-checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from djbench.analysis import (
+    Analysis,
+    RunSummary,
+    analyze,
+    load_label,
+    scenario_of,
+    slo_misses,
+    summarize_run,
+)
+from djbench.errors import DjbenchError
+from djbench.results import Latency, Results, Run, Step, load_results
+from djbench.scenario import Slo
+
+FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
+
+
+@pytest.fixture(scope="module")
+def results() -> Results:
+    return load_results(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def analysis(results: Results) -> Analysis:
+    return analyze(results)
+
+
+def summary(analysis: Analysis, workload: str, variant: str) -> RunSummary:
+    return next(s for s in analysis.runs_for(workload) if s.variant == variant)
+
+
+def closed(concurrency: int, rps: float, p99: float = 50.0, **extra: object) -> Step:
+    fields: dict[str, object] = {
+        "model": "closed",
+        "concurrency": concurrency,
+        "rate": None,
+        "duration_s": 10.0,
+        "requests": round(rps * 10),
+        "errors": 0,
+        "dropped": 0,
+        "rps": rps,
+        "latency_ms": Latency(p50=p99 / 2, p90=p99 * 0.8, p95=p99 * 0.9, p99=p99, max=p99 * 1.2),
+        "cpu_s": 9.0,
+        "cpu_util": 0.9,
+        "cpu_ms_per_req": 9.0,
+        "rss_mib": 60.0,
+    }
+    fields.update(extra)
+    return Step.model_validate(fields)
+
+
+def run_of(variant: str, steps: list[Step], workload: str = "cpu") -> Run:
+    return Run(
+        variant=variant,
+        server="uvicorn",
+        interface="asgi",
+        views="async",
+        workload=workload,
+        status="ok",
+        error=None,
+        steps=steps,
+    )
+
+
+def test_scenario_of_restores_the_scenario_as_run(results: Results) -> None:
+    scenario = scenario_of(results)
+    assert scenario.name == "fixture-small"
+    assert scenario.slo_for("upstream").p99_ms == 2000
+    assert scenario.slo_for("cpu").p99_ms == 500
+
+
+def test_scenario_of_rejects_an_invalid_scenario(results: Results) -> None:
+    broken = results.model_copy(update={"scenario": {**results.scenario, "duration_s": -1}})
+    with pytest.raises(DjbenchError, match="duration_s"):
+        scenario_of(broken)
+
+
+def test_capacity_is_the_fastest_step_within_the_slo(analysis: Analysis) -> None:
+    uvicorn = summary(analysis, "upstream", "uvicorn")
+    # c=128 is faster (188 req/s) but its p99 (2452 ms) breaks the 2000 ms SLO.
+    assert uvicorn.capacity_rps == 149.8
+    assert uvicorn.capacity_step is not None
+    assert load_label(uvicorn.capacity_step) == "150.4/s"
+    assert uvicorn.best_rps == 188.0
+    assert summary(analysis, "cpu", "gunicorn-sync").capacity_rps == 98.0
+
+
+def test_steps_over_the_error_budget_do_not_count(analysis: Analysis) -> None:
+    crossed = summary(analysis, "cpu", "uvicorn-syncviews")
+    # c=32 has the most throughput (99 req/s) but 4 % errors against a 1 % budget.
+    assert crossed.slo_misses[2] == ("errors",)
+    assert crossed.capacity_rps == 97.9
+
+
+def test_open_steps_that_dropped_iterations_do_not_count(analysis: Analysis) -> None:
+    uvicorn = summary(analysis, "cpu", "uvicorn")
+    # 115.8/s: p99 within the SLO, but 183 of 975 iterations dropped (> 1 %).
+    assert uvicorn.slo_misses[5] == ("dropped",)
+    assert uvicorn.capacity_rps == 96.5
+
+
+def test_slo_misses_names_every_reason() -> None:
+    slo = Slo(p99_ms=100, max_error_rate=0.01)
+    assert slo_misses(closed(8, 90.0, p99=80), slo) == ()
+    assert slo_misses(closed(8, 90.0, p99=120, errors=50), slo) == ("p99", "errors")
+    assert slo_misses(closed(8, 90.0, status="failed"), slo) == ("failed",)
+    assert slo_misses(closed(8, 0.0, requests=0), slo) == ("no requests",)
+    # Dropped iterations only matter in the open model (the closed model never drops).
+    open_step = closed(8, 90.0).model_copy(
+        update={"model": "open", "concurrency": None, "rate": 100.0, "dropped": 10}
+    )
+    assert slo_misses(open_step, slo) == ("dropped",)
+    assert slo_misses(open_step.model_copy(update={"dropped": 9}), slo) == ()
+    assert slo_misses(closed(8, 90.0, dropped=500), slo) == ()
+
+
+def test_no_qualifying_step_means_no_capacity() -> None:
+    summary_ = summarize_run(run_of("slow", [closed(1, 10.0, p99=900)]), Slo(p99_ms=100))
+    assert summary_.capacity_rps is None
+    assert summary_.capacity_step is None
+    assert summary_.best_rps == 10.0
+
+
+def test_knee_is_the_last_step_before_throughput_stops_growing() -> None:
+    steps = [closed(32, 48.0), closed(1, 10.0), closed(8, 40.0), closed(128, 52.0)]
+    summary_ = summarize_run(run_of("x", steps), Slo(p99_ms=100))
+    # Sorted by concurrency: 10 → 40 (+300 %) → 48 (+20 %) → 52 (+8 %): knee at c=32.
+    assert summary_.knee_step is not None
+    assert summary_.knee_step.concurrency == 32
+
+
+def test_knee_is_none_while_throughput_keeps_growing(analysis: Analysis) -> None:
+    assert summary(analysis, "upstream", "uvicorn").knee_step is None
+    knee = summary(analysis, "upstream", "gunicorn-sync").knee_step
+    assert knee is not None
+    assert knee.concurrency == 1
+
+
+def test_verdict_names_winner_runner_up_and_ratio(analysis: Analysis) -> None:
+    verdict = analysis.verdict_for("upstream")
+    assert (verdict.winner, verdict.runner_up) == ("uvicorn", "gunicorn-sync")
+    assert verdict.ratio == pytest.approx(149.8 / 1.6)
+    assert verdict.significant
+    assert verdict.text.startswith("uvicorn wins with 149.8 req/s at SLO")
+
+
+def test_a_lead_under_five_percent_is_not_significant(analysis: Analysis) -> None:
+    verdict = analysis.verdict_for("cpu")
+    assert verdict.winner == "gunicorn-sync"
+    assert verdict.runner_up_label == "uvicorn-syncviews (crossed)"
+    assert verdict.ratio == pytest.approx(98.0 / 97.9)
+    assert not verdict.significant
+    assert verdict.text.startswith("not significant:")
+
+
+def test_verdict_without_rivals(results: Results) -> None:
+    lone = run_of("uvicorn", [closed(8, 90.0)])
+    slow = run_of("granian", [closed(8, 95.0, p99=900)])
+    verdict = analyze(results.model_copy(update={"runs": [lone, slow]})).verdict_for("cpu")
+    assert (verdict.winner, verdict.runner_up, verdict.ratio) == ("uvicorn", None, None)
+    assert "no other variant met the SLO" in verdict.text
+    verdict = analyze(results.model_copy(update={"runs": [slow]})).verdict_for("cpu")
+    assert verdict.winner is None
+    assert verdict.text == "no variant met the SLO"
+
+
+def test_repeats_count_with_their_median(results: Results) -> None:
+    repeats = [run_of("uvicorn", [closed(8, rps)]) for rps in (90.0, 200.0, 92.0)]
+    rival = run_of("granian", [closed(8, 100.0)])
+    verdict = analyze(results.model_copy(update={"runs": [*repeats, rival]})).verdict_for("cpu")
+    # One lucky repeat (200 req/s) must not win: the median (92) does not beat 100.
+    assert (verdict.winner, verdict.runner_up_rps) == ("granian", 92.0)
+
+
+def test_workloads_follow_the_scenario_and_skip_those_never_run(analysis: Analysis) -> None:
+    assert analysis.workloads == ("upstream", "cpu")
+    assert [v.workload for v in analysis.verdicts] == ["upstream", "cpu"]
+
+
+def test_self_checks(analysis: Analysis) -> None:
+    found = {(w.kind, w.workload, w.variant, w.load) for w in analysis.warnings}
+    crossed = "uvicorn-syncviews (crossed)"
+    assert ("failed-run", "upstream", crossed, None) in found
+    assert ("failed-step", "upstream", crossed, "c=8") in found
+    assert ("few-requests", "upstream", "uvicorn", "c=1") in found
+    assert ("load-saturation", "cpu", "uvicorn", "c=128") in found
+    assert ("error-rate", "cpu", crossed, "c=32") in found
+    # A failed step is reported as failed, not also as a step with too few requests.
+    assert ("few-requests", "upstream", crossed, "c=8") not in found
+    # Steps with enough requests, idle k6 and no errors stay quiet.
+    assert not [
+        w for w in analysis.warnings if w.workload == "cpu" and w.variant == "gunicorn-sync"
+    ]
+    message = next(str(w) for w in analysis.warnings if w.kind == "load-saturation")
+    assert message == (
+        "cpu / uvicorn @ c=128: load generator near saturation (k6 used 85% of a CPU)"
+    )
+    assert any("too few requests for a stable p99" in str(w) for w in analysis.warnings)
+
+
+def test_load_saturation_fires_at_the_threshold(results: Results) -> None:
+    steps = [closed(8, 90.0, load_cpu_s=8.0), closed(32, 95.0, load_cpu_s=7.9)]
+    warnings = analyze(results.model_copy(update={"runs": [run_of("x", steps)]})).warnings
+    assert [(w.kind, w.load) for w in warnings] == [("load-saturation", "c=8")]

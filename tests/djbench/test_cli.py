@@ -1,0 +1,89 @@
+"""The CLI as a user meets it: a subprocess, its exit status and what it prints."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
+
+
+def djbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "djbench", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("ERROR: "), done.stderr
+    assert fragment in lines[-1]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_variants_lists_every_variant() -> None:
+    done = djbench("variants")
+    assert done.returncode == 0
+    for name in ("gunicorn-sync", "granian", "uvicorn-syncviews (crossed)"):
+        assert name in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "--variants", "nope"], "unknown variant nope"),
+        (["run", "--workloads", "cpu,nope"], "unknown workload nope"),
+        (["run", "--profile", "huge"], "unknown profile 'huge'"),
+        (["serve", "nope"], "unknown variant nope"),
+        (["report", "/nonexistent/dir"], "no such file"),
+    ],
+)
+def test_bad_input_is_one_line(args: list[str], fragment: str) -> None:
+    assert_one_line_error(djbench(*args), fragment)
+
+
+def test_malformed_scenario(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("closed:\n  concurrency: [1, oops]\n")
+    assert_one_line_error(djbench("run", "--scenario", str(bad)), "closed.concurrency.1")
+    bad.write_text("closed: [1\n")
+    assert_one_line_error(djbench("run", "--scenario", str(bad)), "not valid YAML")
+
+
+def test_missing_k6(tmp_path: Path) -> None:
+    done = djbench("run", "--profile", "smoke", env={"DJBENCH_K6": str(tmp_path / "k6")})
+    assert_one_line_error(done, "k6 not found")
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        done = djbench("run", "--profile", "smoke", "--port", str(port), "--out", str(tmp_path))
+    assert_one_line_error(done, f"port {port} on 127.0.0.1 is in use")
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_report_rerenders_from_results(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(FIXTURE.read_text())
+    done = djbench("report", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "report.md").is_file()
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_report_refuses_another_schema(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text('{"schema": "something/else"}')
+    assert_one_line_error(djbench("report", str(tmp_path)), "unsupported results schema")
