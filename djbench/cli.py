@@ -65,7 +65,7 @@ def run(
     from djbench.backends.local import LocalBackend
     from djbench.environment import collect_environment
     from djbench.load.k6 import find_k6, k6_version
-    from djbench.local.cpus import plan_cpus, quota_supported
+    from djbench.local.cpus import plan_cpus
     from djbench.plan import make_plan
     from djbench.progress import RichProgress
     from djbench.report import render_reports
@@ -85,7 +85,7 @@ def run(
     backend = LocalBackend(
         plan.scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp
     )
-    quota = quota_supported()
+    quota = backend.quota
     console.print(
         f"djbench: {len(plan.variants)} variants × {len(plan.workloads)} workloads, "
         f"{plan.total_steps} steps; server on CPU {layout.server_arg}, load and Postgres on "
@@ -101,7 +101,7 @@ def run(
                 plan,
                 backend,
                 out_dir,
-                lambda: collect_environment(k6v, cpu_quota=quota, **backend.environment_extra()),
+                lambda: collect_environment(k6v, **backend.environment_extra()),
                 progress,
             )
     except KeyboardInterrupt:

@@ -8,10 +8,10 @@ import http from 'k6/http';
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import { loadStep, queryString } from './lib/config.js';
-import { buildScenarios } from './lib/executors.js';
+import { buildScenarios, phaseAt } from './lib/executors.js';
 
 const step = loadStep();
-const measured = '{scenario:measure}';
+const measured = '{phase:measure}';
 
 export const options = {
   scenarios: buildScenarios(step),
@@ -22,7 +22,8 @@ export const options = {
     [`http_req_duration${measured}`]: ['max>=0'],
     [`http_req_failed${measured}`]: ['rate>=0'],
     [`http_reqs${measured}`]: ['count>=0'],
-    [`dropped_iterations${measured}`]: ['count>=0'],
+    // Dropped iterations carry the scenario, not the phase; the closed model never drops.
+    'dropped_iterations{scenario:measure}': ['count>=0'],
     [`checks${measured}`]: ['rate>=0'],
   },
   summaryTrendStats: ['min', 'avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
@@ -52,9 +53,10 @@ export function setup() {
   return { startedAtMs: Date.now() };
 }
 
-export function hit() {
-  const res = http.request(request.method, url, body, params);
-  check(res, { 'status is expected': (r) => r.status === okStatus });
+export function hit(data) {
+  const tags = { ...params.tags, phase: phaseAt(step, data.startedAtMs) };
+  const res = http.request(request.method, url, body, { ...params, tags });
+  check(res, { 'status is expected': (r) => r.status === okStatus }, tags);
   if (thinkS > 0) {
     sleep(thinkS);
   }

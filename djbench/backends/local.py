@@ -16,7 +16,7 @@ from djbench.backends.base import LoadStep
 from djbench.collectors import Sampler
 from djbench.errors import DjbenchError
 from djbench.load.k6 import StepTarget, k6_process, wait_k6
-from djbench.local.cpus import CpuLayout, cpu_quota, throttled_s
+from djbench.local.cpus import CpuLayout, cpu_quota, quota_supported, throttled_s
 from djbench.local.postgres import PostgresInfo, embedded_postgres
 from djbench.local.processes import ManagedProcess, ensure_port_free, free_port, wait_http
 from djbench.results import Latency, Step
@@ -78,7 +78,7 @@ class LocalBackend:
         self.run_id = run_id
         self.scenario_file = out_dir / "scenario.json"
         self._env: dict[str, str] = {}
-        self._quota_active = False
+        self.quota = quota_supported()
         self._step_counter = 0
         self.postgres: PostgresInfo | None = None
         self.stub_url = ""
@@ -153,7 +153,6 @@ class LocalBackend:
         argv[0] = _in_venv(argv[0])
         ensure_port_free(HOST, self.port, variant.name)
         with cpu_quota(variant.name, float(len(self.layout.server))) as group:
-            self._quota_active = self._quota_active or group is not None
             proc = ManagedProcess(
                 variant.name,
                 argv,
@@ -197,7 +196,7 @@ class LocalBackend:
         try:
             with sampler:
                 k6.start()
-                stats = wait_k6(k6, summary, timeout, s.warmup_s)
+                stats = wait_k6(k6, summary, timeout, s.warmup_s, s.duration_s)
         except DjbenchError as exc:
             return failed_step(step, str(exc))
         finally:
@@ -236,7 +235,7 @@ class LocalBackend:
         return {
             "server_cpus": list(self.layout.server),
             "load_cpus": list(self.layout.infra),
-            "cpu_quota": self._quota_active,
+            "cpu_quota": self.quota,
             "postgres": self.postgres.version if self.postgres else None,
         }
 

@@ -16,7 +16,7 @@ from djbench.local.processes import ManagedProcess
 from djbench.results import Latency
 
 SCRIPT = Path(__file__).resolve().parents[2] / "k6" / "bench.js"
-_MEASURED = "{scenario:measure}"
+_MEASURED = "{phase:measure}"
 
 
 def find_k6() -> Path:
@@ -73,21 +73,23 @@ class ClientStats:
 
     @property
     def duration_s(self) -> float:
-        """Length of the measured phase, including in-flight requests allowed to finish."""
-        return max(self.window_end - self.window_start, 1e-9)
+        """Length of the measured phase."""
+        return self.window_end - self.window_start
 
 
-def parse_summary(doc: dict[str, object], warmup_s: float) -> ClientStats:
-    """Turn the script's ``handleSummary`` JSON into client-side numbers."""
+def parse_summary(doc: dict[str, object], warmup_s: float, duration_s: float) -> ClientStats:
+    """Turn the script's ``handleSummary`` JSON into client-side numbers.
+
+    The measured window is the phase as scheduled: requests started in it count, and in a
+    steady state as many complete in it, so throughput is ``requests / duration_s``.
+    """
     metrics = doc.get("metrics")
-    started, finished = doc.get("startedAtMs"), doc.get("finishedAtMs")
+    started = doc.get("startedAtMs")
     if not isinstance(metrics, dict) or not isinstance(started, int | float):
         raise DjbenchError("k6 summary lacks metrics or the start time")
-    if not isinstance(finished, int | float):
-        raise DjbenchError("k6 summary lacks the finish time")
 
-    def values(name: str) -> dict[str, float]:
-        metric = metrics.get(f"{name}{_MEASURED}")
+    def values(name: str, selector: str = _MEASURED) -> dict[str, float]:
+        metric = metrics.get(f"{name}{selector}")
         return dict(metric["values"]) if isinstance(metric, dict) else {}
 
     duration = values("http_req_duration")
@@ -103,10 +105,10 @@ def parse_summary(doc: dict[str, object], warmup_s: float) -> ClientStats:
         requests=requests,
         # Rate metrics count true values as "passes": here, failed requests.
         errors=int(values("http_req_failed").get("passes", 0)),
-        dropped=int(values("dropped_iterations").get("count", 0)),
+        dropped=int(values("dropped_iterations", "{scenario:measure}").get("count", 0)),
         latency=latency,
         window_start=float(started) / 1000 + warmup_s,
-        window_end=float(finished) / 1000,
+        window_end=float(started) / 1000 + warmup_s + duration_s,
     )
 
 
@@ -139,7 +141,9 @@ def k6_process(
     return ManagedProcess("k6", argv, log_path=log, env=env, cpus=cpus)
 
 
-def wait_k6(proc: ManagedProcess, summary: Path, timeout_s: float, warmup_s: float) -> ClientStats:
+def wait_k6(
+    proc: ManagedProcess, summary: Path, timeout_s: float, warmup_s: float, duration_s: float
+) -> ClientStats:
     """Wait for a started k6 process and read its summary; errors name the cause."""
     deadline = time.monotonic() + timeout_s
     while proc.running() and time.monotonic() < deadline:
@@ -153,4 +157,4 @@ def wait_k6(proc: ManagedProcess, summary: Path, timeout_s: float, warmup_s: flo
         doc = json.loads(summary.read_text())
     except json.JSONDecodeError as exc:
         raise DjbenchError(f"k6 summary is not JSON: {exc.msg}") from exc
-    return parse_summary(doc, warmup_s)
+    return parse_summary(doc, warmup_s, duration_s)

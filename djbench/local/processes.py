@@ -103,7 +103,9 @@ class ManagedProcess:
         return None if self._popen is None else self._popen.poll()
 
     def tree(self) -> list[psutil.Process]:
-        """The command and all its descendants that are alive now."""
+        """The command and all its descendants that are alive now (none before start)."""
+        if self._popen is None:
+            return []
         try:
             root = psutil.Process(self.pid)
             return [root, *root.children(recursive=True)]
@@ -168,6 +170,8 @@ def wait_http(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
 def ensure_port_free(host: str, port: int, what: str) -> None:
     """Refuse a port something already listens on, before starting anything."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers do: connections of a stopped server in TIME_WAIT don't block a bind.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -1,47 +1,59 @@
-// Builds the k6 scenarios of one step: a warm-up at the same load, then the measured phase.
+// Builds the k6 scenarios of one step: a warm-up at the step's own load, then the measured
+// phase. Requests are tagged `phase` (warmup|measure) and only `phase:measure` is reported.
 
 function seconds(value) {
   return `${Math.max(value, 0).toFixed(3)}s`;
 }
 
-function loadShape(step, durationS) {
+// The tag a request gets, from the wall-clock time since setup() finished.
+export function phaseAt(step, startedAtMs) {
+  return Date.now() - startedAtMs >= step.scenario.warmup_s * 1000 ? 'measure' : 'warmup';
+}
+
+function closedModel(step) {
   const s = step.scenario;
-  if (step.model === 'closed') {
-    return { executor: 'constant-vus', vus: Math.round(step.level), duration: seconds(durationS) };
-  }
-  // Integer rate per time unit: 1000 time-unit seconds keep fractional req/s exact.
+  // One continuous scenario: the same VUs warm up and then measure, so the load never pauses
+  // and no request is cut off between the phases.
+  return {
+    measure: {
+      executor: 'constant-vus',
+      vus: Math.round(step.level),
+      duration: seconds(s.warmup_s + s.duration_s),
+      gracefulStop: seconds(s.request_timeout_s + 1),
+      exec: 'hit',
+      tags: { ...step.tags },
+    },
+  };
+}
+
+function arrivalRate(step, durationS) {
+  const s = step.scenario;
   const maxVUs = s.open.max_vus;
-  const expectedBusy = Math.ceil(step.level * Math.min(s.request_timeout_s, 2));
+  // Integer rate per time unit: 1000-second units keep fractional req/s exact.
   return {
     executor: 'constant-arrival-rate',
     rate: Math.max(1, Math.round(step.level * 1000)),
     timeUnit: '1000s',
     duration: seconds(durationS),
-    preAllocatedVUs: Math.max(1, Math.min(maxVUs, expectedBusy)),
+    preAllocatedVUs: Math.max(1, Math.min(maxVUs, Math.ceil(step.level))),
     maxVUs,
+    exec: 'hit',
+    // Late responses of one phase finish during the next, as they would under steady load.
+    gracefulStop: seconds(s.request_timeout_s + 1),
+    tags: { ...step.tags },
   };
 }
 
-export function buildScenarios(step) {
+function openModel(step) {
   const s = step.scenario;
   const scenarios = {};
   if (s.warmup_s > 0) {
-    scenarios.warmup = {
-      ...loadShape(step, s.warmup_s),
-      startTime: '0s',
-      // Cut the warm-up off sharply so it never overlaps the measured phase.
-      gracefulStop: '0s',
-      exec: 'hit',
-      tags: { ...step.tags, phase: 'warmup' },
-    };
+    scenarios.warmup = { ...arrivalRate(step, s.warmup_s), startTime: '0s' };
   }
-  scenarios.measure = {
-    ...loadShape(step, s.duration_s),
-    startTime: seconds(s.warmup_s),
-    // In-flight requests at the end finish and count: the duration is taken from the run.
-    gracefulStop: seconds(s.request_timeout_s + 1),
-    exec: 'hit',
-    tags: { ...step.tags, phase: 'measure' },
-  };
+  scenarios.measure = { ...arrivalRate(step, s.duration_s), startTime: seconds(s.warmup_s) };
   return scenarios;
+}
+
+export function buildScenarios(step) {
+  return step.model === 'closed' ? closedModel(step) : openModel(step);
 }
