@@ -78,7 +78,7 @@ class Scenario(_Strict):
     workloads: list[str] = Field(default_factory=lambda: list(WORKLOADS))
     seed_rows: int = Field(default=1_000_000, ge=25)
     warmup_s: float = Field(default=1.0, ge=0)
-    """Warm-up at the step's own load before it is measured (0, or at least 1 s for k6)."""
+    """Warm-up at the step's own load before it is measured (with open steps: 0 or >= 1 s)."""
     duration_s: float = Field(default=5.0, ge=1)
     request_timeout_s: float = Field(default=10.0, gt=0)
     think_time_ms: float = Field(default=0.0, ge=0)
@@ -109,8 +109,11 @@ class Scenario(_Strict):
                 )
         if not self.workloads:
             raise ValueError("workloads: at least one workload is needed")
-        if 0 < self.warmup_s < 1:
-            raise ValueError("warmup_s: k6 needs 0 (no warm-up) or at least 1 second")
+        has_open = bool(self.open.capacity_fractions or self.open.rates)
+        if has_open and 0 < self.warmup_s < 1:
+            raise ValueError(
+                "warmup_s: open-model steps need 0 (no warm-up) or at least 1 second (k6)"
+            )
         return self
 
     def slo_for(self, workload: str) -> Slo:

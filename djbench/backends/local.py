@@ -98,13 +98,7 @@ class LocalBackend:
             self._env = self._app_env(pg)
             self._manage("migrate", "--noinput")
             self._manage("seed", "--rows", str(self.scenario.seed_rows))
-            stub = ManagedProcess(
-                "stub API",
-                [_in_venv(a.format(port=stub_port)) for a in STUB_API_ARGV],
-                log_path=self.logs / "stubapi.log",
-                env=self._env,
-                cpus=self.layout.infra_arg,
-            )
+            stub = stub_api(stub_port, self._env, self.layout.infra_arg, self.logs / "stubapi.log")
             with contextlib.ExitStack() as stack:
                 stack.callback(stub.stop)
                 stub.start()
@@ -238,6 +232,12 @@ class LocalBackend:
             "cpu_quota": self.quota,
             "postgres": self.postgres.version if self.postgres else None,
         }
+
+
+def stub_api(port: int, env: dict[str, str], cpus: str, log_path: Path) -> ManagedProcess:
+    """The stub API process (not yet started) on loopback."""
+    argv = [_in_venv(a.format(port=port)) for a in STUB_API_ARGV]
+    return ManagedProcess("stub API", argv, log_path=log_path, env=env, cpus=cpus)
 
 
 def failed_step(step: LoadStep, error: str) -> Step:

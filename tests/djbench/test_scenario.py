@@ -33,7 +33,7 @@ def test_smoke_covers_every_workload_and_default_the_three() -> None:
         ("workloads: [cpux]", "unknown workload cpux"),
         ("closed: {concurrency: [0]}", "concurrency levels must be >= 1"),
         ("duration_s: 0.5", "duration_s"),
-        ("warmup_s: 0.5", "warmup_s"),
+        ("warmup_s: 0.5\nopen: {rates: [5]}", "warmup_s"),
         ("bogus: 1", "bogus"),
         ("slo: {nope: {p99_ms: 1}}", "unknown workload nope"),
     ],
