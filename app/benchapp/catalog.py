@@ -27,7 +27,7 @@ FLAVOR_DESCRIPTIONS: dict[ViewFlavor, str] = {
 UPSTREAM_DELAYS_MS: tuple[int, ...] = (300, 600, 150)
 """Three concurrent calls to the stub API, as in the best-known sync-or-async article."""
 
-CPU_DEFAULT_N = 20_000
+CPU_DEFAULT_N = 45_000
 """Iterations of the CPU loop that take about 10 ms on the 2-core reference machines."""
 
 

@@ -1,0 +1,1 @@
+"""The one table the workloads read and write: ``items``."""

@@ -1,0 +1,1 @@
+"""Views: one module per flavor with parallel names (``sync.db_read`` / ``async_orm.db_read``)."""

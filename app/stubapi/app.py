@@ -1,0 +1,104 @@
+"""The stub upstream API: a raw ASGI app (no framework, so it stays cheap under load).
+
+    GET /delay/{ms}?jitter=J&fail=P   sleep ms ± uniform(J) ms, fail with 500 at probability P
+    GET /healthz                      {"status": "ok"}
+
+Run: ``uvicorn stubapi.app:app --loop uvloop --http httptools --no-access-log``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_DELAY_MS = 60_000
+_DELAY_PREFIX = "/delay/"
+_ids = itertools.count(1)
+
+
+class BadParameter(ValueError):
+    """A parameter the stub cannot honour (400)."""
+
+
+async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _number(raw: str, name: str, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadParameter(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:  # also rejects NaN
+        raise BadParameter(f"{name} must be in {low:g}..{high:g}, got {raw}")
+    return value
+
+
+def parse_delay(path: str, query_string: bytes) -> tuple[int, float, float]:
+    """``(delay_ms, jitter_ms, fail_probability)`` from ``/delay/{ms}?jitter=&fail=``."""
+    raw_ms = path.removeprefix(_DELAY_PREFIX)
+    if not (raw_ms.isascii() and raw_ms.isdigit()):
+        raise BadParameter(f"delay must be an integer number of ms, got {raw_ms!r}")
+    ms = int(raw_ms)
+    if ms > MAX_DELAY_MS:
+        raise BadParameter(f"delay must be in 0..{MAX_DELAY_MS} ms, got {ms}")
+    query = dict(parse_qsl(query_string.decode("latin-1")))
+    jitter = _number(query["jitter"], "jitter", 0, MAX_DELAY_MS) if "jitter" in query else 0.0
+    fail = _number(query["fail"], "fail", 0, 1) if "fail" in query else 0.0
+    return ms, jitter, fail
+
+
+async def _delay(scope: Scope, send: Send) -> None:
+    try:
+        ms, jitter, fail = parse_delay(scope["path"], scope["query_string"])
+    except BadParameter as exc:
+        await _respond(send, 400, {"error": str(exc)})
+        return
+    wait_ms = max(0.0, ms + random.uniform(-jitter, jitter)) if jitter else ms
+    await asyncio.sleep(wait_ms / 1000)
+    if fail and random.random() < fail:
+        await _respond(send, 500, {"error": "injected failure", "delay_ms": ms})
+        return
+    record_id = next(_ids)
+    await _respond(send, 200, {"delay_ms": ms, "id": record_id, "name": f"record-{record_id}"})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI application."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return  # websockets are not served: the server closes the connection
+    path: str = scope["path"]
+    if scope["method"] not in ("GET", "HEAD"):
+        await _respond(send, 405, {"error": "only GET is served"})
+    elif path.startswith(_DELAY_PREFIX):
+        await _delay(scope, send)
+    elif path == "/healthz":
+        await _respond(send, 200, {"status": "ok"})
+    else:
+        await _respond(send, 404, {"error": f"no route for {path}"})
