@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -169,4 +168,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

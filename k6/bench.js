@@ -2,8 +2,8 @@
 //
 // Environment: DJBENCH_SCENARIO (resolved scenario JSON), DJBENCH_TARGET (base URL),
 // DJBENCH_VIEWS, DJBENCH_WORKLOAD, DJBENCH_MODEL (closed|open), DJBENCH_LEVEL (VUs or req/s),
-// optional DJBENCH_SUMMARY (path of the JSON summary), DJBENCH_RUN, DJBENCH_VARIANT,
-// DJBENCH_SEGMENT / DJBENCH_SEGMENT_SEQUENCE (split across pods).
+// optional DJBENCH_SUMMARY (path of the JSON summary), DJBENCH_RUN, DJBENCH_VARIANT (tags),
+// DJBENCH_PARALLELISM with JOB_COMPLETION_INDEX (one step split across the pods of a Job).
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
@@ -68,6 +68,7 @@ export function handleSummary(data) {
     startedAtMs: data.setup_data ? data.setup_data.startedAtMs : null,
     testRunDurationMs: data.state.testRunDurationMs,
     step: { workload: step.workload, views: step.views, model: step.model, level: step.level },
+    segment: step.segment || '0:1',
     metrics: data.metrics,
   };
   const json = JSON.stringify(out);

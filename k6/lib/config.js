@@ -32,9 +32,7 @@ export function loadStep() {
     level,
     views: required('DJBENCH_VIEWS'),
     target: required('DJBENCH_TARGET').replace(/\/$/, ''),
-    // Execution segments split one step across several k6 pods (Kubernetes Jobs).
-    segment: __ENV.DJBENCH_SEGMENT || undefined,
-    segmentSequence: __ENV.DJBENCH_SEGMENT_SEQUENCE || undefined,
+    ...executionSegment(),
     tags: {
       run: __ENV.DJBENCH_RUN || 'local',
       variant: __ENV.DJBENCH_VARIANT || '',
@@ -42,6 +40,25 @@ export function loadStep() {
       step: `${model}-${level}`,
     },
   };
+}
+
+// Splits one step across the pods of an indexed Kubernetes Job: pod i of n runs the segment
+// i/n:(i+1)/n, so the pods together produce exactly the scenario's load.
+export function executionSegment() {
+  const parallelism = Number(__ENV.DJBENCH_PARALLELISM || '1');
+  const index = Number(__ENV.JOB_COMPLETION_INDEX || '0');
+  if (!(parallelism > 1)) {
+    return { segment: undefined, segmentSequence: undefined };
+  }
+  if (!(index >= 0 && index < parallelism)) {
+    throw new Error(`JOB_COMPLETION_INDEX ${index} is outside 0..${parallelism - 1}`);
+  }
+  const cut = (i) => (i === 0 ? '0' : i === parallelism ? '1' : `${i}/${parallelism}`);
+  const sequence = [];
+  for (let i = 0; i <= parallelism; i += 1) {
+    sequence.push(cut(i));
+  }
+  return { segment: `${cut(index)}:${cut(index + 1)}`, segmentSequence: sequence.join(',') };
 }
 
 export function queryString(query) {
