@@ -162,9 +162,19 @@ def serve(
 
 
 @app.command("variants")
-def list_variants() -> None:
+def list_variants(
+    names: Annotated[bool, typer.Option("--names", help="only the names, one per line")] = False,
+    include_all: Annotated[
+        bool, typer.Option("--all", help="with --names: every variant, not the standard seven")
+    ] = False,
+) -> None:
     """List the server variants."""
-    from djbench.variants import load_variants
+    from djbench.variants import load_variants, standard_variants
+
+    if names:
+        for name in load_variants() if include_all else standard_variants():
+            typer.echo(name)
+        return
 
     table = Table(title="djbench variants (one worker each)")
     for col in ("variant", "server", "interface", "views", "threads", "line-up"):

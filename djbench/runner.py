@@ -8,10 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
-from benchapp.catalog import WORKLOADS
-from djbench.backends.base import Backend, LoadStep, Server, ServerT
+from djbench.backends.base import Backend, LoadStep, ServerT
 from djbench.errors import DjbenchError
 from djbench.plan import Plan
 from djbench.results import Environment, Results, Run, Step, write_results
@@ -68,25 +65,6 @@ class ResultsWriter:
     def _flush(self) -> None:
         self.results = self.results.model_copy(update={"runs": list(self._runs)})
         write_results(self.results, self.out_dir)
-
-
-def verify(server: Server, workload: str) -> str | None:
-    """One request before measuring (TechEmpower's verify mode): None if the answer is right."""
-    w = WORKLOADS[workload]
-    url = f"{server.url}{w.path(server.variant.views)}"
-    try:
-        with httpx.Client(timeout=30) as client:
-            res = client.request(w.method, url, params=w.query, json=w.body)
-    except httpx.HTTPError as exc:
-        return f"verify: {w.method} {url} failed: {exc}"
-    expected = 201 if w.method == "POST" else 200
-    if res.status_code != expected:
-        return f"verify: {w.method} {url} answered {res.status_code}: {res.text[:200]}"
-    if "json" in res.headers.get("content-type", ""):
-        body = res.json()
-        if not isinstance(body, dict) or body.get("workload") != workload:
-            return f"verify: {url} answered an unexpected body: {res.text[:200]}"
-    return None
 
 
 def _run_record(variant: Variant, workload: str, steps: list[Step], error: str | None) -> Run:
@@ -170,7 +148,7 @@ def _run_workload(
     variant = server.variant
     steps: list[Step] = []
     index = writer.put(None, _run_record(variant, workload, steps, INCOMPLETE))
-    problem = verify(server, workload)
+    problem = backend.verify(server, workload)
     if problem:
         writer.put(index, _run_record(variant, workload, steps, problem))
         progress.skipped(plan.steps_per_run)

@@ -57,6 +57,10 @@ class Backend(Protocol[ServerT]):
         """Start one variant, wait until healthy, stop it when the block ends."""
         ...
 
+    def verify(self, server: ServerT, workload: str) -> str | None:
+        """One checked request before any number is taken: None if the answer is right."""
+        ...
+
     def measure(self, server: ServerT, workload: str, step: LoadStep) -> Step:
         """Warm up and measure one step; a failure is a Step with status ``failed``."""
         ...

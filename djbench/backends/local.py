@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import httpx
+
+from benchapp.catalog import WORKLOADS
 from djbench.backends.base import LoadStep
 from djbench.collectors import Sampler
 from djbench.errors import DjbenchError
@@ -22,6 +25,7 @@ from djbench.local.processes import ManagedProcess, ensure_port_free, free_port,
 from djbench.results import Latency, Step
 from djbench.scenario import Scenario
 from djbench.variants import Variant
+from djbench.verify import check_answer
 
 HOST = "127.0.0.1"
 BIN_DIR = Path(sys.executable).parent
@@ -162,6 +166,18 @@ class LocalBackend:
                 yield LocalServer(variant=variant, url=url, process=proc, cgroup=group)
             finally:
                 proc.stop()
+
+    def verify(self, server: LocalServer, workload: str) -> str | None:
+        """One request through httpx, checked like every backend checks it."""
+        w = WORKLOADS[workload]
+        url = f"{server.url}{w.path(server.variant.views)}"
+        try:
+            with httpx.Client(timeout=30) as client:
+                res = client.request(w.method, url, params=w.query, json=w.body)
+        except httpx.HTTPError as exc:
+            return f"verify: {w.method} {url} failed: {exc}"
+        content_type = res.headers.get("content-type", "")
+        return check_answer(workload, f"{w.method} {url}", res.status_code, content_type, res.text)
 
     # -- one step ---------------------------------------------------------------------------
 

@@ -165,6 +165,9 @@ def step_rows(summary: RunSummary) -> list[list[str]]:
 def knee_text(summary: RunSummary) -> str:
     """Where more concurrency stopped paying off, in words."""
     step = summary.knee_step
+    closed = [s for s in summary.run.steps if s.model == "closed" and s.status == "ok"]
+    if step is None and len(closed) < 2:
+        return "one closed step: no knee to find"
     if step is None:
         return f"no knee within the ladder (every step added ≥ {KNEE_GAIN:.0%})"
     return f"knee at {load_label(step)} ({fmt_num(step.rps)} req/s)"

@@ -39,6 +39,14 @@ def test_variants_lists_every_variant() -> None:
         assert name in done.stdout
 
 
+def test_variant_names_for_scripts() -> None:
+    standard = djbench("variants", "--names").stdout.split()
+    every = djbench("variants", "--names", "--all").stdout.split()
+    assert standard[0] == "gunicorn-sync"
+    assert len(standard) == 7
+    assert set(standard) < set(every)
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import json
+
+from djbench.verify import check_answer, expected_status
+
+
+def test_expected_status() -> None:
+    assert expected_status("db-write") == 201
+    assert expected_status("cpu") == 200
+
+
+def test_right_answers_pass() -> None:
+    body = json.dumps({"workload": "cpu", "n": 1, "result": 1})
+    assert check_answer("cpu", "GET /sync/cpu", 200, "application/json", body) is None
+    assert check_answer("page", "GET /sync/page", 200, "text/html; charset=utf-8", "<p>") is None
+
+
+def test_wrong_answers_say_why() -> None:
+    other = json.dumps({"workload": "sleep"})
+    assert "answered 500" in (check_answer("cpu", "x", 500, "application/json", "{}") or "")
+    assert "expected 201" in (check_answer("db-write", "x", 200, "application/json", "{}") or "")
+    assert "unexpected body" in (check_answer("cpu", "x", 200, "application/json", other) or "")
+    assert "invalid JSON" in (check_answer("cpu", "x", 200, "application/json", "{") or "")
+    assert "content type" in (check_answer("cpu", "x", 200, "text/plain", "hi") or "")
