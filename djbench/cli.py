@@ -13,13 +13,17 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from djbench.errors import DjbenchError
+
+if TYPE_CHECKING:
+    from djbench.results import Results
+    from djbench.scenario import Scenario
 
 app = typer.Typer(
     add_completion=False,
@@ -52,6 +56,9 @@ WorkloadsOpt = Annotated[str | None, typer.Option(help="comma-separated workload
 PortOpt = Annotated[int, typer.Option(help="loopback port of the server under test")]
 
 
+BackendOpt = Annotated[str, typer.Option(help="local (processes here) or kubernetes (helm)")]
+
+
 @app.command()
 def run(
     profile: ProfileOpt = "default",
@@ -60,53 +67,98 @@ def run(
     workloads: WorkloadsOpt = None,
     out: Annotated[Path | None, typer.Option(help="output directory")] = None,
     port: PortOpt = 8000,
+    backend: BackendOpt = "local",
+    namespace: Annotated[str, typer.Option(help="kubernetes: namespace of `task up`")] = "djbench",
+    kube_context: Annotated[str | None, typer.Option(help="kubernetes: kubectl context")] = None,
+    k6_pods: Annotated[int, typer.Option(min=1, help="kubernetes: k6 pods per step")] = 1,
+    k6_image: Annotated[
+        str, typer.Option(help="kubernetes: k6 image, recorded as the k6 version")
+    ] = "grafana/k6:1.1.0",
 ) -> None:
-    """Run the benchmark locally: Postgres, stub API, each variant on its own CPU, k6."""
-    from djbench.backends.local import LocalBackend
+    """Run the benchmark: locally (Postgres, stub API, each variant on its own CPU, k6) or on
+    Kubernetes (each variant a helm release, each step a k6 Job)."""
     from djbench.environment import collect_environment
-    from djbench.load.k6 import find_k6, k6_version
-    from djbench.local.cpus import plan_cpus
     from djbench.plan import make_plan
     from djbench.progress import RichProgress
-    from djbench.report import render_reports
-    from djbench.report.terminal import summary_table
     from djbench.runner import execute
     from djbench.scenario import load_profile, load_scenario
 
+    if backend not in ("local", "kubernetes"):
+        raise DjbenchError(f"unknown backend {backend!r}; choose local or kubernetes")
     chosen = load_scenario(scenario) if scenario else load_profile(profile)
     plan = make_plan(chosen, _split(variants), _split(workloads))
-    k6 = find_k6()
-    k6v = k6_version(k6)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out or Path("results") / f"{stamp}-{plan.scenario.name}"
     if (out_dir / "results.json").exists():
         raise DjbenchError(f"{out_dir} already holds results.json; choose another --out")
-    layout = plan_cpus()
-    backend = LocalBackend(
-        plan.scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp
-    )
-    quota = backend.quota
+    if backend == "local":
+        chosen_backend, k6v, where = _local(plan.scenario, out_dir, port, stamp)
+    else:
+        chosen_backend, k6v, where = _kubernetes(
+            plan.scenario, out_dir, namespace, kube_context, k6_pods, k6_image, stamp
+        )
     console.print(
         f"djbench: {len(plan.variants)} variants × {len(plan.workloads)} workloads, "
-        f"{plan.total_steps} steps; server on CPU {layout.server_arg}, load and Postgres on "
-        f"CPU {layout.infra_arg}{', 1-CPU quota' if quota else ''} → {out_dir}"
+        f"{plan.total_steps} steps; {where} → {out_dir}"
     )
-    if layout.server == layout.infra:
-        console.print("[yellow]warning:[/] one usable CPU: the load shares it with the server")
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     started = time.monotonic()
     try:
         with RichProgress(console, plan.total_steps) as progress:
             results = execute(
                 plan,
-                backend,
+                chosen_backend,
                 out_dir,
-                lambda: collect_environment(k6v, **backend.environment_extra()),
+                lambda: collect_environment(k6v, **chosen_backend.environment_extra()),
                 progress,
             )
     except KeyboardInterrupt:
         _after_interrupt(out_dir)
         raise typer.Exit(130) from None
+    _finish(results, out_dir, started)
+
+
+def _local(scenario: Scenario, out_dir: Path, port: int, stamp: str) -> tuple[Any, str, str]:
+    from djbench.backends.local import LocalBackend
+    from djbench.load.k6 import find_k6, k6_version
+    from djbench.local.cpus import plan_cpus
+
+    k6 = find_k6()
+    version = k6_version(k6)
+    layout = plan_cpus()
+    backend = LocalBackend(scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp)
+    where = (
+        f"server on CPU {layout.server_arg}, load and Postgres on CPU {layout.infra_arg}"
+        f"{', 1-CPU quota' if backend.quota else ''}"
+    )
+    if layout.server == layout.infra:
+        console.print("[yellow]warning:[/] one usable CPU: the load shares it with the server")
+    return backend, version, where
+
+
+def _kubernetes(
+    scenario: Scenario,
+    out_dir: Path,
+    namespace: str,
+    context: str | None,
+    k6_pods: int,
+    k6_image: str,
+    stamp: str,
+) -> tuple[Any, str, str]:
+    from djbench.backends.kubernetes import KubernetesBackend
+    from djbench.kube import Kube
+
+    kube = Kube(namespace, context)
+    backend = KubernetesBackend(
+        scenario, out_dir=out_dir, kube=kube, run_id=stamp, parallelism=k6_pods, k6_image=k6_image
+    )
+    return backend, k6_image, f"namespace {namespace}, {k6_pods} k6 pod(s) per step"
+
+
+def _finish(results: Results, out_dir: Path, started: float) -> None:
+    from djbench.report import render_reports
+    from djbench.report.terminal import summary_table
+
     paths = render_reports(results, out_dir)
     console.print(summary_table(results))
     console.print(f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths)))

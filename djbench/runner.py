@@ -93,7 +93,7 @@ def execute(
     A failing variant or step is recorded and the run goes on; KeyboardInterrupt marks the
     current run as interrupted, writes, and propagates.
     """
-    progress.phase("starting Postgres, seeding, starting the stub API")
+    progress.phase("preparing Postgres (seeded) and the stub API")
     with backend.infrastructure():
         writer = ResultsWriter(
             out_dir,

@@ -1,0 +1,338 @@
+"""The Kubernetes backend: the same plan, with helm releases, k6 Jobs and Prometheus.
+
+Infrastructure (Postgres, the stub API, monitoring) is installed by ``task up``; this backend
+checks it is there, installs one variant at a time, runs each step as a k6 Indexed Job, reads
+the client side from the Jobs' summaries (pod logs) and the server side from Prometheus
+(cAdvisor's per-container CPU and memory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from benchapp.catalog import WORKLOADS
+from djbench.backends.base import LoadStep
+from djbench.backends.local import failed_step
+from djbench.errors import DjbenchError
+from djbench.kube import REPO, Kube, PrometheusRef
+from djbench.load.k6 import ClientStats, parse_summary
+from djbench.results import Latency, Step
+from djbench.scenario import Scenario
+from djbench.variants import Variant
+from djbench.verify import check_answer
+
+CHARTS = REPO / "charts"
+SERVER_PORT = 8000
+SERVER_CONTAINER = "server"
+_MIB = 1024 * 1024
+
+
+def variant_release(variant: Variant) -> str:
+    """Helm release of a variant: its name (the chart names its Service after it)."""
+    return variant.name
+
+
+def variant_install_args(variant: Variant, scenario: Scenario) -> list[str]:
+    """``helm`` arguments that install one variant (``upgrade --install``, idempotent)."""
+    pool = scenario.db_pool
+    args = [
+        "upgrade", "--install", variant_release(variant), str(CHARTS / "django-variant"),
+        "--set", f"variant={variant.name}",
+        "--set", f"app.dbPool.minSize={pool.min_size}",
+        "--set", f"app.dbPool.maxSize={pool.max_size}",
+        "--set", f"app.dbPool.timeoutSeconds={pool.timeout_s:g}",
+        "--set-string", f"app.upstreamDelays={','.join(map(str, scenario.upstream_delays_ms))}",
+    ]  # fmt: skip
+    if scenario.threads:
+        args += ["--set", f"threads={scenario.threads}"]
+    return args
+
+
+def step_release(run_id: str, number: int) -> str:
+    """Helm release (and Job) name of one k6 step: DNS-safe and short."""
+    return f"k6-{re.sub(r'[^a-z0-9]', '', run_id.lower())[-20:]}-{number:04d}"
+
+
+def step_install_args(
+    release: str,
+    server_url: str,
+    variant: Variant,
+    workload: str,
+    step: LoadStep,
+    *,
+    run_id: str,
+    scenario_file: Path,
+    parallelism: int,
+    remote_write: str,
+    k6_image: str,
+) -> list[str]:
+    """``helm`` arguments that launch one step as a k6 Indexed Job."""
+    return [
+        "upgrade", "--install", release, str(CHARTS / "loadtest"),
+        "--set-string", f"target={server_url}",
+        "--set-string", f"variant={variant.name}",
+        "--set-string", f"views={variant.views}",
+        "--set-string", f"workload={workload}",
+        "--set-string", f"model={step.model}",
+        "--set-string", f"level={step.level:g}",
+        "--set-string", f"run={run_id}",
+        "--set", f"parallelism={parallelism}",
+        "--set-string", f"remoteWrite.url={remote_write}",
+        "--set-file", f"scenario={scenario_file}",
+        "--set-string", f"image.repository={k6_image.rpartition(':')[0] or k6_image}",
+        "--set-string", f"image.tag={k6_image.rpartition(':')[2] if ':' in k6_image else 'latest'}",
+    ]  # fmt: skip
+
+
+def summaries_from_logs(logs: str) -> list[dict[str, object]]:
+    """The k6 summary of every pod: the JSON lines ``handleSummary`` printed."""
+    found = []
+    for line in logs.splitlines():
+        line = line.strip()
+        if line.startswith("{") and '"metrics"' in line:
+            with contextlib.suppress(json.JSONDecodeError):
+                found.append(json.loads(line))
+    return found
+
+
+def merge_client_stats(parts: list[ClientStats], latency: Latency | None) -> ClientStats:
+    """One step's client side from several pods: counts add up; percentiles never average.
+
+    With one pod its own histogram is exact; with several, ``latency`` must come from the
+    merged native histogram in Prometheus.
+    """
+    if not parts:
+        raise DjbenchError("no k6 summary in the Job's logs")
+    if len(parts) > 1 and latency is None:
+        raise DjbenchError("latency of a multi-pod step needs Prometheus' merged histogram")
+    start = min(p.window_start for p in parts)
+    return ClientStats(
+        requests=sum(p.requests for p in parts),
+        errors=sum(p.errors for p in parts),
+        dropped=sum(p.dropped for p in parts),
+        latency=latency if latency is not None else parts[0].latency,
+        window_start=start,
+        window_end=start + (parts[0].window_end - parts[0].window_start),
+    )
+
+
+def _selector(**labels: str) -> str:
+    return ",".join(f'{k}{"=~" if v.endswith(".*") else "="}"{v}"' for k, v in labels.items())
+
+
+@dataclass
+class KubeServer:
+    """A variant running as a helm release."""
+
+    variant: Variant
+    url: str
+    service: str
+    kube: Kube
+
+    def alive(self) -> bool:
+        """True while the variant's Deployment has a ready pod."""
+        try:
+            ready = self.kube.kubectl(
+                "get", "deployment", self.service, "-o", "jsonpath={.status.readyReplicas}"
+            )
+        except DjbenchError:
+            return False
+        return ready.strip() not in ("", "0")
+
+    def describe_exit(self) -> str:
+        """The pod's last log lines."""
+        try:
+            tail = self.kube.kubectl("logs", f"deployment/{self.service}", "--tail=5")
+        except DjbenchError as exc:
+            tail = str(exc)
+        return f"{self.variant.name} has no ready pod: {tail.strip()}"
+
+
+class KubernetesBackend:
+    """Variants as helm releases, steps as k6 Jobs, server CPU from Prometheus."""
+
+    name: Literal["kubernetes"] = "kubernetes"
+    """Recorded as ``backend`` in the results."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        out_dir: Path,
+        kube: Kube,
+        run_id: str,
+        parallelism: int = 1,
+        k6_image: str = "grafana/k6:1.1.0",
+        prometheus: PrometheusRef | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.out_dir = out_dir
+        self.kube = kube
+        self.run_id = run_id
+        self.parallelism = parallelism
+        self.k6_image = k6_image
+        self.prometheus = prometheus or PrometheusRef()
+        self.scenario_file = out_dir / "scenario.json"
+        self._steps = 0
+
+    @property
+    def remote_write(self) -> str:
+        """Prometheus' remote-write receiver, as k6 pods reach it."""
+        p = self.prometheus
+        return f"http://{p.service}.{p.namespace}.svc:{p.port}/api/v1/write"
+
+    @contextlib.contextmanager
+    def infrastructure(self) -> Iterator[None]:
+        """Check that ``task up`` left Postgres and the stub API running; nothing to start."""
+        for service in ("postgres", "stubapi"):
+            try:
+                self.kube.kubectl("get", "service", service, "-o", "name")
+            except DjbenchError as exc:
+                raise DjbenchError(
+                    f"service {service} not found in namespace {self.kube.namespace}: "
+                    f"run `task up` first ({exc})"
+                ) from exc
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.scenario_file.write_text(json.dumps(self.scenario.resolved(), indent=2))
+        yield
+
+    @contextlib.contextmanager
+    def server(self, variant: Variant) -> Iterator[KubeServer]:
+        """Install the variant's release and wait until it is ready; uninstall afterwards."""
+        release = variant_release(variant)
+        try:
+            self.kube.helm(
+                *variant_install_args(variant, self.scenario), "--wait", "--timeout", "5m"
+            )
+            url = f"http://{release}.{self.kube.namespace}.svc:{SERVER_PORT}"
+            yield KubeServer(variant=variant, url=url, service=release, kube=self.kube)
+        finally:
+            with contextlib.suppress(DjbenchError):
+                self.kube.helm("uninstall", release, "--wait")
+
+    def verify(self, server: KubeServer, workload: str) -> str | None:
+        """One request through the API server's service proxy, checked like every backend."""
+        w = WORKLOADS[workload]
+        query = "&".join(f"{k}={v}" for k, v in w.query.items())
+        path = w.path(server.variant.views) + (f"?{query}" if query else "")
+        try:
+            if w.method == "POST":
+                body = self.kube.service_post(server.service, SERVER_PORT, path, json.dumps(w.body))
+                status = 201
+            else:
+                body = self.kube.service_get(server.service, SERVER_PORT, path)
+                status = 200
+        except DjbenchError as exc:
+            return f"verify: {w.method} {path} failed: {exc}"
+        kind = "application/json" if body.lstrip().startswith("{") else "text/html"
+        return check_answer(workload, f"{w.method} {path}", status, kind, body)
+
+    def measure(self, server: KubeServer, workload: str, step: LoadStep) -> Step:
+        """One k6 Job; client numbers from its pods' summaries, server numbers from Prometheus."""
+        self._steps += 1
+        release = step_release(self.run_id, self._steps)
+        s = self.scenario
+        timeout = s.warmup_s + s.duration_s + s.request_timeout_s + 300
+        args = step_install_args(
+            release, server.url, server.variant, workload, step, run_id=self.run_id,
+            scenario_file=self.scenario_file, parallelism=self.parallelism,
+            remote_write=self.remote_write, k6_image=self.k6_image,
+        )  # fmt: skip
+        try:
+            self.kube.helm(*args, "--wait", "--wait-for-jobs", "--timeout", f"{timeout:.0f}s")
+            logs = self.kube.kubectl("logs", "-l", f"job-name={release}", "--tail=-1",
+                                     f"--max-log-requests={self.parallelism + 1}")  # fmt: skip
+            (self.out_dir / "k6").mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "k6" / f"{release}.log").write_text(logs)
+            parts = [
+                parse_summary(doc, s.warmup_s, s.duration_s) for doc in summaries_from_logs(logs)
+            ]
+            end = max((p.window_end for p in parts), default=0.0)
+            latency = (
+                self._merged_latency(server.variant.name, workload, step, end)
+                if len(parts) > 1
+                else None
+            )
+            stats = merge_client_stats(parts, latency)
+            return self._step(server, step, stats, release)
+        except DjbenchError as exc:
+            return failed_step(step, str(exc))
+        finally:
+            with contextlib.suppress(DjbenchError):
+                self.kube.helm("uninstall", release)
+
+    def _query(self, promql: str, at: float) -> float | None:
+        return self.kube.prometheus(self.prometheus, promql, at)
+
+    def _merged_latency(self, variant: str, workload: str, step: LoadStep, end: float) -> Latency:
+        """Percentiles of the step over all pods, from k6's native histograms (never averaged)."""
+        window = f"{self.scenario.duration_s:.0f}s"
+        # The tags the k6 script puts on every sample identify the step within the run.
+        sel = _selector(
+            run=self.run_id, variant=variant, workload=workload,
+            step=f"{step.model}-{step.level:g}", phase="measure",
+        )  # fmt: skip
+        values = {}
+        for name, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
+            promql = (
+                f"histogram_quantile({q}, sum(increase(k6_http_req_duration_seconds{{{sel}}}"
+                f"[{window}])))"
+            )
+            values[name] = (self._query(promql, end) or 0.0) * 1000
+        return Latency(**values)
+
+    def _step(self, server: KubeServer, step: LoadStep, stats: ClientStats, release: str) -> Step:
+        ns = self.kube.namespace
+        window = f"{stats.duration_s:.0f}s"
+        at = stats.window_end
+        pods = _selector(namespace=ns, pod=f"{server.service}-.*", container=SERVER_CONTAINER)
+        k6_pods = _selector(namespace=ns, pod=f"{release}-.*")
+        cpu_s = (
+            self._query(f"sum(increase(container_cpu_usage_seconds_total{{{pods}}}[{window}]))", at)
+            or 0.0
+        )
+        load_cpu_s = self._query(
+            f"sum(increase(container_cpu_usage_seconds_total{{{k6_pods}}}[{window}]))", at
+        )
+        rss = (
+            self._query(f"max(max_over_time(container_memory_rss{{{pods}}}[{window}]))", at) or 0.0
+        )
+        throttled = self._query(
+            f"sum(increase(container_cpu_cfs_throttled_seconds_total{{{pods}}}[{window}]))", at
+        )
+        ok = stats.requests - stats.errors
+        duration = stats.duration_s
+        return Step(
+            model=step.model,
+            concurrency=int(step.level) if step.model == "closed" else None,
+            rate=step.level if step.model == "open" else None,
+            duration_s=round(duration, 3),
+            requests=stats.requests,
+            errors=stats.errors,
+            dropped=stats.dropped,
+            rps=round(ok / duration, 3),
+            latency_ms=stats.latency,
+            cpu_s=round(cpu_s, 4),
+            cpu_util=round(cpu_s / duration, 4),
+            cpu_ms_per_req=round(cpu_s * 1000 / ok, 4) if ok else 0.0,
+            rss_mib=round(rss / _MIB, 2),
+            load_cpu_s=None if load_cpu_s is None else round(load_cpu_s, 4),
+            throttled_s=None if throttled is None else round(throttled, 4),
+        )
+
+    def environment_extra(self) -> dict[str, object]:
+        """Cluster facts recorded with the results."""
+        facts: dict[str, object] = {"namespace": self.kube.namespace, "k6_pods": self.parallelism}
+        with contextlib.suppress(DjbenchError):
+            facts["kubernetes"] = (
+                json.loads(self.kube.kubectl("version", "-o", "json"))
+                .get("serverVersion", {})
+                .get("gitVersion")
+            )
+        return facts

@@ -1,0 +1,113 @@
+"""helm, kubectl and Prometheus, as the Kubernetes backend uses them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from djbench.errors import DjbenchError
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS_BIN = REPO / ".tools" / "bin"
+HOW_TO = {
+    "helm": "run bin/k8s-tools (installs helm and kubectl into .tools/bin)",
+    "kubectl": "run bin/k8s-tools (installs helm and kubectl into .tools/bin)",
+}
+
+
+def find_tool(name: str) -> Path:
+    """A tool on PATH, else in the repository's ``.tools/bin``; else a how-to-install error."""
+    on_path = shutil.which(name)
+    if on_path:
+        return Path(on_path)
+    local = TOOLS_BIN / name
+    if local.is_file():
+        return local
+    raise DjbenchError(f"{name} not found: {HOW_TO.get(name, 'install it')}")
+
+
+@dataclass(frozen=True)
+class PrometheusRef:
+    """Where Prometheus answers, reached through the API server's service proxy."""
+
+    namespace: str = "monitoring"
+    service: str = "prometheus-operated"
+    port: int = 9090
+
+
+class Kube:
+    """Runs helm and kubectl against one namespace; every failure is a one-line DjbenchError."""
+
+    def __init__(self, namespace: str, context: str | None = None) -> None:
+        self.namespace = namespace
+        self.context = context
+        self._helm = find_tool("helm")
+        self._kubectl = find_tool("kubectl")
+
+    def _context(self, flag: str) -> list[str]:
+        return [flag, self.context] if self.context else []
+
+    def helm(self, *args: str, timeout: float = 900) -> str:
+        """``helm ARGS --namespace NS``; returns stdout."""
+        cmd = [
+            str(self._helm),
+            *args,
+            "--namespace",
+            self.namespace,
+            *self._context("--kube-context"),
+        ]
+        return _run(cmd, timeout)
+
+    def kubectl(self, *args: str, stdin: str | None = None, timeout: float = 300) -> str:
+        """``kubectl ARGS --namespace NS``; returns stdout."""
+        cmd = [str(self._kubectl), *args, "--namespace", self.namespace]
+        cmd += self._context("--context")
+        return _run(cmd, timeout, stdin)
+
+    def service_get(self, service: str, port: int, path: str, namespace: str | None = None) -> str:
+        """GET a path of a Service through the API server's proxy (no port-forward)."""
+        ns = namespace or self.namespace
+        return self.kubectl(
+            "get", "--raw", f"/api/v1/namespaces/{ns}/services/{service}:{port}/proxy{path}"
+        )
+
+    def service_post(self, service: str, port: int, path: str, body: str) -> str:
+        """POST a JSON body to a Service through the API server's proxy."""
+        raw = f"/api/v1/namespaces/{self.namespace}/services/{service}:{port}/proxy{path}"
+        return self.kubectl("create", "--raw", raw, "-f", "-", stdin=body)
+
+    def prometheus(self, prom: PrometheusRef, query: str, at: float) -> float | None:
+        """One instant PromQL query at a wall-clock time; None when it has no sample."""
+        params = urllib.parse.urlencode({"query": query, "time": f"{at:.3f}"})
+        raw = self.service_get(prom.service, prom.port, f"/api/v1/query?{params}", prom.namespace)
+        doc = json.loads(raw)
+        if doc.get("status") != "success":
+            raise DjbenchError(f"prometheus: {doc.get('error', 'query failed')}: {query}")
+        result = doc["data"]["result"]
+        if not result:
+            return None
+        value = float(result[0]["value"][1])
+        return None if value != value else value  # NaN: no data in the window
+
+
+def _run(cmd: list[str], timeout: float, stdin: str | None = None) -> str:
+    try:
+        done = subprocess.run(
+            cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DjbenchError(f"{_name(cmd)} timed out after {timeout:.0f}s") from exc
+    if done.returncode != 0:
+        message = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise DjbenchError(f"{_name(cmd)}: {message[-1] if message else 'failed'}")
+    return done.stdout
+
+
+def _name(cmd: list[str]) -> str:
+    """``kubectl get`` / ``helm upgrade``: the program and its subcommand, for messages."""
+    words = [a for a in cmd[1:] if not a.startswith("-")]
+    return f"{Path(cmd[0]).name} {words[0] if words else ''}".strip()
