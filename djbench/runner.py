@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol
 
 from djbench.backends.base import Backend, LoadStep, ServerT
 from djbench.errors import DjbenchError
@@ -15,6 +15,8 @@ from djbench.results import Environment, Results, Run, Step, write_results
 from djbench.variants import Variant
 
 INCOMPLETE = "incomplete: the run was interrupted before this point"
+SETTLE_S = 5.0
+"""How long a server may take to become idle again before the next step gets a fresh one."""
 
 
 class Progress(Protocol):
@@ -109,6 +111,40 @@ def execute(
         return writer.finish()
 
 
+class ServerSlot(Generic[ServerT]):
+    """The running server of one variant: started on demand, reused while it settles.
+
+    A server still busy with the previous step's abandoned requests (a sync worker with a
+    queue of timed-out connections) would pollute the next step, so it is restarted fresh.
+    """
+
+    def __init__(self, backend: Backend[ServerT], variant: Variant, progress: Progress) -> None:
+        self.backend = backend
+        self.variant = variant
+        self.progress = progress
+        self._stack: contextlib.ExitStack | None = None
+        self._server: ServerT | None = None
+
+    def ready(self) -> ServerT:
+        """An idle running server: the current one if it settles, else a fresh one."""
+        server = self._server
+        if server is not None and server.alive() and self.backend.settle(server, SETTLE_S):
+            return server
+        why = "starting" if server is None else "restarting (still busy or gone)"
+        self.close()
+        self.progress.phase(f"{why} {self.variant.label}")
+        stack = contextlib.ExitStack()
+        self._server = stack.enter_context(self.backend.server(self.variant))
+        self._stack = stack
+        return self._server
+
+    def close(self) -> None:
+        """Stop the server, if one runs."""
+        stack, self._stack, self._server = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+
 def _run_variant(
     plan: Plan,
     backend: Backend[ServerT],
@@ -116,38 +152,49 @@ def _run_variant(
     writer: ResultsWriter,
     progress: Progress,
 ) -> None:
-    pending = list(plan.workloads)
-    while pending:
-        progress.phase(f"starting {variant.label}")
-        server_cm = backend.server(variant)
-        try:
-            server = server_cm.__enter__()
-        except DjbenchError as exc:
-            error = f"server did not start: {exc}"
-            for workload in pending:
-                writer.put(None, _run_record(variant, workload, [], error))
-            progress.skipped(len(pending) * plan.steps_per_run)
-            return
-        with contextlib.ExitStack() as stack:
-            stack.push(server_cm)
-            while pending:
-                workload = pending.pop(0)
-                _run_workload(plan, backend, server, workload, writer, progress)
-                if not server.alive():
-                    break  # a fresh server for the remaining workloads
+    slot = ServerSlot(backend, variant, progress)
+    try:
+        for number, workload in enumerate(plan.workloads):
+            try:
+                _run_workload(plan, backend, slot, workload, writer, progress)
+            except ServerStartError as exc:
+                error = f"server did not start: {exc}"
+                for rest in plan.workloads[number + 1 :]:
+                    writer.put(None, _run_record(variant, rest, [], error))
+                progress.skipped((len(plan.workloads) - number - 1) * plan.steps_per_run)
+                return
+    finally:
+        slot.close()
+
+
+class ServerStartError(Exception):
+    """The variant's server could not be started (the cause is chained)."""
+
+
+def _ready(slot: ServerSlot[ServerT]) -> ServerT:
+    try:
+        return slot.ready()
+    except DjbenchError as exc:
+        raise ServerStartError(str(exc)) from exc
 
 
 def _run_workload(
     plan: Plan,
     backend: Backend[ServerT],
-    server: ServerT,
+    slot: ServerSlot[ServerT],
     workload: str,
     writer: ResultsWriter,
     progress: Progress,
 ) -> None:
-    variant = server.variant
+    variant = slot.variant
     steps: list[Step] = []
     index = writer.put(None, _run_record(variant, workload, steps, INCOMPLETE))
+    try:
+        server = _ready(slot)
+    except ServerStartError as exc:
+        writer.put(index, _run_record(variant, workload, steps, f"server did not start: {exc}"))
+        progress.skipped(plan.steps_per_run)
+        raise
     problem = backend.verify(server, workload)
     if problem:
         writer.put(index, _run_record(variant, workload, steps, problem))
@@ -158,15 +205,17 @@ def _run_workload(
     done = 0
     while todo:
         step = todo.pop(0)
+        try:
+            server = _ready(slot)
+        except ServerStartError as exc:
+            writer.put(index, _run_record(variant, workload, steps, f"server did not start: {exc}"))
+            progress.skipped(plan.steps_per_run - done)
+            raise
         progress.step_started(variant.name, workload, step)
         result = backend.measure(server, workload, step)
         steps.append(result)
         done += 1
         progress.step_done(variant.name, workload, result)
-        if not server.alive():
-            writer.put(index, _run_record(variant, workload, steps, server.describe_exit()))
-            progress.skipped(plan.steps_per_run - done)
-            return
         writer.put(index, _run_record(variant, workload, steps, INCOMPLETE))
         if not todo and not open_added:
             open_added = True

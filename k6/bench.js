@@ -54,7 +54,7 @@ export function setup() {
 }
 
 export function hit(data) {
-  const tags = { ...params.tags, phase: phaseAt(step, data.startedAtMs) };
+  const tags = { ...params.tags, phase: phaseAt(step, exec.scenario.name, data.startedAtMs) };
   const res = http.request(request.method, url, body, { ...params, tags });
   check(res, { 'status is expected': (r) => r.status === okStatus }, tags);
   if (thinkS > 0) {

@@ -57,6 +57,10 @@ class Backend(Protocol[ServerT]):
         """Start one variant, wait until healthy, stop it when the block ends."""
         ...
 
+    def settle(self, server: ServerT, timeout: float) -> bool:
+        """True once the server answers /healthz promptly (idle); False if not within timeout."""
+        ...
+
     def verify(self, server: ServerT, workload: str) -> str | None:
         """One checked request before any number is taken: None if the answer is right."""
         ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +216,20 @@ class KubernetesBackend:
         finally:
             with contextlib.suppress(DjbenchError):
                 self.kube.helm("uninstall", release, "--wait")
+
+    def settle(self, server: KubeServer, timeout: float) -> bool:
+        """Wait until /healthz answers promptly through the API server's proxy."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                self.kube.service_get(server.service, SERVER_PORT, "/healthz")
+            except DjbenchError:
+                return False
+            # The proxy hop adds its own latency: a backlogged server takes far longer.
+            if time.monotonic() - started < 1.0:
+                return True
+        return False
 
     def verify(self, server: KubeServer, workload: str) -> str | None:
         """One request through the API server's service proxy, checked like every backend."""

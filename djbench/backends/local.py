@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ STUB_API_ARGV = [
     "--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "4096",
 ]  # fmt: skip
 _MIB = 1024 * 1024
+PROMPT_S = 0.25
+"""A /healthz answer faster than this means the server has no backlog left."""
 
 
 @dataclass
@@ -166,6 +169,20 @@ class LocalBackend:
                 yield LocalServer(variant=variant, url=url, process=proc, cgroup=group)
             finally:
                 proc.stop()
+
+    def settle(self, server: LocalServer, timeout: float) -> bool:
+        """Wait until /healthz answers within 250 ms: no queue of earlier requests left."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client() as client:
+            while (left := deadline - time.monotonic()) > 0:
+                started = time.monotonic()
+                try:
+                    client.get(f"{server.url}/healthz", timeout=left)
+                except httpx.HTTPError:
+                    return False
+                if time.monotonic() - started < PROMPT_S:
+                    return True
+        return False
 
     def verify(self, server: LocalServer, workload: str) -> str | None:
         """One request through httpx, checked like every backend checks it."""

@@ -5,8 +5,12 @@ function seconds(value) {
   return `${Math.max(value, 0).toFixed(3)}s`;
 }
 
-// The tag a request gets, from the wall-clock time since setup() finished.
-export function phaseAt(step, startedAtMs) {
+// The tag a request gets. Open model: its scenario (warmup or measure). Closed model: one
+// continuous scenario, so the wall-clock time since setup() finished decides.
+export function phaseAt(step, scenarioName, startedAtMs) {
+  if (step.model === 'open') {
+    return scenarioName;
+  }
   return Date.now() - startedAtMs >= step.scenario.warmup_s * 1000 ? 'measure' : 'warmup';
 }
 

@@ -1,0 +1,99 @@
+"""The Kubernetes backend's own logic, without a cluster: k6 split across pods and merged."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from djbench.backends.base import LoadStep
+from djbench.backends.kubernetes import (
+    merge_client_stats,
+    step_release,
+    summaries_from_logs,
+)
+from djbench.backends.local import HOST, stub_api
+from djbench.errors import DjbenchError
+from djbench.load.k6 import SCRIPT, find_k6, parse_summary
+from djbench.local.processes import free_port, wait_http
+from djbench.scenario import parse_scenario
+
+RATE = 40.0
+
+
+@pytest.fixture(scope="module")
+def stub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("stub") / "stub.log"
+    proc = stub_api(port, {"PATH": os.environ["PATH"]}, "", log).start()
+    try:
+        wait_http(f"http://{HOST}:{port}/healthz", proc, timeout=30)
+        yield f"http://{HOST}:{port}"
+    finally:
+        proc.stop()
+
+
+def _k6_pod(scenario: Path, target: str, index: int, pods: int) -> subprocess.Popen[str]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJBENCH_SCENARIO": str(scenario),
+        "DJBENCH_TARGET": target,
+        "DJBENCH_VIEWS": "none",  # the stub path has no {views} part
+        "DJBENCH_WORKLOAD": "stub",
+        "DJBENCH_MODEL": "open",
+        "DJBENCH_LEVEL": f"{RATE:g}",
+        "DJBENCH_PARALLELISM": str(pods),
+        "JOB_COMPLETION_INDEX": str(index),
+    }
+    return subprocess.Popen(
+        [str(find_k6()), "run", "--quiet", "--no-usage-report", str(SCRIPT)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def test_one_step_split_over_two_pods_adds_up(stub_url: str, tmp_path: Path) -> None:
+    """Two k6 processes with the Job's completion indexes share one arrival rate exactly."""
+    scenario = parse_scenario("warmup_s: 1\nduration_s: 2\nopen: {rates: [40]}", "s")
+    doc = scenario.resolved()
+    doc["requests"] = {"stub": {"method": "GET", "path": "/delay/20", "query": {}, "body": None}}
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(doc))
+    pods = [_k6_pod(path, stub_url, i, 2) for i in range(2)]
+    logs = "\n".join(p.communicate(timeout=60)[0] for p in pods)
+    docs = summaries_from_logs(logs)
+    assert len(docs) == 2
+    assert {d["segment"] for d in docs} == {"0:1/2", "1/2:1"}
+    parts = [parse_summary(d, scenario.warmup_s, scenario.duration_s) for d in docs]
+    # Each pod drives half the rate (k6 may start one more iteration at the phase's edge):
+    # together the scenario's 40 req/s for 2 s.
+    assert all(abs(p.requests - 40) <= 1 for p in parts), [p.requests for p in parts]
+    latency = parts[0].latency  # stands in for Prometheus' merged histogram here
+    merged = merge_client_stats(parts, latency)
+    assert merged.requests == sum(p.requests for p in parts)
+    assert abs(merged.requests - 80) <= 2
+    assert merged.errors == 0
+    assert merged.duration_s == pytest.approx(2.0)
+
+
+def test_merging_needs_the_merged_histogram_for_several_pods() -> None:
+    with pytest.raises(DjbenchError, match="no k6 summary"):
+        merge_client_stats([], None)
+
+
+def test_summaries_ignore_other_log_lines() -> None:
+    logs = 'time="x" level=warning msg="Request Failed"\n{"not": "a summary"}\n'
+    assert summaries_from_logs(logs) == []
+
+
+def test_step_release_names_are_dns_safe_and_short() -> None:
+    name = step_release("20261122T031500Z", 12)
+    assert name == "k6-20261122t031500z-0012"
+    assert len(name) <= 53
+    assert LoadStep("open", 12.5).label == "r=12.5/s"
