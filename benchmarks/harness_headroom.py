@@ -84,7 +84,9 @@ def stub_headroom(out: Path, k6: Path, demand: float, delay_ms: int) -> list[dic
             step = LoadStep("open", round(demand * multiple, 1))
             work = out / f"stub-{multiple}x"
             work.mkdir(parents=True, exist_ok=True)
-            target = StepTarget(f"http://{HOST}:{port}", "stubapi", "none", "stub", "open", step.level)
+            # The stub's path has no {views} part: "none" fills the required field.
+            url = f"http://{HOST}:{port}"
+            target = StepTarget(url, "stubapi", "none", "stub", "open", step.level)
             load = k6_process(
                 k6, scenario_file, target, summary=work / "summary.json",
                 log=work / "k6.log", cpus=layout.infra_arg, run_id="stub",

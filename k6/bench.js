@@ -15,6 +15,8 @@ const measured = '{phase:measure}';
 
 export const options = {
   scenarios: buildScenarios(step),
+  // Test-wide tags reach every metric, k6_vus included (scenario tags do not).
+  tags: step.tags,
   executionSegment: step.segment,
   executionSegmentSequence: step.segmentSequence,
   // Submetrics exist only for metrics named in thresholds; these always pass.

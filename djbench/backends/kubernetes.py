@@ -124,7 +124,10 @@ def merge_client_stats(parts: list[ClientStats], latency: Latency | None) -> Cli
 
 
 def _selector(**labels: str) -> str:
-    return ",".join(f'{k}{"=~" if v.endswith(".*") else "="}"{v}"' for k, v in labels.items())
+    """PromQL label matchers; values with regex characters match as regexes."""
+    return ",".join(
+        f'{k}{"=~" if any(c in v for c in "[]*+") else "="}"{v}"' for k, v in labels.items()
+    )
 
 
 @dataclass
@@ -306,8 +309,12 @@ class KubernetesBackend:
         ns = self.kube.namespace
         window = f"{stats.duration_s:.0f}s"
         at = stats.window_end
-        pods = _selector(namespace=ns, pod=f"{server.service}-.*", container=SERVER_CONTAINER)
-        k6_pods = _selector(namespace=ns, pod=f"{release}-.*")
+        # Deployment pods are <release>-<replicaset hash>-<suffix>: a bare prefix would also
+        # match longer variant names (uvicorn vs uvicorn-s2a).
+        pods = _selector(
+            namespace=ns, pod=f"{server.service}-[a-z0-9]+-[a-z0-9]+", container=SERVER_CONTAINER
+        )
+        k6_pods = _selector(namespace=ns, pod=f"{release}-[0-9]+-[a-z0-9]+")
         cpu_s = (
             self._query(f"sum(increase(container_cpu_usage_seconds_total{{{pods}}}[{window}]))", at)
             or 0.0
