@@ -1,0 +1,311 @@
+"""Taskfile.yml, checked with the real go-task (`.venv/bin/task`) without a cluster: the listing,
+the preconditions on every tool, and what the tasks compose (`task --dry`, with stand-in tools
+that do nothing)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from djbench.variants import standard_variants
+
+REPO = Path(__file__).resolve().parents[1]
+TASKFILE = REPO / "Taskfile.yml"
+ENTRY_POINTS = {"up", "variants", "bench", "report", "grafana", "logs", "down", "test"}
+TOOLS = ("docker", "kind", "helm", "kubectl")
+# How each missing tool's message says to install it.
+HOW_TO = {
+    "docker": "bin/docker-setup",
+    "kind": "go install sigs.k8s.io/kind@latest",
+    "helm": "bin/k8s-tools",
+    "kubectl": "bin/k8s-tools",
+}
+# `kind get clusters` answers $STUB_KIND_CLUSTERS; every other stand-in succeeds silently.
+STUB = """#!/bin/sh
+if [ "$(basename "$0") $1 $2" = "kind get clusters" ] && [ -n "$STUB_KIND_CLUSTERS" ]; then
+  echo "$STUB_KIND_CLUSTERS"
+fi
+exit 0
+"""
+
+
+@pytest.fixture(scope="module")
+def task_exe() -> Path:
+    for candidate in (REPO / ".venv" / "bin" / "task", shutil.which("task")):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    pytest.fail("go-task is missing: it is in the dev dependencies (go-task-bin)")
+
+
+@pytest.fixture(scope="module")
+def taskfile() -> dict[str, Any]:
+    doc = yaml.safe_load(TASKFILE.read_text())
+    assert isinstance(doc, dict)
+    return doc
+
+
+def stub_dir(path: Path, tools: tuple[str, ...] = TOOLS) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for tool in tools:
+        exe = path / tool
+        exe.write_text(STUB)
+        exe.chmod(0o755)
+    return path
+
+
+def run_task(
+    task: Path,
+    *args: str,
+    path: str,
+    taskfile: Path = TASKFILE,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": path, **(extra_env or {})}
+    for var in ("CLUSTER", "NAMESPACE", "PROFILE", "VARIANTS", "BASE_IMAGE", "VARIANT", "DIR"):
+        env.pop(var, None)
+    return subprocess.run(
+        [str(task), "--taskfile", str(taskfile), *args],
+        cwd=taskfile.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def stubbed_path(tmp_path: Path) -> str:
+    """PATH with stand-ins for docker, kind, helm and kubectl first."""
+    return f"{stub_dir(tmp_path / 'stubs')}{os.pathsep}{os.environ['PATH']}"
+
+
+def commands(task: dict[str, Any]) -> list[str]:
+    found = []
+    for cmd in task.get("cmds", []):
+        if isinstance(cmd, str):
+            found.append(cmd)
+        elif isinstance(cmd, dict):
+            found += [cmd[k] for k in ("cmd", "defer") if isinstance(cmd.get(k), str)]
+    return found
+
+
+def test_task_list_shows_the_entry_points(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--list", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    listed = set(re.findall(r"^\* ([\w:-]+):", done.stdout, re.M))
+    assert listed == ENTRY_POINTS
+
+
+def test_desc_only_on_entry_points(taskfile: dict[str, Any]) -> None:
+    tasks = taskfile["tasks"]
+    assert set(tasks) >= ENTRY_POINTS
+    for name, task in tasks.items():
+        if name in ENTRY_POINTS:
+            assert task.get("desc", "").strip(), f"{name} needs a desc"
+        else:
+            assert "desc" not in task, f"{name} is internal: no desc"
+
+
+def test_variables_have_defaults(taskfile: dict[str, Any]) -> None:
+    variables = taskfile["vars"]
+    for name, default in {
+        "CLUSTER": "djbench",
+        "NAMESPACE": "djbench",
+        "PROFILE": "default",
+    }.items():
+        assert variables[name] == f'{{{{.{name} | default "{default}"}}}}'
+    assert variables["VARIANTS"] == '{{.VARIANTS | default ""}}'
+    assert variables["BASE_IMAGE"] == '{{.BASE_IMAGE | default ""}}'
+
+
+def test_every_tool_a_task_runs_is_a_precondition(taskfile: dict[str, Any]) -> None:
+    for name, task in taskfile["tasks"].items():
+        text = "\n".join(commands(task))
+        used = {t for t in TOOLS if re.search(rf"(?:^|[;\s]){t}\s", text, re.M)}
+        if "djbench run --backend kubernetes" in text:
+            used |= {"helm", "kubectl"}  # djbench drives the cluster with them
+        checks = task.get("preconditions", [])
+        for tool in used:
+            matching = [c for c in checks if f"command -v {tool}" in c["sh"]]
+            assert matching, f"task {name} runs {tool} without checking for it"
+            assert HOW_TO[tool] in matching[0]["msg"], f"{name}: say how to install {tool}"
+
+
+def test_up_checks_every_tool_first(taskfile: dict[str, Any]) -> None:
+    checked = " ".join(c["sh"] for c in taskfile["tasks"]["up"]["preconditions"])
+    for tool in TOOLS:
+        assert f"command -v {tool}" in checked
+
+
+def test_dry_bench_composes_the_djbench_command(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--dry", "bench", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    assert "djbench run --backend kubernetes --namespace djbench --profile default" in done.stderr
+    assert "--variants" not in done.stderr
+
+
+def test_dry_bench_passes_variables_and_cli_args(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(
+        task_exe,
+        "--dry",
+        "bench",
+        "PROFILE=smoke",
+        "NAMESPACE=bench",
+        "VARIANTS=uvicorn,granian",
+        "--",
+        "--workloads",
+        "cpu",
+        path=stubbed_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "djbench run --backend kubernetes --namespace bench --profile smoke "
+        "--variants uvicorn,granian --workloads cpu"
+    ) in done.stderr
+
+
+def test_dry_up_composes_the_cluster_in_order(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--dry", "up", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    version = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
+    assert version
+    steps = [
+        "kind create cluster --name djbench --config kind-config.yaml",
+        f"-f images/django/Dockerfile -t djbench/django:{version[1]} .",
+        f"-f images/stubapi/Dockerfile -t djbench/stubapi:{version[1]} .",
+        "kind load docker-image --name djbench",
+        "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts",
+        "prometheus-community/kube-prometheus-stack",
+        "--values charts/monitoring/kube-prometheus-stack-values.yaml",
+        "helm upgrade --install djbench-dashboards charts/dashboards --namespace monitoring",
+        "helm upgrade --install postgres charts/postgres --namespace djbench",
+        "--wait-for-jobs",
+        "helm upgrade --install stubapi charts/stubapi --namespace djbench",
+    ]
+    positions = [done.stderr.find(step) for step in steps]
+    assert -1 not in positions, [s for s, p in zip(steps, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)
+
+
+def test_dry_up_passes_the_base_image(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(
+        task_exe, "--dry", "up", "BASE_IMAGE=djbench/debian-base:bookworm", path=stubbed_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("--build-arg BASE_IMAGE=djbench/debian-base:bookworm") == 2
+
+
+def test_up_keeps_an_existing_cluster(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(
+        task_exe, "--dry", "up", path=stubbed_path, extra_env={"STUB_KIND_CLUSTERS": "djbench"}
+    )
+    assert done.returncode == 0, done.stderr
+    assert "kind create cluster" not in done.stderr
+    assert "kind load docker-image" in done.stderr
+
+
+def test_image_tags_are_the_charts_default_tags() -> None:
+    """`task up` tags images with the djbench version; the charts default to the same tag."""
+    version = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
+    assert version
+    charts = REPO / "charts"
+    for chart, image in (("django-variant", "djbench/django"), ("stubapi", "djbench/stubapi")):
+        if not (charts / chart / "Chart.yaml").exists():
+            pytest.skip(f"charts/{chart} is not written yet")
+        values = yaml.safe_load((charts / chart / "values.yaml").read_text())
+        assert values["image"]["repository"] == image
+        assert values["image"]["tag"] in ("", version[1])
+        assert (
+            yaml.safe_load((charts / chart / "Chart.yaml").read_text())["appVersion"] == version[1]
+        )
+    seed = yaml.safe_load((charts / "postgres" / "values.yaml").read_text())["seed"]
+    assert (seed["image"]["repository"], seed["image"]["tag"]) == ("djbench/django", version[1])
+
+
+def test_dry_variants_installs_each_chosen_variant(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--dry", "variants", "VARIANTS=uvicorn,granian", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    installs = re.findall(
+        r"helm upgrade --install (\S+) charts/django-variant .*--set variant=(\S+)", done.stderr
+    )
+    assert installs == [("uvicorn", "uvicorn"), ("granian", "granian")]
+
+
+def test_dry_variants_defaults_to_the_standard_line_up(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--dry", "variants", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    installed = re.findall(r"helm upgrade --install (\S+) charts/django-variant", done.stderr)
+    assert installed == standard_variants()
+
+
+def test_variants_refuses_an_unknown_name(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--dry", "variants", "VARIANTS=uvicorn,nope", path=stubbed_path)
+    assert done.returncode != 0
+    assert "unknown variant 'nope'" in done.stderr
+    assert "helm upgrade" not in done.stderr
+
+
+def test_logs_requires_variant(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "logs", path=stubbed_path)
+    assert done.returncode != 0
+    assert "VARIANT" in done.stdout + done.stderr
+
+
+def test_dry_logs_selects_the_variant_pods(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--dry", "logs", "VARIANT=uvicorn", "--", "-f", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    assert "kubectl logs --namespace djbench --selector djbench.io/variant=uvicorn" in done.stderr
+    assert done.stderr.rstrip().endswith("-f")
+
+
+def test_dry_grafana_and_down(task_exe: Path, stubbed_path: str) -> None:
+    grafana = run_task(task_exe, "--dry", "grafana", path=stubbed_path)
+    assert grafana.returncode == 0, grafana.stderr
+    assert "kubectl port-forward" in grafana.stderr
+    down = run_task(task_exe, "--dry", "down", "CLUSTER=other", path=stubbed_path)
+    assert down.returncode == 0, down.stderr
+    assert "kind delete cluster --name other" in down.stderr
+
+
+def test_dry_report(task_exe: Path, stubbed_path: str, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text("{}")
+    done = run_task(task_exe, "--dry", "report", f"DIR={run_dir}", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    assert f"djbench report {run_dir}" in done.stderr
+    missing = run_task(task_exe, "--dry", "report", f"DIR={tmp_path / 'none'}", path=stubbed_path)
+    assert missing.returncode != 0
+    assert "DIR=" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("task", "present", "missing"),
+    [
+        ("down", (), "kind"),
+        ("cluster", (), "docker"),
+        ("bench", (), "helm"),
+        ("bench", ("helm",), "kubectl"),
+        ("grafana", (), "kubectl"),
+        ("up", ("docker",), "kind"),
+    ],
+)
+def test_a_missing_tool_says_how_to_install_it(
+    task_exe: Path, tmp_path: Path, task: str, present: tuple[str, ...], missing: str
+) -> None:
+    # A copy of the Taskfile in an empty directory: no .tools/bin, no .venv/bin to fall back on.
+    copy = tmp_path / "repo" / "Taskfile.yml"
+    copy.parent.mkdir()
+    shutil.copy(TASKFILE, copy)
+    path = str(stub_dir(tmp_path / "only", present))
+    done = run_task(task_exe, "--dry", task, path=path, taskfile=copy)
+    assert done.returncode != 0
+    assert HOW_TO[missing] in done.stderr, done.stderr
