@@ -35,7 +35,9 @@ class PrometheusRef:
     """Where Prometheus answers, reached through the API server's service proxy."""
 
     namespace: str = "monitoring"
-    service: str = "prometheus-operated"
+    service: str = (
+        "monitoring-prometheus"  # fixed by charts/monitoring/kube-prometheus-stack-values.yaml
+    )
     port: int = 9090
 
 

@@ -45,10 +45,10 @@ def variant_install_args(variant: Variant, scenario: Scenario) -> list[str]:
     args = [
         "upgrade", "--install", variant_release(variant), str(CHARTS / "django-variant"),
         "--set", f"variant={variant.name}",
-        "--set", f"app.dbPool.minSize={pool.min_size}",
-        "--set", f"app.dbPool.maxSize={pool.max_size}",
-        "--set", f"app.dbPool.timeoutSeconds={pool.timeout_s:g}",
-        "--set-string", f"app.upstreamDelays={','.join(map(str, scenario.upstream_delays_ms))}",
+        "--set", f"database.pool.min={pool.min_size}",
+        "--set", f"database.pool.max={pool.max_size}",
+        "--set", f"database.pool.timeoutSeconds={pool.timeout_s:g}",
+        "--set-json", f"upstream.delaysMs={json.dumps(scenario.upstream_delays_ms)}",
     ]  # fmt: skip
     if scenario.threads:
         args += ["--set", f"threads={scenario.threads}"]
@@ -72,8 +72,10 @@ def step_install_args(
     parallelism: int,
     remote_write: str,
     k6_image: str,
+    deadline_s: int,
 ) -> list[str]:
-    """``helm`` arguments that launch one step as a k6 Indexed Job."""
+    """``helm`` arguments that launch one step as a k6 Indexed Job (Job name = release)."""
+    repository, _, tag = k6_image.rpartition(":") if ":" in k6_image else (k6_image, "", "latest")
     return [
         "upgrade", "--install", release, str(CHARTS / "loadtest"),
         "--set-string", f"target={server_url}",
@@ -81,13 +83,14 @@ def step_install_args(
         "--set-string", f"views={variant.views}",
         "--set-string", f"workload={workload}",
         "--set-string", f"model={step.model}",
-        "--set-string", f"level={step.level:g}",
+        "--set-json", f"level={step.level:g}",  # --set turns 12.5 into a string
         "--set-string", f"run={run_id}",
         "--set", f"parallelism={parallelism}",
         "--set-string", f"remoteWrite.url={remote_write}",
         "--set-file", f"scenario={scenario_file}",
-        "--set-string", f"image.repository={k6_image.rpartition(':')[0] or k6_image}",
-        "--set-string", f"image.tag={k6_image.rpartition(':')[2] if ':' in k6_image else 'latest'}",
+        "--set-string", f"image.repository={repository}",
+        "--set-string", f"image.tag={tag}",
+        "--set", f"activeDeadlineSeconds={deadline_s}",
     ]  # fmt: skip
 
 
@@ -214,7 +217,7 @@ class KubernetesBackend:
             self.kube.helm(
                 *variant_install_args(variant, self.scenario), "--wait", "--timeout", "5m"
             )
-            url = f"http://{release}.{self.kube.namespace}.svc:{SERVER_PORT}"
+            url = f"http://{release}:{SERVER_PORT}"  # k6 runs in the same namespace
             yield KubeServer(variant=variant, url=url, service=release, kube=self.kube)
         finally:
             with contextlib.suppress(DjbenchError):
@@ -261,11 +264,14 @@ class KubernetesBackend:
             release, server.url, server.variant, workload, step, run_id=self.run_id,
             scenario_file=self.scenario_file, parallelism=self.parallelism,
             remote_write=self.remote_write, k6_image=self.k6_image,
+            deadline_s=int(s.warmup_s + s.duration_s + s.request_timeout_s + 60),
         )  # fmt: skip
         try:
             self.kube.helm(*args, "--wait", "--wait-for-jobs", "--timeout", f"{timeout:.0f}s")
-            logs = self.kube.kubectl("logs", "-l", f"job-name={release}", "--tail=-1",
-                                     f"--max-log-requests={self.parallelism + 1}")  # fmt: skip
+            logs = self.kube.kubectl(
+                "logs", "-l", f"batch.kubernetes.io/job-name={release}", "--tail=-1",
+                f"--max-log-requests={self.parallelism + 1}",
+            )  # fmt: skip
             (self.out_dir / "k6").mkdir(parents=True, exist_ok=True)
             (self.out_dir / "k6" / f"{release}.log").write_text(logs)
             parts = [

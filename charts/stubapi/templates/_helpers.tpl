@@ -1,0 +1,63 @@
+{{/*
+Chart name, truncated to 63 characters (a DNS label).
+*/}}
+{{- define "stubapi.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: the release name when it contains the chart name (release `stubapi` -> `stubapi`),
+else <release>-<chart>; truncated to 63 characters.
+*/}}
+{{- define "stubapi.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "stubapi.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels: name and instance only.
+*/}}
+{{- define "stubapi.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "stubapi.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "stubapi.labels" -}}
+helm.sh/chart: {{ include "stubapi.chart" . }}
+{{ include "stubapi.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "stubapi.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: upstream
+app.kubernetes.io/part-of: djbench
+{{- end }}
+
+{{- define "stubapi.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "stubapi.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "stubapi.imageTag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion | toString }}
+{{- end }}
+
+{{/*
+The stub's command line (as STUB_API_ARGV in djbench/backends/local.py, bound to all addresses).
+*/}}
+{{- define "stubapi.args" -}}
+{{- list "stubapi.app:app" "--host" "0.0.0.0" "--port" (toString .Values.containerPort) "--loop" "uvloop" "--http" "httptools" "--no-access-log" "--log-level" .Values.logLevel "--backlog" (toString .Values.backlog) | toJson }}
+{{- end }}

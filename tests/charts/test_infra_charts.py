@@ -1,0 +1,83 @@
+"""The postgres and stubapi charts."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from helm_render import ROOT, container_argv, find, pod_spec, render
+
+from djbench.backends.local import STUB_API_ARGV
+
+
+def test_postgres_statefulset(helm: Path) -> None:
+    objects = render("postgres", "postgres", {"maxConnections": 123})
+    statefulset = find(objects, "StatefulSet", "postgres")
+    spec = pod_spec(statefulset)
+    server = spec["containers"][0]
+    assert server["image"] == "postgres:17"
+    argv = container_argv(server, {})
+    assert argv[:3] == ["postgres", "-c", "max_connections=123"]
+    assert "command" not in server, "the image's entrypoint initialises the data directory"
+    assert spec["securityContext"]["runAsUser"] == 999
+    mounts = {m["mountPath"]: m["name"] for m in server["volumeMounts"]}
+    assert {"/var/run/postgresql", "/tmp", "/dev/shm", "/var/lib/postgresql/data"} <= set(mounts)
+    env = {e["name"]: e for e in server["env"]}
+    assert env["PGDATA"]["value"].startswith("/var/lib/postgresql/data/")
+    assert "value" not in env["POSTGRES_PASSWORD"], "the password comes from the Secret"
+    claim = statefulset["spec"]["volumeClaimTemplates"][0]
+    assert claim["metadata"]["name"] == "data"
+    assert "storageClassName" not in claim["spec"], "empty: the cluster's default class"
+    service = find(objects, "Service", "postgres")
+    assert service["spec"]["ports"][0]["port"] == 5432
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "database"
+
+
+def test_postgres_storage_class_is_a_value(helm: Path) -> None:
+    objects = render("postgres", "postgres", {"persistence": {"storageClassName": "fast"}})
+    claim = find(objects, "StatefulSet", "postgres")["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["storageClassName"] == "fast"
+
+
+def test_postgres_exporter_and_monitor(helm: Path) -> None:
+    objects = render("postgres", "postgres")
+    exporter = pod_spec(find(objects, "StatefulSet", "postgres"))["containers"][1]
+    assert exporter["image"].startswith("quay.io/prometheuscommunity/postgres-exporter:")
+    assert exporter["ports"][0]["name"] == "metrics"
+    monitor = find(objects, "PodMonitor", "postgres")
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+
+
+def test_seed_job_runs_the_app_seed_command(helm: Path) -> None:
+    objects = render("postgres", "postgres", {"seed": {"rows": 2500}})
+    job = find(objects, "Job", "postgres-seed")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    container = pod_spec(job)["containers"][0]
+    assert container["image"] == "djbench/django:0.1.0"
+    assert container_argv(container, {}) == ["python", "-m", "django", "seed", "--rows", "2500"]
+    assert pod_spec(job)["nodeSelector"] == {"djbench.io/role": "infra"}
+    # The seed pods are not selected by the database's Service or StatefulSet.
+    selector = find(objects, "StatefulSet", "postgres")["spec"]["selector"]["matchLabels"]
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert not selector.items() <= labels.items()
+    plain = find(render("postgres", "postgres", {"seed": {"hook": False}}), "Job", "postgres-seed")
+    assert "annotations" not in plain["metadata"]
+
+
+def test_stub_api_runs_what_the_local_backend_runs(helm: Path) -> None:
+    objects = render("stubapi", "stubapi")
+    container = pod_spec(find(objects, "Deployment", "stubapi"))["containers"][0]
+    local = [a.replace("{port}", "8080") for a in STUB_API_ARGV]
+    local[local.index("--host") + 1] = "0.0.0.0"  # noqa: S104 -- the pod binds to all addresses
+    assert container_argv(container, {}) == local
+    service = find(objects, "Service", "stubapi")
+    assert service["spec"]["ports"][0]["port"] == 8080
+    assert not [o for o in objects if o["kind"] == "PodMonitor"], "the stub exports no metrics"
+
+
+def test_k8s_tools_is_idempotent(helm: Path) -> None:
+    out = subprocess.run(
+        [str(ROOT / "bin" / "k8s-tools")], capture_output=True, text=True, timeout=600, check=True
+    ).stdout
+    assert f"helm:    {ROOT}/.tools/bin/helm (v4." in out
+    assert f"kubectl: {ROOT}/.tools/bin/kubectl" in out

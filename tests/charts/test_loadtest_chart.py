@@ -1,0 +1,117 @@
+"""The loadtest chart: one k6 step as an Indexed Job running the repository's script."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from helm_render import (
+    ROOT,
+    Manifest,
+    configmap_data,
+    find,
+    pod_spec,
+    pod_template,
+    render,
+    step_values,
+)
+
+K6_DIR = ROOT / "k6"
+
+
+def step(scenario_file: Path, **overrides: object) -> list[Manifest]:
+    values = step_values("gunicorn-gthread", "sync", **overrides)
+    return render("loadtest", "k6-0001", values, set_files={"scenario": scenario_file})
+
+
+@pytest.mark.parametrize("parallelism", [1, 3])
+def test_indexed_job(helm: Path, scenario_file: Path, parallelism: int) -> None:
+    job = find(step(scenario_file, parallelism=parallelism), "Job", "k6-0001")
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    assert spec["completions"] == spec["parallelism"] == parallelism
+    assert spec["backoffLimit"] == 0
+    assert spec["ttlSecondsAfterFinished"] == 3600
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    env = {e["name"]: e for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert env["DJBENCH_PARALLELISM"]["value"] == str(parallelism)
+    assert env["JOB_COMPLETION_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    )
+
+
+def test_environment_of_the_script(helm: Path, scenario_file: Path) -> None:
+    objects = step(scenario_file, model="open", level=120.5, run="20250102T030405Z")
+    container = pod_spec(find(objects, "Job", "k6-0001"))["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DJBENCH_TARGET"] == "http://gunicorn-gthread:8000"
+    assert env["DJBENCH_VARIANT"] == "gunicorn-gthread"
+    assert env["DJBENCH_VIEWS"] == "sync"
+    assert env["DJBENCH_WORKLOAD"] == "upstream"
+    assert env["DJBENCH_MODEL"] == "open"
+    assert env["DJBENCH_LEVEL"] == "120.5"
+    assert env["DJBENCH_RUN"] == "20250102T030405Z"
+    assert env["K6_PROMETHEUS_RW_SERVER_URL"].endswith("/api/v1/write")
+    assert env["K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM"] == "true"
+    assert re.fullmatch(r"\d+s", env["K6_PROMETHEUS_RW_PUSH_INTERVAL"])
+    args = container["args"]
+    assert args[args.index("--out") + 1] == "experimental-prometheus-rw"
+    assert "DJBENCH_SUMMARY" not in env, "the summary goes to stdout, the pod log"
+
+
+def test_remote_write_can_be_off(helm: Path, scenario_file: Path) -> None:
+    objects = step(scenario_file, remoteWrite={"enabled": False})
+    container = pod_spec(find(objects, "Job", "k6-0001"))["containers"][0]
+    assert "--out" not in container["args"]
+    assert not [e for e in container["env"] if e["name"].startswith("K6_PROMETHEUS_RW")]
+
+
+def test_labels_name_run_variant_workload_and_step(helm: Path, scenario_file: Path) -> None:
+    objects = step(scenario_file, model="open", level=12.5, workload="db-read")
+    expected = {
+        "djbench.io/run": "20250101T000000Z",
+        "djbench.io/variant": "gunicorn-gthread",
+        "djbench.io/workload": "db-read",
+        "djbench.io/step": "open-12.5",
+    }
+    job = find(objects, "Job", "k6-0001")
+    assert expected.items() <= job["metadata"]["labels"].items()
+    assert expected.items() <= pod_template(job)["metadata"]["labels"].items()
+
+
+def test_script_is_the_repository_script(helm: Path, scenario_file: Path) -> None:
+    """The ConfigMap holds k6/ as is, mounted in the same layout, so its imports resolve."""
+    objects = step(scenario_file)
+    data = configmap_data(objects, "k6-0001-script")
+    spec = pod_spec(find(objects, "Job", "k6-0001"))
+    volume = next(v for v in spec["volumes"] if v["name"] == "script")
+    layout = {item["path"]: data[item["key"]] for item in volume["configMap"]["items"]}
+    on_disk = {str(p.relative_to(K6_DIR)): p.read_text() for p in K6_DIR.rglob("*.js")}
+    assert layout == on_disk
+    mount = next(m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "script")
+    script = spec["containers"][0]["args"][-1]
+    assert script == f"{mount['mountPath']}/bench.js"
+    for path, text in layout.items():
+        for imported in re.findall(r"from '(\./[^']+)'", text):
+            resolved = (Path(path).parent / imported).as_posix().removeprefix("./")
+            assert resolved in layout, f"{path} imports {imported}, not mounted"
+
+
+def test_scenario_is_the_given_document(helm: Path, scenario_file: Path) -> None:
+    objects = step(scenario_file)
+    stored = configmap_data(objects, "k6-0001-scenario")["scenario.json"]
+    assert json.loads(stored) == json.loads(scenario_file.read_text())
+    spec = pod_spec(find(objects, "Job", "k6-0001"))
+    mount = next(m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "scenario")
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    assert env["DJBENCH_SCENARIO"] == f"{mount['mountPath']}/scenario.json"
+
+
+def test_k6_image_is_a_value(helm: Path, scenario_file: Path) -> None:
+    objects = step(scenario_file, image={"repository": "registry.example.com/k6", "tag": "1.2.0"})
+    container = pod_spec(find(objects, "Job", "k6-0001"))["containers"][0]
+    assert container["image"] == "registry.example.com/k6:1.2.0"
+    default = pod_spec(find(step(scenario_file), "Job", "k6-0001"))["containers"][0]
+    assert default["image"] == "grafana/k6:1.1.0"

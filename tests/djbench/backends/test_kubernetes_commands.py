@@ -1,0 +1,100 @@
+"""The helm commands the Kubernetes backend runs, rendered by the real helm against our charts.
+
+`helm upgrade --install R CHART ARGS` and `helm template R CHART ARGS` take the same values: if
+the backend's values render and carry the right settings, the install would get them too.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from djbench.backends.base import LoadStep
+from djbench.backends.kubernetes import step_install_args, variant_install_args
+from djbench.kube import REPO, TOOLS_BIN
+from djbench.scenario import load_profile, revalidate
+from djbench.variants import load_variants
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    binary = TOOLS_BIN / "helm"
+    if not binary.is_file():
+        subprocess.run([str(REPO / "bin" / "k8s-tools")], check=True, capture_output=True)
+    return binary
+
+
+def _template(helm: Path, install_args: list[str]) -> list[dict[str, Any]]:
+    assert install_args[:2] == ["upgrade", "--install"]
+    done = subprocess.run(
+        [str(helm), "template", *install_args[2:], "--namespace", "djbench"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def _env(container: dict[str, Any], objects: list[dict[str, Any]]) -> dict[str, str]:
+    """Plain env of a container, with the ConfigMaps it takes whole (envFrom) resolved."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        name = source.get("configMapRef", {}).get("name")
+        for o in objects:
+            if o["kind"] == "ConfigMap" and o["metadata"]["name"] == name:
+                env.update(o.get("data", {}))
+    env.update({e["name"]: e.get("value", "") for e in container.get("env", [])})
+    return env
+
+
+@pytest.mark.parametrize("name", ["gunicorn-gthread", "uvicorn-raw"])
+def test_variant_install_renders_the_scenario(helm: Path, name: str) -> None:
+    scenario = revalidate(
+        load_profile("smoke"),
+        {"threads": 8, "db_pool": {"max_size": 7}, "upstream_delays_ms": [10, 20]},
+        "test",
+    )
+    variant = load_variants()[name]
+    objects = _template(helm, variant_install_args(variant, scenario))
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    argv = [*container.get("command", []), *container.get("args", [])]
+    assert argv == variant.command("0.0.0.0", 8000, threads=8)  # noqa: S104 - in the pod
+    env = _env(container, objects)
+    assert env["DJBENCH_DB_POOL_MAX"] == "7"
+    assert env["DJBENCH_UPSTREAM_DELAYS"] == "10,20"
+    assert any(o["kind"] == "Service" and o["metadata"]["name"] == name for o in objects)
+
+
+@pytest.mark.parametrize("step", [LoadStep("closed", 32.0), LoadStep("open", 12.5)])
+def test_step_install_renders_one_k6_job(helm: Path, tmp_path: Path, step: LoadStep) -> None:
+    scenario_file = tmp_path / "scenario.json"
+    scenario_file.write_text(json.dumps(load_profile("smoke").resolved()))
+    variant = load_variants()["uvicorn"]
+    args = step_install_args(
+        "k6-run-0001", "http://uvicorn:8000", variant, "cpu", step, run_id="run1",
+        scenario_file=scenario_file, parallelism=2, remote_write="http://prom:9090/api/v1/write",
+        k6_image="grafana/k6:1.1.0", deadline_s=90,
+    )  # fmt: skip
+    objects = _template(helm, args)
+    job = next(o for o in objects if o["kind"] == "Job")
+    assert job["metadata"]["name"] == "k6-run-0001"
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    assert spec["parallelism"] == spec["completions"] == 2
+    assert spec["activeDeadlineSeconds"] == 90
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == "grafana/k6:1.1.0"
+    env = _env(container, objects)
+    assert env["DJBENCH_TARGET"] == "http://uvicorn:8000"
+    assert env["DJBENCH_VIEWS"] == "async"
+    assert env["DJBENCH_MODEL"] == step.model
+    assert float(env["DJBENCH_LEVEL"]) == step.level
+    assert env["DJBENCH_PARALLELISM"] == "2"
+    assert env["DJBENCH_RUN"] == "run1"
