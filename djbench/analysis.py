@@ -238,7 +238,7 @@ def _verdict(workload: str, slo: Slo, summaries: Iterable[RunSummary]) -> Verdic
     )
 
 
-def _warnings(summary: RunSummary) -> list[CheckWarning]:
+def _warnings(summary: RunSummary, load_cpus: int) -> list[CheckWarning]:
     run = summary.run
     found = []
 
@@ -262,12 +262,16 @@ def _warnings(summary: RunSummary) -> list[CheckWarning]:
         if step.requests < MIN_REQUESTS:
             warn("few-requests", load, f"too few requests for a stable p99 ({step.requests})")
         if step.load_cpu_s is not None and step.duration_s > 0:
-            busy = step.load_cpu_s / step.duration_s
+            # k6 shares its CPUs with Postgres and the stub API (local backend): all count.
+            infra = step.infra_cpu_s or 0.0
+            busy = (step.load_cpu_s + infra) / step.duration_s / max(load_cpus, 1)
             if busy >= LOAD_CPU_LIMIT:
                 warn(
                     "load-saturation",
                     load,
-                    f"load generator near saturation (k6 used {busy:.0%} of a CPU)",
+                    f"load side near saturation ({busy:.0%} of its CPUs: k6 "
+                    f"{step.load_cpu_s / step.duration_s:.0%}, Postgres and stub API "
+                    f"{infra / step.duration_s:.0%}): the server may not be the bottleneck",
                 )
     return found
 
@@ -283,5 +287,6 @@ def analyze(results: Results) -> Analysis:
         _verdict(w, scenario.slo_for(w), (s for s in summaries if s.workload == w))
         for w in workloads
     )
-    warnings = tuple(w for s in summaries for w in _warnings(s))
+    load_cpus = len(results.environment.load_cpus) or 1
+    warnings = tuple(w for s in summaries for w in _warnings(s, load_cpus))
     return Analysis(results, scenario, workloads, summaries, verdicts, warnings)

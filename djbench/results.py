@@ -60,6 +60,8 @@ class Step(_Frozen):
     error: str | None = None
     load_cpu_s: float | None = None
     """CPU seconds k6 itself spent in the step: shows whether the load generator kept up."""
+    infra_cpu_s: float | None = None
+    """CPU seconds of Postgres and the stub API in the step (they share the load CPUs)."""
     throttled_s: float | None = None
     """Time the server's CPU quota throttled it during the step (None without a quota)."""
 

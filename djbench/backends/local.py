@@ -88,6 +88,7 @@ class LocalBackend:
         self.quota = quota_supported()
         self._step_counter = 0
         self.postgres: PostgresInfo | None = None
+        self._infra: list[ManagedProcess] = []
         self.stub_url = ""
 
     # -- infrastructure ---------------------------------------------------------------------
@@ -108,6 +109,7 @@ class LocalBackend:
             stub = stub_api(stub_port, self._env, self.layout.infra_arg, self.logs / "stubapi.log")
             with contextlib.ExitStack() as stack:
                 stack.callback(stub.stop)
+                self._infra = [pg.process, stub]
                 stub.start()
                 wait_http(f"{self.stub_url}/healthz", stub, timeout=30)
                 yield
@@ -219,7 +221,13 @@ class LocalBackend:
         s = self.scenario
         timeout = s.warmup_s + s.duration_s + s.request_timeout_s + 60
         throttled_before = throttled_s(server.cgroup)
-        sampler = Sampler({"server": server.process.tree, "k6": k6.tree})
+        sampler = Sampler(
+            {
+                "server": server.process.tree,
+                "k6": k6.tree,
+                "infra": lambda: [p for proc in self._infra for p in proc.tree()],
+            }
+        )
         try:
             with sampler:
                 k6.start()
@@ -230,6 +238,7 @@ class LocalBackend:
             k6.stop()
         cpu_s, rss = sampler.window("server", stats.window_start, stats.window_end)
         load_cpu_s, _ = sampler.window("k6", stats.window_start, stats.window_end)
+        infra_cpu_s, _ = sampler.window("infra", stats.window_start, stats.window_end)
         throttled_after = throttled_s(server.cgroup)
         ok = stats.requests - stats.errors
         duration = stats.duration_s
@@ -248,6 +257,7 @@ class LocalBackend:
             cpu_ms_per_req=round(cpu_s * 1000 / ok, 4) if ok else 0.0,
             rss_mib=round(rss / _MIB, 2),
             load_cpu_s=round(load_cpu_s, 4),
+            infra_cpu_s=round(infra_cpu_s, 4),
             throttled_s=(
                 round(throttled_after - throttled_before, 4)
                 if throttled_after is not None and throttled_before is not None

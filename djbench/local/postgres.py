@@ -66,6 +66,8 @@ class PostgresInfo:
     port: int
     password: str
     version: str
+    process: ManagedProcess
+    """The postmaster (its tree holds every backend), for CPU accounting."""
 
     def url(self, database: str = DATABASE) -> str:
         """A postgres:// URL for the benchmark role."""
@@ -129,7 +131,7 @@ def embedded_postgres(
         ).start()  # fmt: skip
         version = _wait_ready(host, port, password, proc)
         _create_database(host, port, password)
-        yield PostgresInfo(host=host, port=port, password=password, version=version)
+        yield PostgresInfo(host=host, port=port, password=password, version=version, process=proc)
     finally:
         if proc is not None:
             proc.stop()

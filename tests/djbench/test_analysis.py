@@ -200,9 +200,20 @@ def test_self_checks(analysis: Analysis) -> None:
     ]
     message = next(str(w) for w in analysis.warnings if w.kind == "load-saturation")
     assert message == (
-        "cpu / uvicorn @ c=128: load generator near saturation (k6 used 85% of a CPU)"
+        "cpu / uvicorn @ c=128: load side near saturation (85% of its CPUs: k6 85%, "
+        "Postgres and stub API 0%): the server may not be the bottleneck"
     )
     assert any("too few requests for a stable p99" in str(w) for w in analysis.warnings)
+
+
+def test_postgres_on_the_load_cpu_counts_towards_saturation(results: Results) -> None:
+    """k6 alone is idle, but with Postgres busy on the same CPU the load side is saturated."""
+    quiet = closed(8, 90.0, load_cpu_s=1.0)
+    busy_db = closed(32, 90.0, load_cpu_s=1.0).model_copy(update={"infra_cpu_s": 7.5})
+    runs = [run_of("x", [quiet, busy_db])]
+    warnings = analyze(results.model_copy(update={"runs": runs})).warnings
+    assert [(w.kind, w.load) for w in warnings] == [("load-saturation", "c=32")]
+    assert "Postgres and stub API 75%" in str(warnings[0])
 
 
 def test_load_saturation_fires_at_the_threshold(results: Results) -> None:

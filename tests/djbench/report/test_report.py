@@ -94,9 +94,7 @@ def test_markdown_has_one_row_per_variant_and_step(markdown: str) -> None:
 
 def test_markdown_lists_warnings(markdown: str) -> None:
     warnings = section(markdown, "## Warnings", "## How to read this")
-    assert "- cpu / uvicorn @ c=128: load generator near saturation (k6 used 85% of a CPU)" in (
-        warnings
-    )
+    assert "- cpu / uvicorn @ c=128: load side near saturation (85% of its CPUs" in (warnings)
     assert "run failed: server stopped answering at c=8" in warnings
     assert "too few requests for a stable p99 (16)" in warnings
 
@@ -156,7 +154,7 @@ def test_html_has_the_markdown_content_and_plots(html: str) -> None:
     assert "uvicorn wins with 149.8 req/s at SLO" in html
     assert "not significant: gunicorn-sync 98.0 req/s" in html
     assert "<td>★ capacity</td>" in html
-    assert "load generator near saturation" in html
+    assert "load side near saturation" in html
     # 4 plots per workload: throughput, closed latency, open latency, CPU per request.
     assert html.count('class="plotly-graph-div"') == 8
     for title in (
