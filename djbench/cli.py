@@ -74,6 +74,10 @@ def run(
     k6_image: Annotated[
         str, typer.Option(help="kubernetes: k6 image, recorded as the k6 version")
     ] = "grafana/k6:1.1.0",
+    helm_values: Annotated[
+        list[Path] | None,
+        typer.Option(help="kubernetes: values file for the variant and k6 charts (repeatable)"),
+    ] = None,
 ) -> None:
     """Run the benchmark: locally (Postgres, stub API, each variant on its own CPU, k6) or on
     Kubernetes (each variant a helm release, each step a k6 Job)."""
@@ -95,8 +99,9 @@ def run(
         chosen_backend, k6v, where = _local(plan.scenario, out_dir, port, stamp)
     else:
         chosen_backend, k6v, where = _kubernetes(
-            plan.scenario, out_dir, namespace, kube_context, k6_pods, k6_image, stamp
-        )
+            plan.scenario, out_dir, namespace, kube_context, k6_pods, k6_image, stamp,
+            helm_values or [],
+        )  # fmt: skip
     console.print(
         f"djbench: {len(plan.variants)} variants × {len(plan.workloads)} workloads, "
         f"{plan.total_steps} steps; {where} → {out_dir}"
@@ -144,14 +149,19 @@ def _kubernetes(
     k6_pods: int,
     k6_image: str,
     stamp: str,
+    values: list[Path],
 ) -> tuple[Any, str, str]:
     from djbench.backends.kubernetes import KubernetesBackend
     from djbench.kube import Kube
 
+    missing = [str(v) for v in values if not v.is_file()]
+    if missing:
+        raise DjbenchError(f"values file not found: {', '.join(missing)}")
     kube = Kube(namespace, context)
     backend = KubernetesBackend(
-        scenario, out_dir=out_dir, kube=kube, run_id=stamp, parallelism=k6_pods, k6_image=k6_image
-    )
+        scenario, out_dir=out_dir, kube=kube, run_id=stamp, parallelism=k6_pods,
+        k6_image=k6_image, values=values,
+    )  # fmt: skip
     return backend, k6_image, f"namespace {namespace}, {k6_pods} k6 pod(s) per step"
 
 

@@ -177,6 +177,7 @@ class KubernetesBackend:
         parallelism: int = 1,
         k6_image: str = "grafana/k6:1.1.0",
         prometheus: PrometheusRef | None = None,
+        values: list[Path] | None = None,
     ) -> None:
         self.scenario = scenario
         self.out_dir = out_dir
@@ -184,6 +185,8 @@ class KubernetesBackend:
         self.run_id = run_id
         self.parallelism = parallelism
         self.k6_image = k6_image
+        # A real cluster's settings (image registry, node roles...) for both charts.
+        self.values_args = [arg for path in values or [] for arg in ("--values", str(path))]
         self.prometheus = prometheus or PrometheusRef()
         self.scenario_file = out_dir / "scenario.json"
         self._steps = 0
@@ -267,7 +270,14 @@ class KubernetesBackend:
             deadline_s=int(s.warmup_s + s.duration_s + s.request_timeout_s + 60),
         )  # fmt: skip
         try:
-            self.kube.helm(*args, "--wait", "--wait-for-jobs", "--timeout", f"{timeout:.0f}s")
+            self.kube.helm(
+                *args,
+                *self.values_args,
+                "--wait",
+                "--wait-for-jobs",
+                "--timeout",
+                f"{timeout:.0f}s",
+            )
             logs = self.kube.kubectl(
                 "logs", "-l", f"batch.kubernetes.io/job-name={release}", "--tail=-1",
                 f"--max-log-requests={self.parallelism + 1}",
