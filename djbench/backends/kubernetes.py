@@ -19,7 +19,7 @@ from typing import Literal
 
 from benchapp.catalog import WORKLOADS
 from djbench.backends.base import LoadStep
-from djbench.backends.local import failed_step
+from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.errors import DjbenchError
 from djbench.kube import REPO, Kube, PrometheusRef
 from djbench.load.k6 import ClientStats, parse_summary
@@ -31,7 +31,6 @@ from djbench.verify import check_answer
 CHARTS = REPO / "charts"
 SERVER_PORT = 8000
 SERVER_CONTAINER = "server"
-_MIB = 1024 * 1024
 
 
 def variant_release(variant: Variant) -> str:
@@ -185,6 +184,8 @@ class KubernetesBackend:
         self.run_id = run_id
         self.parallelism = parallelism
         self.k6_image = k6_image
+        self.cpu_budget = 1.0
+        """The variant chart's default CPU limit: one whole CPU per server pod."""
         # A real cluster's settings (image registry, node roles...) for both charts.
         self.values_args = [arg for path in values or [] for arg in ("--values", str(path))]
         self.prometheus = prometheus or PrometheusRef()
@@ -344,25 +345,14 @@ class KubernetesBackend:
         throttled = self._query(
             f"sum(increase(container_cpu_cfs_throttled_seconds_total{{{pods}}}[{window}]))", at
         )
-        ok = stats.requests - stats.errors
-        duration = stats.duration_s
-        return Step(
-            model=step.model,
-            concurrency=int(step.level) if step.model == "closed" else None,
-            rate=step.level if step.model == "open" else None,
-            duration_s=round(duration, 3),
-            requests=stats.requests,
-            errors=stats.errors,
-            dropped=stats.dropped,
-            rps=round(ok / duration, 3),
-            latency_ms=stats.latency,
-            cpu_s=round(cpu_s, 4),
-            cpu_util=round(cpu_s / duration, 4),
-            cpu_ms_per_req=round(cpu_s * 1000 / ok, 4) if ok else 0.0,
-            rss_mib=round(rss / _MIB, 2),
-            load_cpu_s=None if load_cpu_s is None else round(load_cpu_s, 4),
-            throttled_s=None if throttled is None else round(throttled, 4),
+        side = ServerSide(
+            cpu_s=cpu_s,
+            rss_bytes=rss,
+            cpu_budget=self.cpu_budget,
+            load_cpu_s=load_cpu_s,
+            throttled_s=throttled,
         )
+        return measured_step(step, stats, side)
 
     def environment_extra(self) -> dict[str, object]:
         """Cluster facts recorded with the results."""

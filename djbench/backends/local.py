@@ -17,13 +17,14 @@ import httpx
 
 from benchapp.catalog import WORKLOADS
 from djbench.backends.base import LoadStep
+from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.collectors import Sampler
 from djbench.errors import DjbenchError
 from djbench.load.k6 import StepTarget, k6_process, wait_k6
 from djbench.local.cpus import CpuLayout, cpu_quota, quota_supported, throttled_s
 from djbench.local.postgres import PostgresInfo, embedded_postgres
 from djbench.local.processes import ManagedProcess, ensure_port_free, free_port, wait_http
-from djbench.results import Latency, Step
+from djbench.results import Step
 from djbench.scenario import Scenario
 from djbench.variants import Variant
 from djbench.verify import check_answer
@@ -34,7 +35,6 @@ STUB_API_ARGV = [
     "uvicorn", "stubapi.app:app", "--host", HOST, "--port", "{port}", "--loop", "uvloop",
     "--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "4096",
 ]  # fmt: skip
-_MIB = 1024 * 1024
 PROMPT_S = 0.25
 """A /healthz answer faster than this means the server has no backlog left."""
 
@@ -240,32 +240,21 @@ class LocalBackend:
         load_cpu_s, _ = sampler.window("k6", stats.window_start, stats.window_end)
         infra_cpu_s, _ = sampler.window("infra", stats.window_start, stats.window_end)
         throttled_after = throttled_s(server.cgroup)
-        ok = stats.requests - stats.errors
-        duration = stats.duration_s
-        return Step(
-            model=step.model,
-            concurrency=int(step.level) if step.model == "closed" else None,
-            rate=step.level if step.model == "open" else None,
-            duration_s=round(duration, 3),
-            requests=stats.requests,
-            errors=stats.errors,
-            dropped=stats.dropped,
-            rps=round(ok / duration, 3),
-            latency_ms=stats.latency,
-            cpu_s=round(cpu_s, 4),
-            cpu_util=round(cpu_s / duration / len(self.layout.server), 4),
-            cpu_ms_per_req=round(cpu_s * 1000 / ok, 4) if ok else 0.0,
-            rss_mib=round(rss / _MIB, 2),
-            load_cpu_s=round(load_cpu_s, 4),
-            infra_cpu_s=round(infra_cpu_s, 4),
-            throttled_s=(
-                round(throttled_after - throttled_before, 4)
-                if throttled_after is not None and throttled_before is not None
-                else None
-            ),
-            status="ok" if server.alive() else "failed",
-            error=None if server.alive() else server.describe_exit(),
+        throttled = (
+            throttled_after - throttled_before
+            if throttled_after is not None and throttled_before is not None
+            else None
         )
+        side = ServerSide(
+            cpu_s=cpu_s,
+            rss_bytes=rss,
+            cpu_budget=len(self.layout.server),
+            load_cpu_s=load_cpu_s,
+            infra_cpu_s=infra_cpu_s,
+            throttled_s=throttled,
+        )
+        error = None if server.alive() else server.describe_exit()
+        return measured_step(step, stats, side, error)
 
     def environment_extra(self) -> dict[str, object]:
         """CPU placement and quota, Postgres version: recorded with the results."""
@@ -281,18 +270,6 @@ def stub_api(port: int, env: dict[str, str], cpus: str, log_path: Path) -> Manag
     """The stub API process (not yet started) on loopback."""
     argv = [_in_venv(a.format(port=port)) for a in STUB_API_ARGV]
     return ManagedProcess("stub API", argv, log_path=log_path, env=env, cpus=cpus)
-
-
-def failed_step(step: LoadStep, error: str) -> Step:
-    """A step that produced no measurement: kept as a result with its error."""
-    zero = Latency(p50=0, p90=0, p95=0, p99=0, max=0)
-    return Step(
-        model=step.model,
-        concurrency=int(step.level) if step.model == "closed" else None,
-        rate=step.level if step.model == "open" else None,
-        duration_s=0, requests=0, errors=0, dropped=0, rps=0, latency_ms=zero,
-        cpu_s=0, cpu_util=0, cpu_ms_per_req=0, rss_mib=0, status="failed", error=error,
-    )  # fmt: skip
 
 
 def _in_venv(program: str) -> str:

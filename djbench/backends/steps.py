@@ -1,0 +1,75 @@
+"""Turning what a backend measured into a results ``Step``: one place, for every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from djbench.backends.base import LoadStep
+from djbench.load.k6 import ClientStats
+from djbench.results import Latency, Step
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSide:
+    """What the collectors saw of the server (and the load side) in the measured window."""
+
+    cpu_s: float
+    rss_bytes: float
+    cpu_budget: float
+    """CPUs the server may use: pinned CPUs locally, the CPU limit in a pod."""
+    load_cpu_s: float | None = None
+    infra_cpu_s: float | None = None
+    throttled_s: float | None = None
+
+
+def _level(step: LoadStep) -> dict[str, object]:
+    closed = step.model == "closed"
+    return {
+        "model": step.model,
+        "concurrency": int(step.level) if closed else None,
+        "rate": None if closed else step.level,
+    }
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def measured_step(
+    step: LoadStep, client: ClientStats, server: ServerSide, error: str | None = None
+) -> Step:
+    """A step from k6's client side and the collectors' server side; derived rates here."""
+    ok = client.requests - client.errors
+    duration = client.duration_s
+    return Step.model_validate(
+        {
+            **_level(step),
+            "duration_s": round(duration, 3),
+            "requests": client.requests,
+            "errors": client.errors,
+            "dropped": client.dropped,
+            "rps": round(ok / duration, 3),
+            "latency_ms": client.latency,
+            "cpu_s": round(server.cpu_s, 4),
+            "cpu_util": round(server.cpu_s / duration / server.cpu_budget, 4),
+            "cpu_ms_per_req": round(server.cpu_s * 1000 / ok, 4) if ok else 0.0,
+            "rss_mib": round(server.rss_bytes / _MIB, 2),
+            "load_cpu_s": _round(server.load_cpu_s),
+            "infra_cpu_s": _round(server.infra_cpu_s),
+            "throttled_s": _round(server.throttled_s),
+            "status": "failed" if error else "ok",
+            "error": error,
+        }
+    )
+
+
+def failed_step(step: LoadStep, error: str) -> Step:
+    """A step that produced no measurement: kept as a result with its error."""
+    zero = Latency(p50=0, p90=0, p95=0, p99=0, max=0)
+    counts = ("duration_s", "requests", "errors", "dropped", "rps", "cpu_s", "cpu_util")
+    empty = dict.fromkeys((*counts, "cpu_ms_per_req", "rss_mib"), 0)
+    return Step.model_validate(
+        {**_level(step), **empty, "latency_ms": zero, "status": "failed", "error": error}
+    )
