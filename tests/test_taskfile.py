@@ -70,8 +70,9 @@ def run_task(
     env = {**os.environ, "PATH": path, **(extra_env or {})}
     for var in ("CLUSTER", "NAMESPACE", "PROFILE", "VARIANTS", "BASE_IMAGE", "VARIANT", "DIR"):
         env.pop(var, None)
+    # Task colours its output when CI=true even without a terminal: ask for plain text.
     return subprocess.run(
-        [str(task), "--taskfile", str(taskfile), *args],
+        [str(task), "--color=false", "--taskfile", str(taskfile), *args],
         cwd=taskfile.parent,
         env=env,
         capture_output=True,
