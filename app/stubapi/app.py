@@ -2,6 +2,7 @@
 
     GET /delay/{ms}?jitter=J&fail=P   sleep ms ± uniform(J) ms, fail with 500 at probability P
     GET /healthz                      {"status": "ok"}
+    GET /metrics                      Prometheus text format (stubapi.metrics)
 
 Run: ``uvicorn stubapi.app:app --loop uvloop --http httptools --no-access-log``.
 """
@@ -15,6 +16,8 @@ import random
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
+
+from stubapi import metrics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -30,11 +33,15 @@ class BadParameter(ValueError):
     """A parameter the stub cannot honour (400)."""
 
 
-async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+async def _send(send: Send, status: int, content_type: bytes, payload: bytes) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
+    metrics.responses[status] += 1
+    await _send(send, status, b"application/json", json.dumps(body).encode())
 
 
 def _number(raw: str, name: str, low: float, high: float) -> float:
@@ -68,7 +75,13 @@ async def _delay(scope: Scope, send: Send) -> None:
         await _respond(send, 400, {"error": str(exc)})
         return
     wait_ms = max(0.0, ms + random.uniform(-jitter, jitter)) if jitter else ms
-    await asyncio.sleep(wait_ms / 1000)
+    wait = wait_ms / 1000
+    metrics.delay_seconds += wait
+    metrics.in_flight += 1
+    try:
+        await asyncio.sleep(wait)
+    finally:
+        metrics.in_flight -= 1
     if fail and random.random() < fail:
         await _respond(send, 500, {"error": "injected failure", "delay_ms": ms})
         return
@@ -100,5 +113,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _delay(scope, send)
     elif path == "/healthz":
         await _respond(send, 200, {"status": "ok"})
+    elif path == "/metrics":
+        await _send(send, 200, metrics.CONTENT_TYPE, metrics.render())
     else:
         await _respond(send, 404, {"error": f"no route for {path}"})

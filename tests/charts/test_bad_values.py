@@ -63,6 +63,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     # stubapi
     ("stubapi", "stubapi", {"image": {"repository": ""}}, ["/image/repository"]),
     ("stubapi", "stubapi", {"replicas": 0}, ["/replicas"]),
+    ("stubapi", "stubapi", {"podMonitor": {"interval": "5"}}, ["/podMonitor/interval"]),
     # dashboards
     ("dashboards", "djbench-dashboards", {"sidecar": {"label": ""}}, ["/sidecar/label"]),
 ]

@@ -72,7 +72,20 @@ def test_stub_api_runs_what_the_local_backend_runs(helm: Path) -> None:
     assert container_argv(container, {}) == local
     service = find(objects, "Service", "stubapi")
     assert service["spec"]["ports"][0]["port"] == 8080
-    assert not [o for o in objects if o["kind"] == "PodMonitor"], "the stub exports no metrics"
+
+
+def test_stub_api_monitor(helm: Path) -> None:
+    """The stub serves its own /metrics on its one port; the PodMonitor selects its pods only."""
+    objects = render("stubapi", "stubapi", {"podMonitor": {"interval": "10s"}})
+    deployment = find(objects, "Deployment", "stubapi")
+    monitor = find(objects, "PodMonitor", "stubapi")
+    assert monitor["spec"]["selector"] == deployment["spec"]["selector"]
+    assert monitor["spec"]["podMetricsEndpoints"] == [
+        {"port": "http", "path": "/metrics", "interval": "10s", "scrapeTimeout": "4s"}
+    ]
+    assert monitor["metadata"]["labels"]["app.kubernetes.io/component"] == "upstream"
+    off = render("stubapi", "stubapi", {"podMonitor": {"enabled": False}})
+    assert not [o for o in off if o["kind"] == "PodMonitor"]
 
 
 def test_k8s_tools_is_idempotent(helm: Path) -> None:

@@ -1,6 +1,7 @@
 """Every metric a djbench dashboard may query, by the program that exports it.
 
 - the app: read from its own registry (``benchapp.metrics.REGISTRY``), never copied here;
+- the stub API: read from the table it serves (``stubapi.metrics.METRICS``), likewise;
 - k6: its built-in metrics, named the way k6's Prometheus remote-write output names them;
 - cAdvisor (the kubelet), as kube-prometheus-stack scrapes it;
 - postgres-exporter (the postgres chart's sidecar).
@@ -38,6 +39,13 @@ def app_metrics() -> dict[str, str]:
         for family in REGISTRY.collect()
         for suffix in _SUFFIXES[family.type]
     }
+
+
+def stub_metrics() -> dict[str, str]:
+    """Series names the stub API serves on /metrics, with their type."""
+    from stubapi.metrics import METRICS
+
+    return {name: kind for name, kind, _ in METRICS}
 
 
 # k6's built-in metrics: name -> (type, value type). Source: k6 docs, "Built-in metrics"
@@ -254,5 +262,6 @@ def allowed_metrics() -> dict[str, str]:
     allowed |= dict.fromkeys(POSTGRES_EXPORTER, "postgres-exporter")
     allowed |= dict.fromkeys(cadvisor_metrics(), "cAdvisor")
     allowed |= dict.fromkeys(k6_metrics(), "k6")
+    allowed |= dict.fromkeys(stub_metrics(), "stub API")
     allowed |= dict.fromkeys(app_metrics(), "app")
     return allowed

@@ -1,5 +1,6 @@
 """grafana/dashboards/*.json: valid Grafana dashboards whose every query names a metric that
-the app, k6, cAdvisor or postgres-exporter exports, and whose every $variable is defined."""
+the app, the stub API, k6, cAdvisor or postgres-exporter exports, and whose every $variable is
+defined."""
 
 from __future__ import annotations
 
@@ -198,7 +199,7 @@ def test_histogram_quantiles(dashboard: dict[str, Any]) -> None:
 
 def test_the_overview_covers_the_issue() -> None:
     """Per-pod CPU, throttling, memory, server and k6 rates and latencies, k6 errors and
-    dropped iterations, VUs, Postgres connections."""
+    dropped iterations, VUs, Postgres connections, the stub API's load."""
     doc = load(ms.REPO / "grafana" / "dashboards" / "djbench-overview.json")
     used = set().union(*(metric_names(expr) for _, expr in queries(doc)))
     assert {
@@ -215,4 +216,6 @@ def test_the_overview_covers_the_issue() -> None:
         "k6_dropped_iterations_total",
         "k6_vus",
         "pg_stat_database_numbackends",
+        "djbench_stub_in_flight",
+        "djbench_stub_requests_total",
     } <= used

@@ -1,5 +1,5 @@
-"""The allow-list of dashboard metrics is itself checked: against the app's registry, the k6
-binary the project uses, and the k6 script's tags."""
+"""The allow-list of dashboard metrics is itself checked: against the app's registry, what the
+stub API serves, the k6 binary the project uses, and the k6 script's tags."""
 
 from __future__ import annotations
 
@@ -27,6 +27,18 @@ def test_app_metrics_come_from_its_registry() -> None:
     } <= set(app)
     assert app["process_cpu_seconds_total"] == "counter"
     assert not any(name.endswith("_created") for name in app)
+
+
+def test_stub_metrics_are_what_the_stub_serves() -> None:
+    """The table the allow-list reads is the one /metrics renders (in-process, no server)."""
+    from stubapi.metrics import render
+
+    lines = render().decode().splitlines()
+    served = dict(line.split()[2:4] for line in lines if line.startswith("# TYPE "))
+    assert ms.stub_metrics() == served
+    assert served["djbench_stub_requests_total"] == "counter"
+    assert served["djbench_stub_in_flight"] == "gauge"
+    assert ms.allowed_metrics()["djbench_stub_in_flight"] == "stub API"
 
 
 def test_k6_remote_write_names() -> None:
