@@ -27,9 +27,14 @@ MAX_DROPPED_FRACTION = 0.01
 MIN_REQUESTS = 100
 """Below this a p99 rests on a single sample or none: too noisy to trust."""
 LOAD_CPU_LIMIT = 0.8
+INFRA_BUSY = 0.5
+"""Postgres + stub API above this share of the load CPUs while the server idles below it:
+the step measures the database, not the server."""
 """k6 CPU seconds per wall second at which the load generator itself may be the bottleneck."""
 
-WarningKind = Literal["failed-run", "failed-step", "error-rate", "few-requests", "load-saturation"]
+WarningKind = Literal[
+    "failed-run", "failed-step", "error-rate", "few-requests", "load-saturation", "infra-bound"
+]
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,14 @@ def _warnings(summary: RunSummary, load_cpus: int) -> list[CheckWarning]:
             # k6 shares its CPUs with Postgres and the stub API (local backend): all count.
             infra = step.infra_cpu_s or 0.0
             busy = (step.load_cpu_s + infra) / step.duration_s / max(load_cpus, 1)
+            infra_share = infra / step.duration_s / max(load_cpus, 1)
+            if infra_share >= INFRA_BUSY and step.cpu_util < INFRA_BUSY and busy < LOAD_CPU_LIMIT:
+                warn(
+                    "infra-bound",
+                    load,
+                    f"Postgres and the stub API used {infra_share:.0%} of the load CPUs while "
+                    f"the server used {step.cpu_util:.0%} of its own: the database is the limit",
+                )
             if busy >= LOAD_CPU_LIMIT:
                 warn(
                     "load-saturation",

@@ -216,6 +216,14 @@ def test_postgres_on_the_load_cpu_counts_towards_saturation(results: Results) ->
     assert "Postgres and stub API 75%" in str(warnings[0])
 
 
+def test_idle_server_with_a_busy_database_is_flagged(results: Results) -> None:
+    """db-read on a big table: the server idles at 10 % while Postgres works: say so."""
+    step = closed(32, 50.0, load_cpu_s=0.5).model_copy(update={"infra_cpu_s": 6.0, "cpu_util": 0.1})
+    warnings = analyze(results.model_copy(update={"runs": [run_of("x", [step])]})).warnings
+    assert [w.kind for w in warnings] == ["infra-bound"]
+    assert "the database is the limit" in str(warnings[0])
+
+
 def test_load_saturation_fires_at_the_threshold(results: Results) -> None:
     steps = [closed(8, 90.0, load_cpu_s=8.0), closed(32, 95.0, load_cpu_s=7.9)]
     warnings = analyze(results.model_copy(update={"runs": [run_of("x", steps)]})).warnings
