@@ -93,6 +93,15 @@ def step_install_args(
     ]  # fmt: skip
 
 
+def cpu_quantity(text: str) -> float | None:
+    """A Kubernetes CPU quantity ("1", "1500m", "0.5") in CPUs; None when empty or unknown."""
+    text = text.strip()
+    try:
+        return float(text[:-1]) / 1000 if text.endswith("m") else float(text) if text else None
+    except ValueError:
+        return None
+
+
 def summaries_from_logs(logs: str) -> list[dict[str, object]]:
     """The k6 summary of every pod: the JSON lines ``handleSummary`` printed."""
     found = []
@@ -140,6 +149,8 @@ class KubeServer:
     url: str
     service: str
     kube: Kube
+    cpu_budget: float = 1.0
+    """The server container's CPU limit, in CPUs."""
 
     def alive(self) -> bool:
         """True while the variant's Deployment has a ready pod."""
@@ -184,8 +195,6 @@ class KubernetesBackend:
         self.run_id = run_id
         self.parallelism = parallelism
         self.k6_image = k6_image
-        self.cpu_budget = 1.0
-        """The variant chart's default CPU limit: one whole CPU per server pod."""
         # A real cluster's settings (image registry, node roles...) for both charts.
         self.values_args = [arg for path in values or [] for arg in ("--values", str(path))]
         self.prometheus = prometheus or PrometheusRef()
@@ -222,7 +231,15 @@ class KubernetesBackend:
                 *variant_install_args(variant, self.scenario), "--wait", "--timeout", "5m"
             )
             url = f"http://{release}:{SERVER_PORT}"  # k6 runs in the same namespace
-            yield KubeServer(variant=variant, url=url, service=release, kube=self.kube)
+            limit = self.kube.kubectl(
+                "get", "deployment", release, "-o",
+                f"jsonpath={{.spec.template.spec.containers[?(@.name=='{SERVER_CONTAINER}')]"
+                ".resources.limits.cpu}",
+            )  # fmt: skip
+            yield KubeServer(
+                variant=variant, url=url, service=release, kube=self.kube,
+                cpu_budget=cpu_quantity(limit) or 1.0,
+            )  # fmt: skip
         finally:
             with contextlib.suppress(DjbenchError):
                 self.kube.helm("uninstall", release, "--wait")
@@ -348,7 +365,7 @@ class KubernetesBackend:
         side = ServerSide(
             cpu_s=cpu_s,
             rss_bytes=rss,
-            cpu_budget=self.cpu_budget,
+            cpu_budget=server.cpu_budget,
             load_cpu_s=load_cpu_s,
             throttled_s=throttled,
         )

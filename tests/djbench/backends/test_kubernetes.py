@@ -12,6 +12,7 @@ import pytest
 
 from djbench.backends.base import LoadStep
 from djbench.backends.kubernetes import (
+    cpu_quantity,
     merge_client_stats,
     step_release,
     summaries_from_logs,
@@ -97,3 +98,11 @@ def test_step_release_names_are_dns_safe_and_short() -> None:
     assert name == "k6-20261122t031500z-0012"
     assert len(name) <= 53
     assert LoadStep("open", 12.5).label == "r=12.5/s"
+
+
+def test_cpu_quantities() -> None:
+    assert cpu_quantity("1") == 1.0
+    assert cpu_quantity("1500m") == 1.5
+    assert cpu_quantity("0.5") == 0.5
+    assert cpu_quantity("") is None
+    assert cpu_quantity("lots") is None
