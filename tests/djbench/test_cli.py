@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
@@ -95,3 +99,39 @@ def test_report_rerenders_from_results(tmp_path: Path) -> None:
 def test_report_refuses_another_schema(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text('{"schema": "something/else"}')
     assert_one_line_error(djbench("report", str(tmp_path)), "unsupported results schema")
+
+
+def test_serve_runs_one_variant_until_ctrl_c(tmp_path: Path) -> None:
+    """`serve` prints the URL, the variant answers, Ctrl-C stops everything it started."""
+    port = "18799"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "djbench", "serve", "uvicorn", "--port", port, "--seed-rows", "100"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        body = None
+        while time.monotonic() < deadline and body is None:
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/async/db-read", timeout=5).json()
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert body is not None, "the variant never answered"
+        assert body["count"] == 100
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert f"serves http://127.0.0.1:{port}" in out
+    assert f"http://127.0.0.1:{port}/async/cpu" in out
+    assert "Traceback" not in err
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [c.cmdline() for c in alive]
