@@ -209,7 +209,7 @@ class KubernetesBackend:
 
     @contextlib.contextmanager
     def infrastructure(self) -> Iterator[None]:
-        """Check that ``task up`` left Postgres and the stub API running; nothing to start."""
+        """Check that ``task up`` left Postgres and the stub API; seed as the scenario says."""
         for service in ("postgres", "stubapi"):
             try:
                 self.kube.kubectl("get", "service", service, "-o", "name")
@@ -218,6 +218,13 @@ class KubernetesBackend:
                     f"service {service} not found in namespace {self.kube.namespace}: "
                     f"run `task up` first ({exc})"
                 ) from exc
+        # The scenario's table size: the seed Job (a post-upgrade hook) is idempotent, so this
+        # is quick when `task up` already seeded as many rows.
+        self.kube.helm(
+            "upgrade", "postgres", str(CHARTS / "postgres"), "--reuse-values",
+            "--set", f"seed.rows={self.scenario.seed_rows}", "--wait", "--wait-for-jobs",
+            "--timeout", "15m",
+        )  # fmt: skip
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.scenario_file.write_text(json.dumps(self.scenario.resolved(), indent=2))
         yield
