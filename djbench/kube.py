@@ -86,13 +86,16 @@ class Kube:
         """One instant PromQL query at a wall-clock time; None when it has no sample."""
         params = urllib.parse.urlencode({"query": query, "time": f"{at:.3f}"})
         raw = self.service_get(prom.service, prom.port, f"/api/v1/query?{params}", prom.namespace)
-        doc = json.loads(raw)
-        if doc.get("status") != "success":
-            raise DjbenchError(f"prometheus: {doc.get('error', 'query failed')}: {query}")
-        result = doc["data"]["result"]
-        if not result:
-            return None
-        value = float(result[0]["value"][1])
+        try:
+            doc = json.loads(raw)
+            if doc.get("status") != "success":
+                raise DjbenchError(f"prometheus: {doc.get('error', 'query failed')}: {query}")
+            result = doc["data"]["result"]
+            if not result:
+                return None
+            value = float(result[0]["value"][1])
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
+            raise DjbenchError(f"prometheus: unexpected answer to {query}: {raw[:200]}") from exc
         return None if value != value else value  # NaN: no data in the window
 
 

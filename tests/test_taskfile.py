@@ -120,7 +120,7 @@ def test_variables_have_defaults(taskfile: dict[str, Any]) -> None:
     for name, default in {
         "CLUSTER": "djbench",
         "NAMESPACE": "djbench",
-        "PROFILE": "default",
+        "PROFILE": "kubernetes",
     }.items():
         assert variables[name] == f'{{{{.{name} | default "{default}"}}}}'
     assert variables["VARIANTS"] == '{{.VARIANTS | default ""}}'
@@ -149,7 +149,9 @@ def test_up_checks_every_tool_first(taskfile: dict[str, Any]) -> None:
 def test_dry_bench_composes_the_djbench_command(task_exe: Path, stubbed_path: str) -> None:
     done = run_task(task_exe, "--dry", "bench", path=stubbed_path)
     assert done.returncode == 0, done.stderr
-    assert "djbench run --backend kubernetes --namespace djbench --profile default" in done.stderr
+    assert (
+        "djbench run --backend kubernetes --namespace djbench --profile kubernetes" in done.stderr
+    )
     assert "--variants" not in done.stderr
 
 

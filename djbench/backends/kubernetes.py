@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -31,6 +32,12 @@ from djbench.verify import check_answer
 CHARTS = REPO / "charts"
 SERVER_PORT = 8000
 SERVER_CONTAINER = "server"
+SCRAPE_INTERVAL_S = 5.0
+"""Prometheus' scrape interval (charts/monitoring/kube-prometheus-stack-values.yaml)."""
+PUSH_INTERVAL_S = 5.0
+"""k6's remote-write push interval (charts/loadtest/values.yaml)."""
+MIN_STEP_S = 4 * SCRAPE_INTERVAL_S
+"""A measured phase shorter than four scrapes leaves increase() with too few samples."""
 
 
 def variant_release(variant: Variant) -> str:
@@ -74,7 +81,11 @@ def step_install_args(
     deadline_s: int,
 ) -> list[str]:
     """``helm`` arguments that launch one step as a k6 Indexed Job (Job name = release)."""
-    repository, _, tag = k6_image.rpartition(":") if ":" in k6_image else (k6_image, "", "latest")
+    # A tag is a ':' after the last '/': registry:5000/k6 has none.
+    name_end = k6_image.rfind("/") + 1
+    repository, _, tag = k6_image.rpartition(":")
+    if ":" not in k6_image[name_end:]:
+        repository, tag = k6_image, "latest"
     return [
         "upgrade", "--install", release, str(CHARTS / "loadtest"),
         "--set-string", f"target={server_url}",
@@ -189,6 +200,12 @@ class KubernetesBackend:
         prometheus: PrometheusRef | None = None,
         values: list[Path] | None = None,
     ) -> None:
+        if scenario.duration_s < MIN_STEP_S:
+            raise DjbenchError(
+                f"kubernetes: duration_s is {scenario.duration_s:g}s; Prometheus scrapes the "
+                f"pods every {SCRAPE_INTERVAL_S:g}s, so a step needs at least {MIN_STEP_S:g}s "
+                "(use --profile kubernetes, or a scenario with a longer duration_s)"
+            )
         self.scenario = scenario
         self.out_dir = out_dir
         self.kube = kube
@@ -235,7 +252,11 @@ class KubernetesBackend:
         release = variant_release(variant)
         try:
             self.kube.helm(
-                *variant_install_args(variant, self.scenario), "--wait", "--timeout", "5m"
+                *variant_install_args(variant, self.scenario),
+                *self.values_args,
+                "--wait",
+                "--timeout",
+                "5m",
             )
             url = f"http://{release}:{SERVER_PORT}"  # k6 runs in the same namespace
             limit = self.kube.kubectl(
@@ -312,9 +333,9 @@ class KubernetesBackend:
             parts = [
                 parse_summary(doc, s.warmup_s, s.duration_s) for doc in summaries_from_logs(logs)
             ]
-            end = max((p.window_end for p in parts), default=0.0)
+            start = min((p.window_start for p in parts), default=0.0)
             latency = (
-                self._merged_latency(server.variant.name, workload, step, end)
+                self._merged_latency(server.variant.name, workload, step, start)
                 if len(parts) > 1
                 else None
             )
@@ -329,9 +350,14 @@ class KubernetesBackend:
     def _query(self, promql: str, at: float) -> float | None:
         return self.kube.prometheus(self.prometheus, promql, at)
 
-    def _merged_latency(self, variant: str, workload: str, step: LoadStep, end: float) -> Latency:
-        """Percentiles of the step over all pods, from k6's native histograms (never averaged)."""
-        window = f"{self.scenario.duration_s:.0f}s"
+    def _merged_latency(self, variant: str, workload: str, step: LoadStep, start: float) -> Latency:
+        """Percentiles of the step over all pods, from k6's native histograms (never averaged).
+
+        Queried after the Job ended, over a range reaching back past the measured phase: the
+        ``phase="measure"`` tag selects its samples, wherever k6's pushes fell in time.
+        """
+        now = time.time()
+        reach = f"{math.ceil(now - start + 2 * PUSH_INTERVAL_S)}s"
         # The tags the k6 script puts on every sample identify the step within the run.
         sel = _selector(
             run=self.run_id, variant=variant, workload=workload,
@@ -341,9 +367,12 @@ class KubernetesBackend:
         for name, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
             promql = (
                 f"histogram_quantile({q}, sum(increase(k6_http_req_duration_seconds{{{sel}}}"
-                f"[{window}])))"
+                f"[{reach}])))"
             )
-            values[name] = (self._query(promql, end) or 0.0) * 1000
+            value = self._query(promql, now)
+            if value is None:
+                raise DjbenchError(f"prometheus has no k6 latency samples for {sel}")
+            values[name] = value * 1000
         return Latency(**values)
 
     def _step(self, server: KubeServer, step: LoadStep, stats: ClientStats, release: str) -> Step:
@@ -355,16 +384,16 @@ class KubernetesBackend:
         pods = _selector(
             namespace=ns, pod=f"{server.service}-[a-z0-9]+-[a-z0-9]+", container=SERVER_CONTAINER
         )
-        k6_pods = _selector(namespace=ns, pod=f"{release}-[0-9]+-[a-z0-9]+")
-        cpu_s = (
-            self._query(f"sum(increase(container_cpu_usage_seconds_total{{{pods}}}[{window}]))", at)
-            or 0.0
+        # container= keeps cAdvisor's pod-level series (container="") out of the sums.
+        k6_pods = _selector(namespace=ns, pod=f"{release}-[0-9]+-[a-z0-9]+", container="k6")
+        cpu_s = self._query(
+            f"sum(increase(container_cpu_usage_seconds_total{{{pods}}}[{window}]))", at
         )
+        rss = self._query(f"max(max_over_time(container_memory_rss{{{pods}}}[{window}]))", at)
+        if cpu_s is None or rss is None:
+            raise DjbenchError(f"prometheus has no CPU or memory samples for {pods} in the step")
         load_cpu_s = self._query(
             f"sum(increase(container_cpu_usage_seconds_total{{{k6_pods}}}[{window}]))", at
-        )
-        rss = (
-            self._query(f"max(max_over_time(container_memory_rss{{{pods}}}[{window}]))", at) or 0.0
         )
         throttled = self._query(
             f"sum(increase(container_cpu_cfs_throttled_seconds_total{{{pods}}}[{window}]))", at

@@ -11,7 +11,7 @@ from djbench.results import Step
 from djbench.scenario import load_profile, load_scenario, parse_scenario
 
 
-@pytest.mark.parametrize("name", ["smoke", "default", "full"])
+@pytest.mark.parametrize("name", ["smoke", "default", "full", "kubernetes"])
 def test_profiles_validate(name: str) -> None:
     scenario = load_profile(name)
     assert scenario.name == name

@@ -106,3 +106,17 @@ def test_cpu_quantities() -> None:
     assert cpu_quantity("0.5") == 0.5
     assert cpu_quantity("") is None
     assert cpu_quantity("lots") is None
+
+
+def test_steps_shorter_than_four_scrapes_are_refused(tmp_path: Path) -> None:
+    from djbench.backends.kubernetes import KubernetesBackend
+    from djbench.kube import Kube
+    from djbench.scenario import load_profile
+
+    with pytest.raises(DjbenchError, match="at least 20s"):
+        KubernetesBackend(
+            load_profile("default"), out_dir=tmp_path, kube=Kube("djbench"), run_id="r"
+        )
+    KubernetesBackend(
+        load_profile("kubernetes"), out_dir=tmp_path, kube=Kube("djbench"), run_id="r"
+    )

@@ -98,3 +98,21 @@ def test_step_install_renders_one_k6_job(helm: Path, tmp_path: Path, step: LoadS
     assert float(env["DJBENCH_LEVEL"]) == step.level
     assert env["DJBENCH_PARALLELISM"] == "2"
     assert env["DJBENCH_RUN"] == "run1"
+
+
+@pytest.mark.parametrize(
+    ("image", "repository", "tag"),
+    [
+        ("grafana/k6:1.1.0", "grafana/k6", "1.1.0"),
+        ("registry:5000/k6", "registry:5000/k6", "latest"),
+        ("registry:5000/team/k6:1.1.0", "registry:5000/team/k6", "1.1.0"),
+    ],
+)
+def test_k6_image_is_split_at_the_tag(image: str, repository: str, tag: str) -> None:
+    args = step_install_args(
+        "k6-r-0001", "http://uvicorn:8000", load_variants()["uvicorn"], "cpu",
+        LoadStep("closed", 1), run_id="r", scenario_file=Path("s.json"), parallelism=1,
+        remote_write="http://p/api/v1/write", k6_image=image, deadline_s=60,
+    )  # fmt: skip
+    assert f"image.repository={repository}" in args
+    assert f"image.tag={tag}" in args
