@@ -126,17 +126,19 @@ class Scenario(_Strict):
         This is the document the k6 script reads: it needs nothing else from Python.
         """
         doc = self.model_dump(mode="json")
-        doc["requests"] = {
-            name: {
-                "method": w.method,
-                "path": f"/{{views}}/{name}",
-                "query": {**w.query, **self.params.get(name, {})},
-                "body": w.body,
-            }
-            for name, w in WORKLOADS.items()
-            if name in self.workloads
-        }
+        doc["requests"] = {name: self.request(name) for name in WORKLOADS if name in self.workloads}
         return doc
+
+    def request(self, workload: str) -> dict[str, Any]:
+        """The request k6 sends (and verification checks) for one workload: method, path
+        template with ``{views}``, query (the catalog's plus the scenario's ``params``), body."""
+        w = WORKLOADS[workload]
+        return {
+            "method": w.method,
+            "path": f"/{{views}}/{workload}",
+            "query": {**w.query, **self.params.get(workload, {})},
+            "body": w.body,
+        }
 
 
 def _format_error(source: str, exc: ValidationError) -> str:

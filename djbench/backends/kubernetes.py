@@ -13,12 +13,12 @@ import json
 import math
 import re
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from benchapp.catalog import WORKLOADS
 from djbench.backends.base import LoadStep
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.errors import DjbenchError
@@ -27,7 +27,7 @@ from djbench.load.k6 import ClientStats, parse_summary
 from djbench.results import Latency, Step
 from djbench.scenario import Scenario
 from djbench.variants import Variant
-from djbench.verify import check_answer
+from djbench.verify import check_answer, expected_status
 
 CHARTS = REPO / "charts"
 SERVER_PORT = 8000
@@ -288,20 +288,22 @@ class KubernetesBackend:
 
     def verify(self, server: KubeServer, workload: str) -> str | None:
         """One request through the API server's service proxy, checked like every backend."""
-        w = WORKLOADS[workload]
-        query = "&".join(f"{k}={v}" for k, v in w.query.items())
-        path = w.path(server.variant.views) + (f"?{query}" if query else "")
+        req = self.scenario.request(workload)
+        query = urllib.parse.urlencode(req["query"])
+        path = req["path"].format(views=server.variant.views) + (f"?{query}" if query else "")
+        # The proxy answers 2xx bodies only (an error status fails the kubectl call).
+        status = expected_status(workload)
         try:
-            if w.method == "POST":
-                body = self.kube.service_post(server.service, SERVER_PORT, path, json.dumps(w.body))
-                status = 201
+            if req["method"] == "POST":
+                body = self.kube.service_post(
+                    server.service, SERVER_PORT, path, json.dumps(req["body"])
+                )
             else:
                 body = self.kube.service_get(server.service, SERVER_PORT, path)
-                status = 200
         except DjbenchError as exc:
-            return f"verify: {w.method} {path} failed: {exc}"
+            return f"verify: {req['method']} {path} failed: {exc}"
         kind = "application/json" if body.lstrip().startswith("{") else "text/html"
-        return check_answer(workload, f"{w.method} {path}", status, kind, body)
+        return check_answer(workload, f"{req['method']} {path}", status, kind, body)
 
     def measure(self, server: KubeServer, workload: str, step: LoadStep) -> Step:
         """One k6 Job; client numbers from its pods' summaries, server numbers from Prometheus."""

@@ -15,7 +15,6 @@ from typing import Literal
 
 import httpx
 
-from benchapp.catalog import WORKLOADS
 from djbench.backends.base import LoadStep
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.collectors import Sampler
@@ -188,15 +187,17 @@ class LocalBackend:
 
     def verify(self, server: LocalServer, workload: str) -> str | None:
         """One request through httpx, checked like every backend checks it."""
-        w = WORKLOADS[workload]
-        url = f"{server.url}{w.path(server.variant.views)}"
+        req = self.scenario.request(workload)
+        url = server.url + req["path"].format(views=server.variant.views)
         try:
             with httpx.Client(timeout=30) as client:
-                res = client.request(w.method, url, params=w.query, json=w.body)
+                res = client.request(req["method"], url, params=req["query"], json=req["body"])
         except httpx.HTTPError as exc:
-            return f"verify: {w.method} {url} failed: {exc}"
-        content_type = res.headers.get("content-type", "")
-        return check_answer(workload, f"{w.method} {url}", res.status_code, content_type, res.text)
+            return f"verify: {req['method']} {url} failed: {exc}"
+        where = f"{req['method']} {res.request.url}"
+        return check_answer(
+            workload, where, res.status_code, res.headers.get("content-type", ""), res.text
+        )
 
     # -- one step ---------------------------------------------------------------------------
 

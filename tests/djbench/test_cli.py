@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -135,3 +136,23 @@ def test_serve_runs_one_variant_until_ctrl_c(tmp_path: Path) -> None:
     assert "Traceback" not in err
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not alive, [c.cmdline() for c in alive]
+
+
+def test_verification_uses_the_scenarios_parameters(tmp_path: Path) -> None:
+    """A bad `params` value is caught by the verify request, before anything is measured."""
+    scenario = tmp_path / "bad-params.yaml"
+    scenario.write_text(
+        "workloads: [sleep]\nseed_rows: 100\nwarmup_s: 0\nduration_s: 1\n"
+        "closed: {concurrency: [1]}\nparams: {sleep: {ms: 'abc'}}\n"
+    )
+    out = tmp_path / "out"
+    done = djbench(
+        "run", "--scenario", str(scenario), "--variants", "uvicorn", "--out", str(out),
+        "--port", "18798",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = json.loads((out / "results.json").read_text())["runs"][0]
+    assert run["status"] == "failed"
+    assert "answered 400" in run["error"]
+    assert "ms=abc" in run["error"]
+    assert run["steps"] == []
