@@ -27,10 +27,11 @@ MAX_DROPPED_FRACTION = 0.01
 MIN_REQUESTS = 100
 """Below this a p99 rests on a single sample or none: too noisy to trust."""
 LOAD_CPU_LIMIT = 0.8
+"""Share of the load CPUs (k6, plus Postgres and the stub API that share them locally) at
+which the load side itself may be the bottleneck."""
 INFRA_BUSY = 0.5
 """Postgres + stub API above this share of the load CPUs while the server idles below it:
 the step measures the database, not the server."""
-"""k6 CPU seconds per wall second at which the load generator itself may be the bottleneck."""
 
 WarningKind = Literal[
     "failed-run", "failed-step", "error-rate", "few-requests", "load-saturation", "infra-bound"

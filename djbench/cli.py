@@ -53,7 +53,9 @@ VariantsOpt = Annotated[
     str | None, typer.Option(help="comma-separated variant names, or 'all' (see `variants`)")
 ]
 WorkloadsOpt = Annotated[str | None, typer.Option(help="comma-separated workload names")]
-PortOpt = Annotated[int, typer.Option(help="loopback port of the server under test")]
+PortOpt = Annotated[
+    int, typer.Option(min=1, max=65535, help="loopback port of the server under test")
+]
 
 
 BackendOpt = Annotated[str, typer.Option(help="local (processes here) or kubernetes (helm)")]
@@ -192,7 +194,7 @@ def _after_interrupt(out_dir: Path) -> None:
 def serve(
     variant: Annotated[str, typer.Argument(help="variant name (see `djbench variants`)")],
     port: PortOpt = 8000,
-    seed_rows: Annotated[int, typer.Option(help="rows to seed")] = 10_000,
+    seed_rows: Annotated[int, typer.Option(min=25, help="rows to seed")] = 10_000,
 ) -> None:
     """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C."""
     from benchapp.catalog import WORKLOADS

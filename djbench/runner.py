@@ -92,8 +92,8 @@ def execute(
 ) -> Results:
     """Run the whole plan. Returns the results; ``results.json`` is current at every point.
 
-    A failing variant or step is recorded and the run goes on; KeyboardInterrupt marks the
-    current run as interrupted, writes, and propagates.
+    A failing variant or step is recorded and the run goes on. A run in progress is stored
+    as incomplete before each step, so KeyboardInterrupt (which propagates) loses nothing.
     """
     progress.phase("preparing Postgres (seeded) and the stub API")
     with backend.infrastructure():
@@ -133,9 +133,9 @@ class ServerSlot(Generic[ServerT]):
         why = "starting" if server is None else "restarting (still busy or gone)"
         self.close()
         self.progress.phase(f"{why} {self.variant.label}")
-        stack = contextlib.ExitStack()
-        self._server = stack.enter_context(self.backend.server(self.variant))
-        self._stack = stack
+        # Held before entering, so a Ctrl-C inside the start still stops what it started.
+        self._stack = contextlib.ExitStack()
+        self._server = self._stack.enter_context(self.backend.server(self.variant))
         return self._server
 
     def close(self) -> None:

@@ -109,7 +109,8 @@ def embedded_postgres(
         ]  # fmt: skip
         done = subprocess.run(initdb, capture_output=True, text=True, user=user or None)
         if done.returncode != 0:
-            raise DjbenchError(f"initdb failed: {done.stderr.strip().splitlines()[-1:]}")
+            last = done.stderr.strip().splitlines()[-3:]
+            raise DjbenchError(f"initdb failed: {' | '.join(last) or 'no output'}")
         pwfile.unlink()
         port = free_port(host)
         proc = ManagedProcess(
@@ -128,7 +129,8 @@ def embedded_postgres(
             cpus=cpus,
             user=user,
             stop_signal=signal.SIGINT,  # "fast" shutdown
-        ).start()  # fmt: skip
+        )  # fmt: skip
+        proc.start()  # after the assignment: an interrupt now still reaches the finally
         version = _wait_ready(host, port, password, proc)
         _create_database(host, port, password)
         yield PostgresInfo(host=host, port=port, password=password, version=version, process=proc)

@@ -93,6 +93,9 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             self.stop()
             raise DjbenchError(f"{self.name} did not finish within {timeout:.0f}s") from None
+        except BaseException:
+            self.stop()  # Ctrl-C while waiting: the child lives in its own session
+            raise
 
     def running(self) -> bool:
         """True while the command has not exited."""
@@ -103,8 +106,9 @@ class ManagedProcess:
         return None if self._popen is None else self._popen.poll()
 
     def tree(self) -> list[psutil.Process]:
-        """The command and all its descendants that are alive now (none before start)."""
-        if self._popen is None:
+        """The command and all its descendants that are alive now (none before start, none
+        once it was reaped: its pid may belong to another process by then)."""
+        if self._popen is None or self._popen.poll() is not None:
             return []
         try:
             root = psutil.Process(self.pid)
@@ -121,24 +125,31 @@ class ManagedProcess:
         return "\n".join(text.strip().splitlines()[-lines:])
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Signal the whole session, wait, then kill whatever is left of the tree."""
+        """Signal the whole session, wait, then kill whatever is left of the tree.
+
+        The kill runs however the wait ends (a timeout, or Ctrl-C in the middle of it).
+        """
         if self._popen is None:
             return
         members = self.tree()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, self.stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._popen.wait(timeout)
-        # Descendants that left the session (daemonised helpers) are found through the tree.
-        leftovers = [p for p in members if _alive(p)] + self.tree()
-        for proc in leftovers:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._popen.wait(5)
-        psutil.wait_procs(leftovers, timeout=5)
+        try:
+            if self._popen.poll() is None:  # the group leader lives: its pgid is still ours
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, self.stop_signal)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._popen.wait(timeout)
+        finally:
+            # Descendants that left the session (daemonised helpers) are found through the tree.
+            leftovers = [p for p in members if _alive(p)] + self.tree()
+            for proc in leftovers:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+            if self._popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._popen.wait(5)
+            psutil.wait_procs(leftovers, timeout=5)
 
 
 def _alive(proc: psutil.Process) -> bool:

@@ -51,10 +51,11 @@ HOW_TO_READ = (
     f"{SIGNIFICANT_RATIO - 1:.0%} over the runner-up is reported as not significant, because "
     "repeated runs differ by that much. The knee is the concurrency after which more "
     f"concurrent users added less than {KNEE_GAIN:.0%} throughput. CPU util is the server's "
-    "CPU time per wall-clock second (100% = one core) and CPU ms/req its CPU cost per request: "
+    "CPU time per wall-clock second over its CPU budget (100% = the budget used up) and CPU "
+    "ms/req its CPU cost per request: "
     "lower means more requests per core. Variants marked (crossed) serve the other interface's "
     "views (e.g. an ASGI server running the sync views). Read the warnings first: a step with "
-    "few requests, errors or a saturated load generator measures less than it seems."
+    "few requests, errors, a saturated load side or a busy database measures less than it seems."
 )
 
 # Characters that would turn text from the results file into Markdown or HTML structure.

@@ -11,11 +11,13 @@ from djbench.results import Results
 
 
 def _marker(summary: RunSummary, verdict: Verdict) -> Text:
-    if summary.run.status == "failed":
+    # A run with a failed step still has the capacity its good steps showed: verdict first.
+    ranked = summary.variant in (verdict.winner, verdict.runner_up)
+    if summary.run.status == "failed" and not ranked:
         return Text("failed", style="red")
     if summary.capacity_rps is None:
         return Text("misses SLO", style="yellow")
-    if summary.variant not in (verdict.winner, verdict.runner_up):
+    if not ranked:
         return Text("")
     if not verdict.significant:
         return Text("≈ tie", style="yellow")
