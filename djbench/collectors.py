@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import psutil
 
 Tree = Callable[[], list[psutil.Process]]
+Counter = Callable[[], float | None]
 _INTERVAL_S = 0.05
 
 
@@ -42,9 +43,11 @@ class Sampler:
     has to know when a phase starts.
     """
 
-    def __init__(self, trees: dict[str, Tree]) -> None:
+    def __init__(self, trees: dict[str, Tree], counters: dict[str, Counter] | None = None) -> None:
         self._trees = trees
-        self._series = {name: _Series() for name in trees}
+        # Cumulative counters (e.g. cgroup throttled time) sampled on the same clock.
+        self._counters = counters or {}
+        self._series = {name: _Series() for name in [*trees, *self._counters]}
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="djbench-sampler", daemon=True)
@@ -69,15 +72,27 @@ class Sampler:
             procs = tree()
             if not procs:
                 continue  # not started yet, or gone: no sample beats a false zero
-            cpu, rss = tree_usage(procs)
-            with self._lock:
-                series = self._series[name]
-                series.times.append(now)
-                series.cpu.append(cpu)
-                series.rss.append(rss)
+            self._record(name, now, *tree_usage(procs))
+        for name, counter in self._counters.items():
+            value = counter()
+            if value is not None:
+                self._record(name, now, value, 0)
+
+    def _record(self, name: str, now: float, value: float, rss: int) -> None:
+        with self._lock:
+            series = self._series[name]
+            series.times.append(now)
+            series.cpu.append(value)
+            series.rss.append(rss)
+
+    def has(self, name: str) -> bool:
+        """Whether any sample of ``name`` was taken."""
+        with self._lock:
+            return bool(self._series[name].times)
 
     def window(self, name: str, start: float, end: float) -> tuple[float, int]:
-        """CPU seconds spent and peak resident bytes of one tree between two wall-clock times."""
+        """CPU seconds spent and peak resident bytes of one tree between two wall-clock times
+        (for a counter: how much it grew, and 0)."""
         with self._lock:
             s = self._series[name]
             times, cpu, rss = list(s.times), list(s.cpu), list(s.rss)

@@ -221,13 +221,13 @@ class LocalBackend:
         )  # fmt: skip
         s = self.scenario
         timeout = s.warmup_s + s.duration_s + s.request_timeout_s + 60
-        throttled_before = throttled_s(server.cgroup)
         sampler = Sampler(
             {
                 "server": server.process.tree,
                 "k6": k6.tree,
                 "infra": lambda: [p for proc in self._infra for p in proc.tree()],
-            }
+            },
+            counters={"throttled": lambda: throttled_s(server.cgroup)},
         )
         try:
             with sampler:
@@ -240,10 +240,9 @@ class LocalBackend:
         cpu_s, rss = sampler.window("server", stats.window_start, stats.window_end)
         load_cpu_s, _ = sampler.window("k6", stats.window_start, stats.window_end)
         infra_cpu_s, _ = sampler.window("infra", stats.window_start, stats.window_end)
-        throttled_after = throttled_s(server.cgroup)
         throttled = (
-            throttled_after - throttled_before
-            if throttled_after is not None and throttled_before is not None
+            sampler.window("throttled", stats.window_start, stats.window_end)[0]
+            if sampler.has("throttled")
             else None
         )
         side = ServerSide(

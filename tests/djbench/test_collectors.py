@@ -36,3 +36,19 @@ def test_sampler_measures_cpu_of_a_busy_process_in_a_window() -> None:
     assert 0.5 < used < 1.0, used
     assert idle_used < 0.05
     assert rss > 1_000_000
+
+
+def test_counters_are_sampled_on_the_same_clock() -> None:
+    """A cumulative counter (e.g. throttled seconds) gives its growth inside the window."""
+    started = time.time()
+    sampler = Sampler({}, counters={"clock": lambda: time.time() - started, "none": lambda: None})
+    with sampler:
+        time.sleep(0.3)
+        start = time.time()
+        time.sleep(0.5)
+        end = time.time()
+        time.sleep(0.2)
+    grown, _ = sampler.window("clock", start, end)
+    assert abs(grown - (end - start)) < 0.02
+    assert sampler.has("clock")
+    assert not sampler.has("none")
