@@ -92,7 +92,8 @@ def run(
     if backend not in ("local", "kubernetes"):
         raise DjbenchError(f"unknown backend {backend!r}; choose local or kubernetes")
     chosen = load_scenario(scenario) if scenario else load_profile(profile)
-    plan = make_plan(chosen, _split(variants), _split(workloads))
+    source = str(scenario) if scenario else f"profile {profile}"
+    plan = make_plan(chosen, _split(variants), _split(workloads), source)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out or Path("results") / f"{stamp}-{plan.scenario.name}"
     if (out_dir / "results.json").exists():
@@ -168,11 +169,13 @@ def _kubernetes(
 
 
 def _finish(results: Results, out_dir: Path, started: float) -> None:
+    from djbench.analysis import analyze
     from djbench.report import render_reports
     from djbench.report.terminal import summary_table
 
-    paths = render_reports(results, out_dir)
-    console.print(summary_table(results))
+    analysis = analyze(results)
+    paths = render_reports(results, out_dir, analysis)
+    console.print(summary_table(results, analysis))
     console.print(f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths)))
     if any(r.status != "ok" for r in results.runs):
         console.print("[yellow]some runs failed: see the report and the logs/ directory[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from djbench.backends.base import LoadStep
+from djbench.errors import DjbenchError
 from djbench.results import Step
 from djbench.scenario import Scenario, revalidate
 from djbench.variants import Variant, resolve_variants
@@ -46,10 +47,16 @@ class Plan:
 
 
 def make_plan(
-    scenario: Scenario, variants: list[str] | None = None, workloads: list[str] | None = None
+    scenario: Scenario,
+    variants: list[str] | None = None,
+    workloads: list[str] | None = None,
+    source: str = "scenario",
 ) -> Plan:
     """Resolve names (command-line choices win over the scenario's) into a plan."""
-    chosen = resolve_variants(variants or scenario.variants or None)
+    try:
+        chosen = resolve_variants(variants or scenario.variants or None)
+    except DjbenchError as exc:
+        raise DjbenchError(f"{'--variants' if variants else source + ': variants'}: {exc}") from exc
     names = list(dict.fromkeys(workloads or scenario.workloads))
     # Re-validated through the same model, so a bad name reads as in a scenario file; the
     # stored scenario then says exactly what ran.

@@ -80,7 +80,9 @@ def resolve_variants(names: list[str] | None) -> list[Variant]:
     variants = load_variants()
     if not names:
         return [variants[n] for n in standard_variants()]
-    if names == ["all"]:
+    if "all" in names:
+        if names != ["all"]:
+            raise DjbenchError("'all' cannot be combined with variant names")
         return list(variants.values())
     unknown = [n for n in names if n not in variants]
     if unknown:

@@ -411,7 +411,13 @@ class KubernetesBackend:
 
     def environment_extra(self) -> dict[str, object]:
         """Cluster facts recorded with the results."""
-        facts: dict[str, object] = {"namespace": self.kube.namespace, "k6_pods": self.parallelism}
+        facts: dict[str, object] = {
+            "namespace": self.kube.namespace,
+            "k6_pods": self.parallelism,
+            # Python, Django and server versions above are read on the harness host; the pods
+            # run the image built from the same uv.lock.
+            "versions_from": "harness host (the image installs the same uv.lock)",
+        }
         with contextlib.suppress(DjbenchError):
             facts["kubernetes"] = (
                 json.loads(self.kube.kubectl("version", "-o", "json"))
