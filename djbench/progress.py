@@ -14,6 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from djbench.analysis import load_label
 from djbench.backends.base import LoadStep
 from djbench.results import Step
 
@@ -61,7 +62,7 @@ class RichProgress:
     def step_done(self, variant: str, workload: str, step: Step) -> None:
         """Print one line with the step's headline numbers."""
         self._bar.advance(self._task)
-        level = f"c={step.concurrency}" if step.model == "closed" else f"r={step.rate:.1f}/s"
+        level = load_label(step)
         if step.status != "ok":
             self.console.print(
                 f"  [red]failed[/] {variant:<28} {workload:<9} {level:<10} {step.error}"
