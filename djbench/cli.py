@@ -45,7 +45,15 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
-ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="smoke, default or full")]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="smoke, default, full or kubernetes (default: `default`, or `kubernetes` with "
+        "--backend kubernetes)",
+    ),
+]
 ScenarioOpt = Annotated[
     Path | None, typer.Option("--scenario", "-s", help="scenario YAML file (overrides --profile)")
 ]
@@ -63,7 +71,7 @@ BackendOpt = Annotated[str, typer.Option(help="local (processes here) or kuberne
 
 @app.command()
 def run(
-    profile: ProfileOpt = "default",
+    profile: ProfileOpt = None,
     scenario: ScenarioOpt = None,
     variants: VariantsOpt = None,
     workloads: WorkloadsOpt = None,
@@ -91,6 +99,7 @@ def run(
 
     if backend not in ("local", "kubernetes"):
         raise DjbenchError(f"unknown backend {backend!r}; choose local or kubernetes")
+    profile = profile or ("kubernetes" if backend == "kubernetes" else "default")
     chosen = load_scenario(scenario) if scenario else load_profile(profile)
     source = str(scenario) if scenario else f"profile {profile}"
     plan = make_plan(chosen, _split(variants), _split(workloads), source)
