@@ -24,6 +24,39 @@ FLAVOR_DESCRIPTIONS: dict[ViewFlavor, str] = {
     "async-raw": "async views, raw psycopg AsyncConnectionPool",
 }
 
+ClientKind = Literal["sync", "async"]
+"""Which interface an upstream client serves: sync views (threads, greenlets) or async views."""
+UpstreamClient = Literal["requests", "aiohttp", "httpx2", "httpx"]
+
+UPSTREAM_CLIENTS: dict[ClientKind, tuple[UpstreamClient, ...]] = {
+    "sync": ("requests", "httpx2", "httpx"),
+    "async": ("aiohttp", "httpx2", "httpx"),
+}
+"""The HTTP clients a view of each kind can make its upstream calls with. ``requests`` uses
+urllib3's pool, ``aiohttp`` a ``ClientSession`` with a ``TCPConnector``; ``httpx2`` (pydantic's
+maintained fork) and ``httpx`` (0.28) have a client of each kind."""
+
+DEFAULT_UPSTREAM_CLIENTS: dict[ClientKind, UpstreamClient] = {
+    "sync": "requests",
+    "async": "aiohttp",
+}
+"""The client each kind uses unless a scenario says otherwise: the one that does not distort
+the sync-versus-async comparison (measured: see the README's findings)."""
+
+CLIENT_DISTRIBUTIONS: dict[str, str] = {
+    "requests": "requests",
+    "aiohttp": "aiohttp",
+    "httpx2": "httpx2",
+    "httpx": "httpx",
+}
+"""The package whose version is recorded with each client."""
+
+
+def client_kind(flavor: ViewFlavor) -> ClientKind:
+    """The kind of upstream client a view flavor calls with."""
+    return "sync" if flavor == "sync" else "async"
+
+
 UPSTREAM_DELAYS_MS: tuple[int, ...] = (300, 600, 150)
 """Three concurrent calls to the stub API, as in the best-known sync-or-async article."""
 

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, UPSTREAM_CLIENTS, ClientKind, UpstreamClient
+
 PREFIX = "DJBENCH_"
 Environ = Mapping[str, str]
 
@@ -63,6 +65,18 @@ def milliseconds_list(env: Environ, name: str, default: tuple[int, ...]) -> tupl
     if not values or any(not 0 <= ms <= 60_000 for ms in values):
         raise ImproperlyConfigured(f"{PREFIX}{name} needs 1+ delays in 0..60000 ms")
     return values
+
+
+def upstream_client(env: Environ, kind: ClientKind) -> UpstreamClient:
+    """``DJBENCH_UPSTREAM_<KIND>_CLIENT``: one of ``UPSTREAM_CLIENTS[kind]``, by default
+    ``DEFAULT_UPSTREAM_CLIENTS[kind]``."""
+    name = f"UPSTREAM_{kind.upper()}_CLIENT"
+    raw = text(env, name, DEFAULT_UPSTREAM_CLIENTS[kind])
+    for client in UPSTREAM_CLIENTS[kind]:
+        if raw == client:
+            return client
+    choices = ", ".join(UPSTREAM_CLIENTS[kind])
+    raise ImproperlyConfigured(f"{PREFIX}{name} must be one of {choices}, got {raw!r}")
 
 
 def secret_key(env: Environ) -> str:

@@ -6,7 +6,6 @@ page or a request hanging until the load generator gives up.
 
 from __future__ import annotations
 
-import httpx
 from django.db import OperationalError as DjangoOperationalError
 from django.http import JsonResponse
 from psycopg import OperationalError as PsycopgOperationalError
@@ -18,7 +17,10 @@ class BadRequest(Exception):
 
 
 class UpstreamError(Exception):
-    """The stub API answered with an error status (502)."""
+    """The stub API failed or answered with an error status (502).
+
+    Each upstream client turns its library's failures into this (``upstream.base.failures_of``).
+    """
 
 
 def error_response(message: str, status: int) -> JsonResponse:
@@ -32,8 +34,6 @@ def answer_for(exc: BaseException) -> JsonResponse | None:
         return error_response(str(exc), 400)
     if isinstance(exc, UpstreamError):
         return error_response(str(exc), 502)
-    if isinstance(exc, httpx.HTTPError):
-        return error_response(f"upstream unavailable: {type(exc).__name__}", 502)
     # Django wraps psycopg errors (PoolTimeout included) in its own, keeping the original cause.
     cause = exc.__cause__ if isinstance(exc, DjangoOperationalError) else exc
     if isinstance(cause, PoolTimeout):

@@ -1,10 +1,11 @@
 """Process-wide async resources, one per running event loop.
 
-An ``httpx.AsyncClient`` or a psycopg ``AsyncConnectionPool`` belongs to the loop it was first
-used on. Under an ASGI server there is one loop for the life of the process, so each resource
-is created once. Under a WSGI server Django runs every async view on a fresh loop, so the
-resources of that loop are closed when the request ends (``aclose_all``), never leaked; entries
-of loops that closed without that are dropped the next time a resource is opened.
+An async upstream client (an aiohttp ``ClientSession``, an ``httpx.AsyncClient``) or a psycopg
+``AsyncConnectionPool`` belongs to the loop it was first used on. Under an ASGI server there is
+one loop for the life of the process, so each resource is created once. Under a WSGI server
+Django runs every async view on a fresh loop, so the resources of that loop are closed when the
+request ends (``aclose_all``), never leaked; entries of loops that closed without that are
+dropped the next time a resource is opened.
 """
 
 from __future__ import annotations

@@ -7,8 +7,12 @@
     DJBENCH_DB_POOL_MIN / _MAX / _TIMEOUT    pool per process: 2 / 16 connections, 2 s wait
     DJBENCH_STUB_URL          base URL of the stub API (http://127.0.0.1:8081)
     DJBENCH_UPSTREAM_DELAYS   comma list of ms, one concurrent call each (300,600,150)
-    DJBENCH_UPSTREAM_TIMEOUT  seconds per upstream call (5)
-    DJBENCH_UPSTREAM_CONNECTIONS  max concurrent upstream calls per process (1000)
+    DJBENCH_UPSTREAM_TIMEOUT  connect and read timeout of each upstream call, seconds (5)
+    DJBENCH_UPSTREAM_SYNC_CLIENT   HTTP client of sync views: requests, httpx2 or httpx (requests)
+    DJBENCH_UPSTREAM_ASYNC_CLIENT  HTTP client of async views: aiohttp, httpx2 or httpx (aiohttp)
+    DJBENCH_UPSTREAM_CONNECTIONS   pool limit of every upstream client, per process (and per
+                              event loop for async clients): max connections = max keep-alive
+                              connections; also the size of the sync fan-out thread pool (1000)
 
 Deliberately minimal: no sessions, auth, admin, CSRF or CommonMiddleware, so every server
 variant measures the same small request path. ``DEBUG`` is off always.
@@ -59,6 +63,9 @@ DATABASES = {
 DJBENCH_STUB_URL = env.text(_ENV, "STUB_URL", "http://127.0.0.1:8081").rstrip("/")
 DJBENCH_UPSTREAM_DELAYS = env.milliseconds_list(_ENV, "UPSTREAM_DELAYS", UPSTREAM_DELAYS_MS)
 DJBENCH_UPSTREAM_TIMEOUT = env.seconds(_ENV, "UPSTREAM_TIMEOUT", 5.0)
+# Which library makes the upstream calls is a measured axis (catalog.UPSTREAM_CLIENTS).
+DJBENCH_UPSTREAM_SYNC_CLIENT = env.upstream_client(_ENV, "sync")
+DJBENCH_UPSTREAM_ASYNC_CLIENT = env.upstream_client(_ENV, "async")
 # Upper bound on concurrent upstream calls per process (HTTP connections and, for sync views,
 # threads); high so a gevent worker with 1000 connections is not throttled by the client.
 DJBENCH_UPSTREAM_CONNECTIONS = env.integer(_ENV, "UPSTREAM_CONNECTIONS", 1000, minimum=1)

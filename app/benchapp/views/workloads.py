@@ -110,9 +110,15 @@ def db_write_answer(item: ItemRow) -> JsonResponse:
 
 
 def upstream_answer(replies: Sequence[UpstreamReply]) -> JsonResponse:
-    """``{"workload": "upstream", "calls": [{"delay_ms": d, "status": s}, ...]}``."""
+    """``{"workload": "upstream", "client": name, "calls": [{"delay_ms": d, "status": s}, ...]}``.
+
+    ``client`` is the client that made the calls, so the harness can check it is the one the
+    server was started with.
+    """
+    # One client makes every call of a request; unpacking fails loudly (500) otherwise.
+    (client,) = {reply.client for reply in replies}
     calls = [{"delay_ms": reply.delay_ms, "status": reply.status} for reply in replies]
-    return JsonResponse({"workload": "upstream", "calls": calls})
+    return JsonResponse({"workload": "upstream", "client": client, "calls": calls})
 
 
 def sleep_answer(sleep: Sleep) -> JsonResponse:
@@ -121,7 +127,7 @@ def sleep_answer(sleep: Sleep) -> JsonResponse:
 
 
 def page_answer(flavor: str, read: ItemsRead, reply: UpstreamReply) -> HttpResponse:
-    """The HTML page: the latest items, the row count and the upstream record."""
+    """The HTML page: the latest items, the row count, the upstream record and its client."""
     context: dict[str, Any] = {
         "flavor": flavor,
         "count": read.row_count,

@@ -10,9 +10,33 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import pytest
+from django.test import override_settings
+
+from benchapp.catalog import (
+    UPSTREAM_CLIENTS,
+    VIEW_FLAVORS,
+    UpstreamClient,
+    ViewFlavor,
+    client_kind,
+)
+
 SEED_ROWS = 60
 UPSTREAM_DELAYS = (30, 60, 15)
 Handler = Literal["wsgi", "asgi"]
+
+FLAVOR_CLIENTS = [
+    pytest.param(flavor, name, id=f"{flavor}-{name}")
+    for flavor in VIEW_FLAVORS
+    for name in UPSTREAM_CLIENTS[client_kind(flavor)]
+]
+"""``(flavor, upstream client)``: every client each view flavor can call with."""
+
+
+def using_client(flavor: ViewFlavor, name: UpstreamClient) -> override_settings:
+    """Settings under which views of ``flavor`` call upstream with the client ``name``."""
+    kind = client_kind(flavor)
+    return override_settings(**{f"DJBENCH_UPSTREAM_{kind.upper()}_CLIENT": name})
 
 
 @contextlib.contextmanager

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from app_helpers import AppClient
+from app_helpers import AppClient, using_client
 
+from benchapp.catalog import UPSTREAM_CLIENTS, UpstreamClient
 from benchapp.loop_local import LoopLocal, aclose_all
 
 
@@ -84,27 +85,32 @@ def test_wsgi_request_closes_its_loop_resources(django_app: None, workload: str)
     from benchapp.upstream import async_clients
 
     assert AppClient("wsgi").get(f"/async-raw/{workload}").status == 200
-    assert len(async_clients) == 0
+    assert all(len(clients) == 0 for clients in async_clients.values())
     assert len(pools) == 0
 
 
-def test_asgi_requests_share_the_loop_client(django_app: None) -> None:
+@pytest.mark.parametrize("name", UPSTREAM_CLIENTS["async"])
+def test_asgi_requests_share_the_loop_client(django_app: None, name: UpstreamClient) -> None:
     from django.test import AsyncClient
 
     from benchapp.upstream import async_clients
+
+    clients = async_clients[name]
 
     async def two_requests() -> list[int]:
         client = AsyncClient()
         statuses = []
         for _ in range(2):
             statuses.append((await client.get("/async/upstream")).status_code)
-            assert len(async_clients) == 1
-        first = await async_clients.get()
-        assert await async_clients.get() is first
+            assert len(clients) == 1
+        first = await clients.get()
+        assert await clients.get() is first
+        assert first.name == name
         await aclose_all()
         return statuses
 
-    assert asyncio.run(two_requests()) == [200, 200]
+    with using_client("async", name):
+        assert asyncio.run(two_requests()) == [200, 200]
 
 
 def test_loops_closed_without_aclose_are_forgotten() -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from benchapp import env
-from benchapp.catalog import UPSTREAM_DELAYS_MS
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, UPSTREAM_CLIENTS, UPSTREAM_DELAYS_MS
 
 
 def settings_in_subprocess(
@@ -121,3 +121,44 @@ def test_upstream_delays() -> None:
     for bad in ("x", "-1", "70000"):
         with pytest.raises(ImproperlyConfigured, match="DJBENCH_UPSTREAM_DELAYS"):
             env.milliseconds_list({"DJBENCH_UPSTREAM_DELAYS": bad}, "UPSTREAM_DELAYS", (1,))
+
+
+def test_upstream_clients() -> None:
+    for kind in ("sync", "async"):
+        assert env.upstream_client({}, kind) == DEFAULT_UPSTREAM_CLIENTS[kind]
+        for name in UPSTREAM_CLIENTS[kind]:
+            variable = f"DJBENCH_UPSTREAM_{kind.upper()}_CLIENT"
+            assert env.upstream_client({variable: name}, kind) == name
+    with pytest.raises(ImproperlyConfigured) as refused:
+        env.upstream_client({"DJBENCH_UPSTREAM_SYNC_CLIENT": "aiohttp"}, "sync")
+    assert str(refused.value) == (
+        "DJBENCH_UPSTREAM_SYNC_CLIENT must be one of requests, httpx2, httpx, got 'aiohttp'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "choices"),
+    [
+        ("DJBENCH_UPSTREAM_SYNC_CLIENT", "urllib3", "requests, httpx2, httpx"),
+        ("DJBENCH_UPSTREAM_ASYNC_CLIENT", "requests", "aiohttp, httpx2, httpx"),
+        ("DJBENCH_UPSTREAM_ASYNC_CLIENT", "HTTPX", "aiohttp, httpx2, httpx"),
+    ],
+)
+def test_bad_upstream_client_fails_with_one_line(variable: str, value: str, choices: str) -> None:
+    done = settings_in_subprocess(
+        {"DJBENCH_SECRET_KEY": "k", variable: value}, "settings.DJBENCH_UPSTREAM_SYNC_CLIENT"
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {variable} must be one of {choices},"
+        f" got {value!r}"
+    )
+
+
+def test_upstream_clients_reach_the_settings() -> None:
+    done = settings_in_subprocess(
+        {"DJBENCH_SECRET_KEY": "k", "DJBENCH_UPSTREAM_ASYNC_CLIENT": "httpx2"},
+        "settings.DJBENCH_UPSTREAM_SYNC_CLIENT, settings.DJBENCH_UPSTREAM_ASYNC_CLIENT",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "('requests', 'httpx2')"

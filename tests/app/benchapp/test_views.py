@@ -7,7 +7,14 @@ import time
 import pytest
 from app_helpers import SEED_ROWS, UPSTREAM_DELAYS, AppClient
 
-from benchapp.catalog import CPU_DEFAULT_N, VIEW_FLAVORS, WORKLOADS, ViewFlavor
+from benchapp.catalog import (
+    CPU_DEFAULT_N,
+    DEFAULT_UPSTREAM_CLIENTS,
+    VIEW_FLAVORS,
+    WORKLOADS,
+    ViewFlavor,
+    client_kind,
+)
 
 pytestmark = pytest.mark.parametrize("flavor", VIEW_FLAVORS)
 
@@ -58,13 +65,14 @@ def test_db_write(client: AppClient, flavor: str) -> None:
     assert item_count() == before + 1
 
 
-def test_upstream(client: AppClient, flavor: str) -> None:
+def test_upstream(client: AppClient, flavor: ViewFlavor) -> None:
     start = time.perf_counter()
     answer = client.get(f"/{flavor}/upstream")
     elapsed = time.perf_counter() - start
     assert answer.status == 200
     assert answer.json() == {
         "workload": "upstream",
+        "client": DEFAULT_UPSTREAM_CLIENTS[client_kind(flavor)],
         "calls": [{"delay_ms": ms, "status": 200} for ms in UPSTREAM_DELAYS],
     }
     # Concurrent calls: about the longest delay, not the sum of all three.
@@ -85,7 +93,7 @@ def test_sleep_defaults_to_100_ms_on_a_timer(client: AppClient, flavor: str) -> 
     assert client.get(f"/{flavor}/sleep").json() == {"workload": "sleep", "ms": 100, "via": "timer"}
 
 
-def test_page(client: AppClient, flavor: str) -> None:
+def test_page(client: AppClient, flavor: ViewFlavor) -> None:
     answer = client.get(f"/{flavor}/page")
     assert answer.status == 200
     assert answer.headers["Content-Type"].startswith("text/html")
@@ -93,7 +101,8 @@ def test_page(client: AppClient, flavor: str) -> None:
     assert f"{flavor} views" in html
     assert f"({item_count()} in total" in html
     assert html.count("<tr><td>") == 10
-    assert f"Upstream ({UPSTREAM_DELAYS[0]} ms): #" in html
+    client_name = DEFAULT_UPSTREAM_CLIENTS[client_kind(flavor)]
+    assert f"Upstream ({UPSTREAM_DELAYS[0]} ms, {client_name}): #" in html
 
 
 def test_every_catalog_workload_is_served(client: AppClient, flavor: ViewFlavor) -> None:
