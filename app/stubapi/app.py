@@ -1,23 +1,29 @@
 """The stub upstream API: a raw ASGI app (no framework, so it stays cheap under load).
 
     GET /delay/{ms}?jitter=J&fail=P   sleep ms ± uniform(J) ms, fail with 500 at probability P
+    GET /stats?from=F&to=T            traffic between epoch seconds F and T (stubapi.traffic):
+                                      {"from", "to", "connections", "calls", "peak_in_flight",
+                                       "resolution_s"}
     GET /healthz                      {"status": "ok"}
     GET /metrics                      Prometheus text format (stubapi.metrics)
 
-Run: ``uvicorn stubapi.app:app --loop uvloop --http httptools --no-access-log``.
+Run: ``python -m stubapi`` (stubapi.__main__), which also counts accepted connections.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
+import math
 import random
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from stubapi import metrics
+from stubapi.traffic import RESOLUTION_S, TRAFFIC, WindowError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -68,6 +74,37 @@ def parse_delay(path: str, query_string: bytes) -> tuple[int, float, float]:
     return ms, jitter, fail
 
 
+def parse_window(query_string: bytes) -> tuple[float, float]:
+    """``(from, to)`` in epoch seconds from ``?from=&to=``."""
+    query = dict(parse_qsl(query_string.decode("latin-1")))
+    bounds: list[float] = []
+    for name in ("from", "to"):
+        if name not in query:
+            raise BadParameter(f"{name} is required (epoch seconds)")
+        try:
+            value = float(query[name])
+        except ValueError:
+            raise BadParameter(f"{name} must be a number, got {query[name]!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise BadParameter(f"{name} must be epoch seconds, got {query[name]}")
+        bounds.append(value)
+    start, end = bounds
+    if start > end:
+        raise BadParameter(f"from must not be after to, got {start} > {end}")
+    return start, end
+
+
+async def _stats(scope: Scope, send: Send) -> None:
+    try:
+        start, end = parse_window(scope["query_string"])
+        window = TRAFFIC.window(start, end)
+    except (BadParameter, WindowError) as exc:
+        await _respond(send, 400, {"error": str(exc)})
+        return
+    body = {"from": start, "to": end, **dataclasses.asdict(window), "resolution_s": RESOLUTION_S}
+    await _respond(send, 200, body)
+
+
 async def _delay(scope: Scope, send: Send) -> None:
     try:
         ms, jitter, fail = parse_delay(scope["path"], scope["query_string"])
@@ -77,11 +114,11 @@ async def _delay(scope: Scope, send: Send) -> None:
     wait_ms = max(0.0, ms + random.uniform(-jitter, jitter)) if jitter else ms
     wait = wait_ms / 1000
     metrics.delay_seconds += wait
-    metrics.in_flight += 1
+    TRAFFIC.call_started()
     try:
         await asyncio.sleep(wait)
     finally:
-        metrics.in_flight -= 1
+        TRAFFIC.call_finished()
     if fail and random.random() < fail:
         await _respond(send, 500, {"error": "injected failure", "delay_ms": ms})
         return
@@ -111,6 +148,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _respond(send, 405, {"error": "only GET is served"})
     elif path.startswith(_DELAY_PREFIX):
         await _delay(scope, send)
+    elif path == "/stats":
+        await _stats(scope, send)
     elif path == "/healthz":
         await _respond(send, 200, {"status": "ok"})
     elif path == "/metrics":

@@ -11,6 +11,8 @@ import resource
 import time
 from pathlib import Path
 
+from stubapi.traffic import TRAFFIC
+
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 # (series name, type, help): what /metrics serves, in this order. The dashboards' tests read
@@ -23,6 +25,11 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ),
     ("djbench_stub_in_flight", "gauge", "Requests to /delay/{ms} sleeping right now."),
     (
+        "djbench_stub_connections_total",
+        "counter",
+        "TCP connections accepted (counted when served by python -m stubapi).",
+    ),
+    (
         "djbench_stub_delay_seconds_total",
         "counter",
         "Delay slept by /delay/{ms} requests (the requested ms, jitter applied), in seconds.",
@@ -33,7 +40,6 @@ METRICS: tuple[tuple[str, str, str], ...] = (
 
 # Every status the stub answers with, present from the start so rate() sees the first call.
 responses: dict[int, int] = dict.fromkeys((200, 400, 404, 405, 500), 0)
-in_flight = 0
 delay_seconds = 0.0
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -63,7 +69,8 @@ def _samples() -> dict[str, list[tuple[str, float]]]:
     """``(labels, value)`` of each metric's samples, read now."""
     return {
         "djbench_stub_requests_total": [(f'{{status="{s}"}}', n) for s, n in responses.items()],
-        "djbench_stub_in_flight": [("", in_flight)],
+        "djbench_stub_in_flight": [("", TRAFFIC.in_flight)],
+        "djbench_stub_connections_total": [("", TRAFFIC.connections_total)],
         "djbench_stub_delay_seconds_total": [("", delay_seconds)],
         "process_cpu_seconds_total": [("", process_cpu_seconds())],
         "process_resident_memory_bytes": [("", process_resident_memory_bytes())],

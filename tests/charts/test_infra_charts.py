@@ -68,6 +68,7 @@ def test_stub_api_runs_what_the_local_backend_runs(helm: Path) -> None:
     objects = render("stubapi", "stubapi")
     container = pod_spec(find(objects, "Deployment", "stubapi"))["containers"][0]
     local = [a.replace("{port}", "8080") for a in STUB_API_ARGV]
+    local[0] = Path(local[0]).name  # the local backend names this environment's python
     local[local.index("--host") + 1] = "0.0.0.0"  # noqa: S104 -- the pod binds to all addresses
     assert container_argv(container, {}) == local
     service = find(objects, "Service", "stubapi")

@@ -91,9 +91,9 @@ def test_stubapi_image_holds_only_the_stub_and_its_server(images: Images) -> Non
     out = run(
         images.stubapi,
         "python3", "-c",
-        "import importlib.util as u, stubapi.app, uvicorn, uvloop, httptools; "
+        "import importlib.util as u, stubapi.__main__, uvicorn, uvloop, httptools; "
         "print(u.find_spec('django') is None)",
     )  # fmt: skip
     assert out == "True"
     cmd = config(images.stubapi)["Cmd"]
-    assert cmd[:2] == ["uvicorn", "stubapi.app:app"]  # type: ignore[index]
+    assert cmd[:3] == ["python", "-m", "stubapi"]  # type: ignore[index]

@@ -56,8 +56,9 @@ app.kubernetes.io/part-of: djbench
 {{- end }}
 
 {{/*
-The stub's command line (as STUB_API_ARGV in djbench/backends/local.py, bound to all addresses).
+The options of the stub's command, `python -m stubapi` (as STUB_API_ARGV in
+djbench/backends/local.py, bound to all addresses).
 */}}
 {{- define "stubapi.args" -}}
-{{- list "stubapi.app:app" "--host" "0.0.0.0" "--port" (toString .Values.containerPort) "--loop" "uvloop" "--http" "httptools" "--no-access-log" "--log-level" .Values.logLevel "--backlog" (toString .Values.backlog) | toJson }}
+{{- list "--host" "0.0.0.0" "--port" (toString .Values.containerPort) "--log-level" .Values.logLevel "--backlog" (toString .Values.backlog) | toJson }}
 {{- end }}
