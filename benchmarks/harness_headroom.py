@@ -20,14 +20,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from djbench.backends.base import LoadStep
 from djbench.backends.local import HOST, LocalBackend, stub_api
 from djbench.collectors import Sampler
 from djbench.environment import collect_environment
 from djbench.load.k6 import StepTarget, find_k6, k6_process, k6_version, wait_k6
 from djbench.local.cpus import plan_cpus
 from djbench.local.processes import free_port, wait_http
-from djbench.plan import make_plan
+from djbench.plan import LoadStep, make_plan
 from djbench.progress import RichProgress
 from djbench.results import Results
 from djbench.runner import execute

@@ -50,8 +50,8 @@ ProfileOpt = Annotated[
     typer.Option(
         "--profile",
         "-p",
-        help="smoke, default, full or kubernetes (default: `default`, or `kubernetes` with "
-        "--backend kubernetes)",
+        help="smoke, default, clients, full or kubernetes (default: `default`, or `kubernetes` "
+        "with --backend kubernetes)",
     ),
 ]
 ScenarioOpt = Annotated[
@@ -207,15 +207,27 @@ def serve(
     variant: Annotated[str, typer.Argument(help="variant name (see `djbench variants`)")],
     port: PortOpt = 8000,
     seed_rows: Annotated[int, typer.Option(min=25, help="rows to seed")] = 10_000,
+    client: Annotated[
+        str | None,
+        typer.Option(help="upstream HTTP client of the variant's views (default: the default)"),
+    ] = None,
 ) -> None:
     """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C."""
-    from benchapp.catalog import WORKLOADS
+    from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, UPSTREAM_CLIENTS, WORKLOADS, client_kind
     from djbench.backends.local import LocalBackend
     from djbench.local.cpus import plan_cpus
+    from djbench.plan import Setup
     from djbench.scenario import Scenario
     from djbench.variants import resolve_variants
 
     chosen = resolve_variants([variant])[0]
+    kind = client_kind(chosen.views)
+    client = client or DEFAULT_UPSTREAM_CLIENTS[kind]
+    if client not in UPSTREAM_CLIENTS[kind]:
+        raise DjbenchError(
+            f"--client: {chosen.name} serves {kind} views; choose from: "
+            f"{', '.join(UPSTREAM_CLIENTS[kind])}"
+        )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = Path("results") / f"serve-{stamp}-{chosen.name}"
     scenario = Scenario(name="serve", seed_rows=seed_rows)
@@ -225,8 +237,11 @@ def serve(
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         console.print(f"starting Postgres ({seed_rows} rows) and the stub API…")
-        with backend.infrastructure(), backend.server(chosen) as server:
-            console.print(f"[green]{chosen.label}[/] serves {server.url} (logs in {out_dir}/logs)")
+        with backend.infrastructure(), backend.server(Setup(chosen, client)) as server:
+            console.print(
+                f"[green]{chosen.label}[/] ({client} upstream) serves {server.url} "
+                f"(logs in {out_dir}/logs)"
+            )
             for w in WORKLOADS.values():
                 console.print(f"  {w.method:<4} {server.url}{w.path(chosen.views)}")
             console.print("Ctrl-C to stop.")

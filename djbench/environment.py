@@ -7,6 +7,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from benchapp.catalog import CLIENT_DISTRIBUTIONS
 from djbench.results import Environment
 
 # Distribution that provides each server program.
@@ -17,11 +18,13 @@ SERVER_DISTRIBUTIONS = {
     "granian": "granian",
 }
 _OTHER_DISTRIBUTIONS = (
-    "psycopg", "psycopg-pool", "gevent", "uvicorn-worker", "uvloop", "httptools", "httpx",
+    "psycopg", "psycopg-pool", "gevent", "uvicorn-worker", "uvloop", "httptools",
+    *dict.fromkeys(CLIENT_DISTRIBUTIONS.values()), "httpcore", "httpcore2", "urllib3",
 )  # fmt: skip
 
 
-def _version(dist: str) -> str:
+def version_of(dist: str) -> str:
+    """The installed version of a distribution, or ``not installed``."""
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -44,12 +47,12 @@ def collect_environment(k6_version: str, **extra: object) -> Environment:
     return Environment.model_validate(
         {
             "python": platform.python_version(),
-            "django": _version("django"),
+            "django": version_of("django"),
             "k6": k6_version,
             "cpu_model": cpu_model(),
             "cpus": os.cpu_count() or 1,
-            "servers": {server: _version(d) for server, d in SERVER_DISTRIBUTIONS.items()},
-            "libraries": {dist: _version(dist) for dist in _OTHER_DISTRIBUTIONS},
+            "servers": {server: version_of(d) for server, d in SERVER_DISTRIBUTIONS.items()},
+            "libraries": {dist: version_of(dist) for dist in _OTHER_DISTRIBUTIONS},
             "platform": platform.platform(),
             "usable_cpus": sorted(os.sched_getaffinity(0)),
             **extra,

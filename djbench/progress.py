@@ -15,7 +15,7 @@ from rich.progress import (
 )
 
 from djbench.analysis import load_label
-from djbench.backends.base import LoadStep
+from djbench.plan import LoadStep
 from djbench.results import Step
 
 
@@ -53,25 +53,21 @@ class RichProgress:
         if not self.console.is_terminal:
             self.console.print(f"[dim]… {text}[/]")
 
-    def step_started(self, variant: str, workload: str, step: LoadStep) -> None:
-        """Show the step being measured."""
-        self._bar.update(
-            self._task, description=f"{variant} · {workload} · {step.model} {step.label}"
-        )
+    def step_started(self, run: str, workload: str, step: LoadStep) -> None:
+        """Show the step being measured (``run``: the run's label)."""
+        self._bar.update(self._task, description=f"{run} · {workload} · {step.model} {step.label}")
 
-    def step_done(self, variant: str, workload: str, step: Step) -> None:
+    def step_done(self, run: str, workload: str, step: Step) -> None:
         """Print one line with the step's headline numbers."""
         self._bar.advance(self._task)
         level = load_label(step)
         if step.status != "ok":
-            self.console.print(
-                f"  [red]failed[/] {variant:<28} {workload:<9} {level:<10} {step.error}"
-            )
+            self.console.print(f"  [red]failed[/] {run:<28} {workload:<9} {level:<10} {step.error}")
             return
         errors = f"  [yellow]{step.errors} errors[/]" if step.errors else ""
         dropped = f"  [yellow]{step.dropped} dropped[/]" if step.dropped else ""
         self.console.print(
-            f"  [green]ok[/]     {variant:<28} {workload:<9} {level:<10} "
+            f"  [green]ok[/]     {run:<28} {workload:<9} {level:<10} "
             f"{step.rps:9.1f} req/s  p50 {step.latency_ms.p50:8.1f} ms  "
             f"p99 {step.latency_ms.p99:8.1f} ms  cpu {step.cpu_util:4.0%}{errors}{dropped}"
         )

@@ -1,7 +1,13 @@
-"""The results contract (``djbench/results/v1``): models, writing step by step, loading.
+"""The results contract (``djbench/results/v2``): models, writing step by step, loading.
 
 Format history:
 - v1: first version. ``runs[].steps[]`` per measured load step; warm-ups are not stored.
+- v2: the upstream HTTP client is part of a run (``runs[].client``: name, version, pool size;
+  null when the workload makes no upstream calls), with the server's concurrent request slots
+  (``runs[].slots``: threads, null when unbounded); steps of workloads that call the stub API
+  record its traffic (``steps[].upstream``: connections, calls, peak in flight). v1 files still
+  load: their runs read as made with httpx 0.28 (the only client v1 had), and their slots
+  come from today's variant definitions.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from djbench.errors import DjbenchError
 
-SCHEMA = "djbench/results/v1"
+SCHEMA = "djbench/results/v2"
+SCHEMA_V1 = "djbench/results/v1"
 RESULTS_FILE = "results.json"
 
 
@@ -32,6 +39,22 @@ class Latency(_Frozen):
     p95: float
     p99: float
     max: float
+
+
+class UpstreamTraffic(_Frozen):
+    """What the stub API saw of one measured step (the server's upstream calls)."""
+
+    connections: int
+    """TCP connections the stub accepted in the window: reuse keeps this far below ``calls``."""
+    calls: int
+    """Upstream calls started in the window."""
+    peak_in_flight: int
+    """Most calls in flight at once (100 ms resolution)."""
+
+    @property
+    def connections_per_call(self) -> float | None:
+        """New connections per call: about 0 when the client reuses them, 1 when it churns."""
+        return self.connections / self.calls if self.calls else None
 
 
 class Step(_Frozen):
@@ -64,6 +87,8 @@ class Step(_Frozen):
     """CPU seconds of Postgres and the stub API in the step (they share the load CPUs)."""
     throttled_s: float | None = None
     """Time the server's CPU quota throttled it during the step (None without a quota)."""
+    upstream: UpstreamTraffic | None = None
+    """The stub API's view of the step, for workloads that call it (None otherwise)."""
 
     @property
     def error_rate(self) -> float:
@@ -71,8 +96,18 @@ class Step(_Frozen):
         return self.errors / self.requests if self.requests else 0.0
 
 
+class ClientInfo(_Frozen):
+    """The HTTP client a run's views made their upstream calls with."""
+
+    name: str
+    """A name from ``benchapp.catalog.UPSTREAM_CLIENTS``."""
+    version: str
+    max_connections: int
+    """The client's pool limit (sized for the run's peak number of calls in flight)."""
+
+
 class Run(_Frozen):
-    """All steps of one variant on one workload."""
+    """All steps of one variant (with one upstream client) on one workload."""
 
     variant: str
     server: str
@@ -82,7 +117,22 @@ class Run(_Frozen):
     status: Literal["ok", "failed"]
     error: str | None
     crossed: bool = False
+    client: ClientInfo | None = None
+    """The upstream client, for workloads that call the stub API (None otherwise)."""
+    slots: int | None = None
+    """Requests the server works on at once: its threads; None when unbounded (async, gevent)."""
     steps: list[Step] = Field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """Variant name, marked when crossed, with the upstream client when there is one."""
+        name = f"{self.variant} (crossed)" if self.crossed else self.variant
+        return f"{name} · {self.client.name}" if self.client else name
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """What makes runs of one workload comparable candidates: variant and client."""
+        return self.variant, self.client.name if self.client else None
 
 
 class Environment(_Frozen):
@@ -143,11 +193,42 @@ def load_results(path: Path) -> Results:
     except json.JSONDecodeError as exc:
         raise DjbenchError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     schema = raw.get("schema") if isinstance(raw, dict) else None
-    if schema != SCHEMA:
-        raise DjbenchError(f"{path}: unsupported results schema {schema!r} (expected {SCHEMA})")
+    if schema == SCHEMA_V1:
+        raw = upgrade_v1(raw)
+    elif schema != SCHEMA:
+        raise DjbenchError(
+            f"{path}: unsupported results schema {schema!r} (expected {SCHEMA} or {SCHEMA_V1})"
+        )
     try:
         return Results.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise DjbenchError(f"{path}: invalid results at {where}: {first['msg']}") from exc
+
+
+V1_CLIENT = ClientInfo(name="httpx", version="0.28", max_connections=1000)
+"""What every v1 run that called the stub API used: httpx 0.28 with a 1000-connection pool."""
+
+
+def upgrade_v1(raw: dict[str, Any]) -> dict[str, Any]:
+    """A v1 document as v2: the client v1 always used, slots from today's variant definitions."""
+    from benchapp.catalog import WORKLOADS
+    from djbench.variants import load_variants
+
+    variants = load_variants()
+    scenario = raw.get("scenario")
+    threads = scenario.get("threads") if isinstance(scenario, dict) else None
+    runs = []
+    for run in raw.get("runs") or []:
+        if not isinstance(run, dict):
+            runs.append(run)
+            continue
+        workload = WORKLOADS.get(str(run.get("workload")))
+        variant = variants.get(str(run.get("variant")))
+        extra: dict[str, Any] = {
+            "client": V1_CLIENT.model_dump() if workload and workload.touches_upstream else None,
+            "slots": variant.slots(threads) if variant else None,
+        }
+        runs.append({**run, **extra})
+    return {**raw, "schema": SCHEMA, "runs": runs}

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, Protocol
 
-from djbench.backends.base import Backend, LoadStep, ServerT
+from benchapp.catalog import CLIENT_DISTRIBUTIONS, WORKLOADS
+from djbench.backends.base import Backend, ServerT
+from djbench.environment import version_of
 from djbench.errors import DjbenchError
-from djbench.plan import Plan
-from djbench.results import Environment, Results, Run, Step, write_results
-from djbench.variants import Variant
+from djbench.plan import LoadStep, Plan, Setup
+from djbench.results import ClientInfo, Environment, Results, Run, Step, write_results
+from djbench.scenario import Scenario
 
 INCOMPLETE = "incomplete: the run was interrupted before this point"
 SETTLE_S = 5.0
@@ -25,10 +27,10 @@ class Progress(Protocol):
     def phase(self, text: str) -> None:
         """A stage of the whole run (starting Postgres, starting a variant...)."""
 
-    def step_started(self, variant: str, workload: str, step: LoadStep) -> None:
-        """A step is about to run."""
+    def step_started(self, run: str, workload: str, step: LoadStep) -> None:
+        """A step is about to run (``run``: the run's label, variant and client)."""
 
-    def step_done(self, variant: str, workload: str, step: Step) -> None:
+    def step_done(self, run: str, workload: str, step: Step) -> None:
         """A step finished (or failed)."""
 
     def skipped(self, count: int) -> None:
@@ -69,7 +71,21 @@ class ResultsWriter:
         write_results(self.results, self.out_dir)
 
 
-def _run_record(variant: Variant, workload: str, steps: list[Step], error: str | None) -> Run:
+def client_info(setup: Setup, scenario: Scenario, workload: str) -> ClientInfo | None:
+    """The upstream client of a run, for workloads that call the stub API."""
+    if workload not in WORKLOADS or not WORKLOADS[workload].touches_upstream:
+        return None
+    return ClientInfo(
+        name=setup.client,
+        version=version_of(CLIENT_DISTRIBUTIONS[setup.client]),
+        max_connections=scenario.upstream_pool_size,
+    )
+
+
+def _run_record(
+    plan: Plan, setup: Setup, workload: str, steps: list[Step], error: str | None
+) -> Run:
+    variant = setup.variant
     return Run(
         variant=variant.name,
         server=variant.server,
@@ -77,6 +93,8 @@ def _run_record(variant: Variant, workload: str, steps: list[Step], error: str |
         views=variant.views,
         workload=workload,
         crossed=variant.crossed,
+        client=client_info(setup, plan.scenario, workload),
+        slots=variant.slots(plan.scenario.threads),
         status="failed" if error else "ok",
         error=error,
         steps=list(steps),
@@ -106,21 +124,21 @@ def execute(
                 scenario=plan.scenario.resolved(),
             ),
         )
-        for variant in plan.variants:
-            _run_variant(plan, backend, variant, writer, progress)
+        for setup in plan.setups:
+            _run_setup(plan, backend, setup, writer, progress)
         return writer.finish()
 
 
 class ServerSlot(Generic[ServerT]):
-    """The running server of one variant: started on demand, reused while it settles.
+    """The running server of one setup: started on demand, reused while it settles.
 
     A server still busy with the previous step's abandoned requests (a sync worker with a
     queue of timed-out connections) would pollute the next step, so it is restarted fresh.
     """
 
-    def __init__(self, backend: Backend[ServerT], variant: Variant, progress: Progress) -> None:
+    def __init__(self, backend: Backend[ServerT], setup: Setup, progress: Progress) -> None:
         self.backend = backend
-        self.variant = variant
+        self.setup = setup
         self.progress = progress
         self._stack: contextlib.ExitStack | None = None
         self._server: ServerT | None = None
@@ -132,10 +150,10 @@ class ServerSlot(Generic[ServerT]):
             return server
         why = "starting" if server is None else "restarting (still busy or gone)"
         self.close()
-        self.progress.phase(f"{why} {self.variant.label}")
+        self.progress.phase(f"{why} {self.setup.variant.label} ({self.setup.client} upstream)")
         # Held before entering, so a Ctrl-C inside the start still stops what it started.
         self._stack = contextlib.ExitStack()
-        self._server = self._stack.enter_context(self.backend.server(self.variant))
+        self._server = self._stack.enter_context(self.backend.server(self.setup))
         return self._server
 
     def close(self) -> None:
@@ -145,23 +163,24 @@ class ServerSlot(Generic[ServerT]):
             stack.close()
 
 
-def _run_variant(
+def _run_setup(
     plan: Plan,
     backend: Backend[ServerT],
-    variant: Variant,
+    setup: Setup,
     writer: ResultsWriter,
     progress: Progress,
 ) -> None:
-    slot = ServerSlot(backend, variant, progress)
+    slot = ServerSlot(backend, setup, progress)
+    workloads = plan.workloads_for(setup)
     try:
-        for number, workload in enumerate(plan.workloads):
+        for number, workload in enumerate(workloads):
             try:
                 _run_workload(plan, backend, slot, workload, writer, progress)
             except ServerStartError as exc:
                 error = f"server did not start: {exc}"
-                for rest in plan.workloads[number + 1 :]:
-                    writer.put(None, _run_record(variant, rest, [], error))
-                progress.skipped((len(plan.workloads) - number - 1) * plan.steps_per_run)
+                for rest in workloads[number + 1 :]:
+                    writer.put(None, _run_record(plan, setup, rest, [], error))
+                progress.skipped((len(workloads) - number - 1) * plan.steps_per_run)
                 return
     finally:
         slot.close()
@@ -186,18 +205,19 @@ def _run_workload(
     writer: ResultsWriter,
     progress: Progress,
 ) -> None:
-    variant = slot.variant
+    setup = slot.setup
     steps: list[Step] = []
-    index = writer.put(None, _run_record(variant, workload, steps, INCOMPLETE))
+    record = _run_record(plan, setup, workload, steps, INCOMPLETE)
+    index = writer.put(None, record)
     try:
         server = _ready(slot)
     except ServerStartError as exc:
-        writer.put(index, _run_record(variant, workload, steps, f"server did not start: {exc}"))
+        writer.put(index, _run_record(plan, setup, workload, steps, f"server did not start: {exc}"))
         progress.skipped(plan.steps_per_run)
         raise
     problem = backend.verify(server, workload)
     if problem:
-        writer.put(index, _run_record(variant, workload, steps, problem))
+        writer.put(index, _run_record(plan, setup, workload, steps, problem))
         progress.skipped(plan.steps_per_run)
         return
     todo = list(plan.closed_steps)
@@ -208,19 +228,21 @@ def _run_workload(
         try:
             server = _ready(slot)
         except ServerStartError as exc:
-            writer.put(index, _run_record(variant, workload, steps, f"server did not start: {exc}"))
+            writer.put(
+                index, _run_record(plan, setup, workload, steps, f"server did not start: {exc}")
+            )
             progress.skipped(plan.steps_per_run - done)
             raise
-        progress.step_started(variant.name, workload, step)
+        progress.step_started(record.label, workload, step)
         result = backend.measure(server, workload, step)
         steps.append(result)
         done += 1
-        progress.step_done(variant.name, workload, result)
-        writer.put(index, _run_record(variant, workload, steps, INCOMPLETE))
+        progress.step_done(record.label, workload, result)
+        writer.put(index, _run_record(plan, setup, workload, steps, INCOMPLETE))
         if not todo and not open_added:
             open_added = True
             todo = plan.open_steps(steps)
             progress.skipped(plan.steps_per_run - done - len(todo))
     failed = [s for s in steps if s.status == "failed"]
     error = f"{len(failed)} of {len(steps)} steps failed: {failed[0].error}" if failed else None
-    writer.put(index, _run_record(variant, workload, steps, error))
+    writer.put(index, _run_record(plan, setup, workload, steps, error))

@@ -7,16 +7,27 @@ Kubernetes Jobs: the same document is stored in ``results.json`` as run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from benchapp.catalog import WORKLOADS
+from benchapp.catalog import (
+    DEFAULT_UPSTREAM_CLIENTS,
+    UPSTREAM_CLIENTS,
+    WORKLOADS,
+    ClientKind,
+)
 from djbench.errors import DjbenchError
 
 PROFILES_DIR = Path(__file__).with_name("profiles")
-ProfileName = Literal["smoke", "default", "full"]
 
 
 class _Strict(BaseModel):
@@ -68,6 +79,47 @@ class DbPool(_Strict):
     timeout_s: float = Field(default=2.0, gt=0)
 
 
+def _clients_of(kind: ClientKind, names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in UPSTREAM_CLIENTS[kind]]
+    if unknown:
+        raise ValueError(
+            f"unknown {kind} client {', '.join(unknown)}; "
+            f"choose from: {', '.join(UPSTREAM_CLIENTS[kind])}"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"{kind} clients must not repeat")
+    return names
+
+
+class UpstreamClients(_Strict):
+    """The HTTP clients the views call the stub API with: each one gives runs of its own.
+
+    ``sync`` serves sync views (thread pools, gevent), ``async`` async views; a variant runs
+    once per client of its views' kind on every workload that calls the stub API.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    sync: list[str] = Field(default=[DEFAULT_UPSTREAM_CLIENTS["sync"]], min_length=1)
+    async_: list[str] = Field(
+        default=[DEFAULT_UPSTREAM_CLIENTS["async"]], min_length=1, alias="async"
+    )
+
+    @field_validator("sync")
+    @classmethod
+    def _sync_known(cls, names: list[str]) -> list[str]:
+        return _clients_of("sync", names)
+
+    @field_validator("async_")
+    @classmethod
+    def _async_known(cls, names: list[str]) -> list[str]:
+        return _clients_of("async", names)
+
+    def of(self, kind: ClientKind) -> list[str]:
+        """The clients of one kind, in the scenario's order."""
+        return self.sync if kind == "sync" else self.async_
+
+
 class Scenario(_Strict):
     """Everything a run needs to know, from one validated file."""
 
@@ -93,6 +145,9 @@ class Scenario(_Strict):
     """Query parameters per workload, e.g. ``{cpu: {n: "20000"}}``."""
     db_pool: DbPool = Field(default_factory=DbPool)
     upstream_delays_ms: list[int] = Field(default=[300, 600, 150], min_length=1)
+    upstream_clients: UpstreamClients = Field(default_factory=UpstreamClients)
+    upstream_connections: int | None = Field(default=None, ge=1)
+    """Pool limit of every upstream client; None sizes it for the run's peak calls in flight."""
 
     @model_validator(mode="after")
     def _known_workloads(self) -> Scenario:
@@ -116,6 +171,19 @@ class Scenario(_Strict):
             )
         return self
 
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests one step can hold in flight: the top of the ladder, or the open
+        model's VU ceiling when it has steps."""
+        has_open = bool(self.open.capacity_fractions or self.open.rates)
+        return max([*self.closed.concurrency, *([self.open.max_vus] if has_open else [])])
+
+    @property
+    def upstream_pool_size(self) -> int:
+        """Connections each upstream client may hold: at least the peak calls in flight (every
+        request in flight making all its calls at once), so no pool limit shapes the result."""
+        return self.upstream_connections or self.peak_in_flight * len(self.upstream_delays_ms)
+
     def slo_for(self, workload: str) -> Slo:
         """The SLO that applies to one workload."""
         return self.slo.get(workload, self.default_slo)
@@ -125,7 +193,7 @@ class Scenario(_Strict):
 
         This is the document the k6 script reads: it needs nothing else from Python.
         """
-        doc = self.model_dump(mode="json")
+        doc = self.model_dump(mode="json", by_alias=True)
         doc["requests"] = {name: self.request(name) for name in WORKLOADS if name in self.workloads}
         return doc
 
@@ -152,7 +220,7 @@ def _format_error(source: str, exc: ValidationError) -> str:
 def revalidate(scenario: Scenario, overrides: dict[str, Any], source: str) -> Scenario:
     """A copy of ``scenario`` with some fields replaced, validated like a file."""
     try:
-        return Scenario.model_validate({**scenario.model_dump(), **overrides})
+        return Scenario.model_validate({**scenario.model_dump(by_alias=True), **overrides})
     except ValidationError as exc:
         raise DjbenchError(_format_error(source, exc)) from exc
 
@@ -185,7 +253,7 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def load_profile(name: str) -> Scenario:
-    """One of the shipped profiles (smoke, default, full)."""
+    """One of the shipped profiles (``djbench/profiles/*.yaml``)."""
     path = PROFILES_DIR / f"{name}.yaml"
     if not path.is_file():
         names = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))

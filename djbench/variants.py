@@ -16,6 +16,9 @@ VARIANTS_FILE = Path(__file__).with_name("variants.yaml")
 
 Server = Literal["gunicorn", "uwsgi", "uvicorn", "granian"]
 Interface = Literal["wsgi", "asgi"]
+Concurrency = Literal["threads", "greenlets", "event-loop", "thread-per-request"]
+"""How one worker holds requests at once: a fixed pool of threads (as many as ``threads``),
+or without a fixed bound (greenlets, an event loop, a thread made for each request)."""
 
 
 class Variant(BaseModel):
@@ -28,6 +31,7 @@ class Variant(BaseModel):
     interface: Interface
     views: ViewFlavor
     threads: int = Field(ge=1, le=1024)
+    concurrency: Concurrency
     standard: bool
     description: str
     argv: tuple[str, ...]
@@ -48,6 +52,15 @@ class Variant(BaseModel):
     def label(self) -> str:
         """Human label: name plus a marker for crossed combinations."""
         return f"{self.name} (crossed)" if self.crossed else self.name
+
+    def slots(self, threads: int | None = None) -> int | None:
+        """Requests one worker serves at once: its threads, or None when unbounded.
+
+        ``threads`` (a scenario's override) applies where the command line takes it.
+        """
+        if self.concurrency != "threads":
+            return None
+        return (threads or self.threads) if "{threads}" in self.argv else self.threads
 
     def command(self, host: str, port: int, threads: int | None = None) -> list[str]:
         """The command line that starts this variant with exactly one worker."""

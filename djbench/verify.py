@@ -13,9 +13,19 @@ def expected_status(workload: str) -> int:
 
 
 def check_answer(
-    workload: str, where: str, status: int, content_type: str, body: str
+    workload: str,
+    where: str,
+    status: int,
+    content_type: str,
+    body: str,
+    *,
+    client: str | None = None,
 ) -> str | None:
-    """None when the answer is right for the workload, else what was wrong, in one line."""
+    """None when the answer is right for the workload, else what was wrong, in one line.
+
+    ``client``: the upstream client the server was started with, which a JSON answer of a
+    workload that calls upstream must name (so a run never measures another client).
+    """
     want = expected_status(workload)
     if status != want:
         return f"verify: {where} answered {status} (expected {want}): {body[:200]}"
@@ -26,6 +36,9 @@ def check_answer(
             return f"verify: {where} answered invalid JSON: {body[:200]}"
         if not isinstance(doc, dict) or doc.get("workload") != workload:
             return f"verify: {where} answered an unexpected body: {body[:200]}"
+        used = doc.get("client")
+        if client and WORKLOADS[workload].touches_upstream and used != client:
+            return f"verify: {where} called upstream with {used!r}, not {client!r}"
     elif "html" not in content_type:
         return f"verify: {where} answered an unexpected content type {content_type!r}"
     return None

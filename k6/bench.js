@@ -2,7 +2,7 @@
 //
 // Environment: DJBENCH_SCENARIO (resolved scenario JSON), DJBENCH_TARGET (base URL),
 // DJBENCH_VIEWS, DJBENCH_WORKLOAD, DJBENCH_MODEL (closed|open), DJBENCH_LEVEL (VUs or req/s),
-// optional DJBENCH_SUMMARY (path of the JSON summary), DJBENCH_RUN, DJBENCH_VARIANT (tags),
+// optional DJBENCH_SUMMARY (path of the JSON summary), DJBENCH_RUN, DJBENCH_VARIANT, DJBENCH_CLIENT (tags),
 // DJBENCH_PARALLELISM with JOB_COMPLETION_INDEX (one step split across the pods of a Job).
 import http from 'k6/http';
 import exec from 'k6/execution';

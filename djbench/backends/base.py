@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
+from djbench.plan import LoadStep, Setup
 from djbench.results import Step
-from djbench.variants import Variant
-
-
-@dataclass(frozen=True)
-class LoadStep:
-    """One measured step: a load model at one level (VUs for closed, req/s for open)."""
-
-    model: Literal["closed", "open"]
-    level: float
-
-    @property
-    def label(self) -> str:
-        """Short text for progress lines: ``c=32`` or ``r=120.0/s``."""
-        return f"c={self.level:g}" if self.model == "closed" else f"r={self.level:.1f}/s"
 
 
 class Server(Protocol):
     """A running variant the load can be pointed at."""
 
-    variant: Variant
+    setup: Setup
     url: str
 
     def alive(self) -> bool:
@@ -53,8 +39,8 @@ class Backend(Protocol[ServerT]):
         """Postgres (seeded), the stub API and anything else shared by all variants."""
         ...
 
-    def server(self, variant: Variant) -> AbstractContextManager[ServerT]:
-        """Start one variant, wait until healthy, stop it when the block ends."""
+    def server(self, setup: Setup) -> AbstractContextManager[ServerT]:
+        """Start one variant with its upstream client, wait until healthy, stop it at the end."""
         ...
 
     def settle(self, server: ServerT, timeout: float) -> bool:

@@ -19,19 +19,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from djbench.backends.base import LoadStep
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.errors import DjbenchError
 from djbench.kube import REPO, Kube, PrometheusRef
 from djbench.load.k6 import ClientStats, parse_summary
-from djbench.results import Latency, Step
+from djbench.plan import LoadStep, Setup
+from djbench.results import Latency, Step, UpstreamTraffic
 from djbench.scenario import Scenario
+from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
 from djbench.verify import check_answer, expected_status
 
 CHARTS = REPO / "charts"
 SERVER_PORT = 8000
 SERVER_CONTAINER = "server"
+STUB_SERVICE = "stubapi"
+STUB_PORT = 8080
+"""The stub API's Service (charts/stubapi: fullname and service.port)."""
 SCRAPE_INTERVAL_S = 5.0
 """Prometheus' scrape interval (charts/monitoring/kube-prometheus-stack-values.yaml)."""
 PUSH_INTERVAL_S = 5.0
@@ -45,9 +50,11 @@ def variant_release(variant: Variant) -> str:
     return variant.name
 
 
-def variant_install_args(variant: Variant, scenario: Scenario) -> list[str]:
+def variant_install_args(setup: Setup, scenario: Scenario) -> list[str]:
     """``helm`` arguments that install one variant (``upgrade --install``, idempotent)."""
+    variant = setup.variant
     pool = scenario.db_pool
+    clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(variant.views): setup.client}
     args = [
         "upgrade", "--install", variant_release(variant), str(CHARTS / "django-variant"),
         "--set", f"variant={variant.name}",
@@ -55,6 +62,9 @@ def variant_install_args(variant: Variant, scenario: Scenario) -> list[str]:
         "--set", f"database.pool.max={pool.max_size}",
         "--set", f"database.pool.timeoutSeconds={pool.timeout_s:g}",
         "--set-json", f"upstream.delaysMs={json.dumps(scenario.upstream_delays_ms)}",
+        "--set-string", f"upstream.syncClient={clients['sync']}",
+        "--set-string", f"upstream.asyncClient={clients['async']}",
+        "--set", f"upstream.connections={scenario.upstream_pool_size}",
     ]  # fmt: skip
     if scenario.threads:
         args += ["--set", f"threads={scenario.threads}"]
@@ -69,7 +79,7 @@ def step_release(run_id: str, number: int) -> str:
 def step_install_args(
     release: str,
     server_url: str,
-    variant: Variant,
+    setup: Setup,
     workload: str,
     step: LoadStep,
     *,
@@ -81,6 +91,7 @@ def step_install_args(
     deadline_s: int,
 ) -> list[str]:
     """``helm`` arguments that launch one step as a k6 Indexed Job (Job name = release)."""
+    variant = setup.variant
     # A tag is a ':' after the last '/': registry:5000/k6 has none.
     name_end = k6_image.rfind("/") + 1
     repository, _, tag = k6_image.rpartition(":")
@@ -90,6 +101,7 @@ def step_install_args(
         "upgrade", "--install", release, str(CHARTS / "loadtest"),
         "--set-string", f"target={server_url}",
         "--set-string", f"variant={variant.name}",
+        "--set-string", f"client={setup.client}",
         "--set-string", f"views={variant.views}",
         "--set-string", f"workload={workload}",
         "--set-string", f"model={step.model}",
@@ -156,12 +168,17 @@ def _selector(**labels: str) -> str:
 class KubeServer:
     """A variant running as a helm release."""
 
-    variant: Variant
+    setup: Setup
     url: str
     service: str
     kube: Kube
     cpu_budget: float = 1.0
     """The server container's CPU limit, in CPUs."""
+
+    @property
+    def variant(self) -> Variant:
+        """The variant this release runs."""
+        return self.setup.variant
 
     def alive(self) -> bool:
         """True while the variant's Deployment has a ready pod."""
@@ -217,6 +234,7 @@ class KubernetesBackend:
         self.prometheus = prometheus or PrometheusRef()
         self.scenario_file = out_dir / "scenario.json"
         self._steps = 0
+        self._stub_counts = False
 
     @property
     def remote_write(self) -> str:
@@ -227,7 +245,7 @@ class KubernetesBackend:
     @contextlib.contextmanager
     def infrastructure(self) -> Iterator[None]:
         """Check that ``task up`` left Postgres and the stub API; seed as the scenario says."""
-        for service in ("postgres", "stubapi"):
+        for service in ("postgres", STUB_SERVICE):
             try:
                 self.kube.kubectl("get", "service", service, "-o", "name")
             except DjbenchError as exc:
@@ -235,6 +253,11 @@ class KubernetesBackend:
                     f"service {service} not found in namespace {self.kube.namespace}: "
                     f"run `task up` first ({exc})"
                 ) from exc
+        # /stats through the Service is one pod's count: only a single stub counts them all.
+        replicas = self.kube.kubectl(
+            "get", "deployment", STUB_SERVICE, "-o", "jsonpath={.spec.replicas}"
+        )  # fmt: skip
+        self._stub_counts = replicas.strip() == "1"
         # The scenario's table size: the seed Job (a post-upgrade hook) is idempotent, so this
         # is quick when `task up` already seeded as many rows.
         self.kube.helm(
@@ -247,12 +270,12 @@ class KubernetesBackend:
         yield
 
     @contextlib.contextmanager
-    def server(self, variant: Variant) -> Iterator[KubeServer]:
+    def server(self, setup: Setup) -> Iterator[KubeServer]:
         """Install the variant's release and wait until it is ready; uninstall afterwards."""
-        release = variant_release(variant)
+        release = variant_release(setup.variant)
         try:
             self.kube.helm(
-                *variant_install_args(variant, self.scenario),
+                *variant_install_args(setup, self.scenario),
                 *self.values_args,
                 "--wait",
                 "--timeout",
@@ -265,7 +288,7 @@ class KubernetesBackend:
                 ".resources.limits.cpu}",
             )  # fmt: skip
             yield KubeServer(
-                variant=variant, url=url, service=release, kube=self.kube,
+                setup=setup, url=url, service=release, kube=self.kube,
                 cpu_budget=cpu_quantity(limit) or 1.0,
             )  # fmt: skip
         finally:
@@ -303,7 +326,8 @@ class KubernetesBackend:
         except DjbenchError as exc:
             return f"verify: {req['method']} {path} failed: {exc}"
         kind = "application/json" if body.lstrip().startswith("{") else "text/html"
-        return check_answer(workload, f"{req['method']} {path}", status, kind, body)
+        where = f"{req['method']} {path}"
+        return check_answer(workload, where, status, kind, body, client=server.setup.client)
 
     def measure(self, server: KubeServer, workload: str, step: LoadStep) -> Step:
         """One k6 Job; client numbers from its pods' summaries, server numbers from Prometheus."""
@@ -312,7 +336,7 @@ class KubernetesBackend:
         s = self.scenario
         timeout = s.warmup_s + s.duration_s + s.request_timeout_s + 300
         args = step_install_args(
-            release, server.url, server.variant, workload, step, run_id=self.run_id,
+            release, server.url, server.setup, workload, step, run_id=self.run_id,
             scenario_file=self.scenario_file, parallelism=self.parallelism,
             remote_write=self.remote_write, k6_image=self.k6_image,
             deadline_s=int(s.warmup_s + s.duration_s + s.request_timeout_s + 60),
@@ -337,12 +361,17 @@ class KubernetesBackend:
             ]
             start = min((p.window_start for p in parts), default=0.0)
             latency = (
-                self._merged_latency(server.variant.name, workload, step, start)
+                self._merged_latency(server.setup, workload, step, start)
                 if len(parts) > 1
                 else None
             )
             stats = merge_client_stats(parts, latency)
-            return self._step(server, step, stats, release)
+            upstream = (
+                self._stub_traffic(stats.window_start, stats.window_end)
+                if WORKLOADS[workload].touches_upstream and self._stub_counts
+                else None
+            )
+            return self._step(server, step, stats, release, upstream)
         except DjbenchError as exc:
             return failed_step(step, str(exc))
         finally:
@@ -352,7 +381,13 @@ class KubernetesBackend:
     def _query(self, promql: str, at: float) -> float | None:
         return self.kube.prometheus(self.prometheus, promql, at)
 
-    def _merged_latency(self, variant: str, workload: str, step: LoadStep, start: float) -> Latency:
+    def _stub_traffic(self, start: float, end: float) -> UpstreamTraffic:
+        """The stub's own count of the window, through the API server's service proxy."""
+        wait_past(end)
+        body = self.kube.service_get(STUB_SERVICE, STUB_PORT, stats_path(start, end))
+        return parse_traffic(body)
+
+    def _merged_latency(self, setup: Setup, workload: str, step: LoadStep, start: float) -> Latency:
         """Percentiles of the step over all pods, from k6's native histograms (never averaged).
 
         Queried after the Job ended, over a range reaching back past the measured phase: the
@@ -362,7 +397,7 @@ class KubernetesBackend:
         reach = f"{math.ceil(now - start + 2 * PUSH_INTERVAL_S)}s"
         # The tags the k6 script puts on every sample identify the step within the run.
         sel = _selector(
-            run=self.run_id, variant=variant, workload=workload,
+            run=self.run_id, variant=setup.variant.name, client=setup.client, workload=workload,
             step=f"{step.model}-{step.level:g}", phase="measure",
         )  # fmt: skip
         values = {}
@@ -377,7 +412,14 @@ class KubernetesBackend:
             values[name] = value * 1000
         return Latency(**values)
 
-    def _step(self, server: KubeServer, step: LoadStep, stats: ClientStats, release: str) -> Step:
+    def _step(
+        self,
+        server: KubeServer,
+        step: LoadStep,
+        stats: ClientStats,
+        release: str,
+        upstream: UpstreamTraffic | None,
+    ) -> Step:
         ns = self.kube.namespace
         window = f"{stats.duration_s:.0f}s"
         at = stats.window_end
@@ -407,7 +449,7 @@ class KubernetesBackend:
             load_cpu_s=load_cpu_s,
             throttled_s=throttled,
         )
-        return measured_step(step, stats, side)
+        return measured_step(step, stats, side, upstream=upstream)
 
     def environment_extra(self) -> dict[str, object]:
         """Cluster facts recorded with the results."""

@@ -15,7 +15,7 @@ from typing import Literal
 
 import httpx
 
-from djbench.backends.base import LoadStep
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.collectors import Sampler
 from djbench.errors import DjbenchError
@@ -23,16 +23,18 @@ from djbench.load.k6 import StepTarget, k6_process, wait_k6
 from djbench.local.cpus import CpuLayout, cpu_quota, quota_supported, throttled_s
 from djbench.local.postgres import PostgresInfo, embedded_postgres
 from djbench.local.processes import ManagedProcess, ensure_port_free, free_port, wait_http
-from djbench.results import Step
+from djbench.plan import LoadStep, Setup
+from djbench.results import Step, UpstreamTraffic
 from djbench.scenario import Scenario
+from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
 from djbench.verify import check_answer
 
 HOST = "127.0.0.1"
 BIN_DIR = Path(sys.executable).parent
 STUB_API_ARGV = [
-    "uvicorn", "stubapi.app:app", "--host", HOST, "--port", "{port}", "--loop", "uvloop",
-    "--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "4096",
+    sys.executable, "-m", "stubapi", "--host", HOST, "--port", "{port}",
+    "--log-level", "warning", "--backlog", "4096",
 ]  # fmt: skip
 PROMPT_S = 0.25
 """A /healthz answer faster than this means the server has no backlog left."""
@@ -42,10 +44,15 @@ PROMPT_S = 0.25
 class LocalServer:
     """A variant running as a local process tree."""
 
-    variant: Variant
+    setup: Setup
     url: str
     process: ManagedProcess
     cgroup: Path | None
+
+    @property
+    def variant(self) -> Variant:
+        """The variant this server runs."""
+        return self.setup.variant
 
     def alive(self) -> bool:
         """False once the server has exited."""
@@ -148,9 +155,18 @@ class LocalBackend:
 
     # -- servers ----------------------------------------------------------------------------
 
+    def _client_env(self, setup: Setup) -> dict[str, str]:
+        clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(setup.variant.views): setup.client}
+        return {
+            "DJBENCH_UPSTREAM_SYNC_CLIENT": clients["sync"],
+            "DJBENCH_UPSTREAM_ASYNC_CLIENT": clients["async"],
+            "DJBENCH_UPSTREAM_CONNECTIONS": str(self.scenario.upstream_pool_size),
+        }
+
     @contextlib.contextmanager
-    def server(self, variant: Variant) -> Iterator[LocalServer]:
+    def server(self, setup: Setup) -> Iterator[LocalServer]:
         """Start one variant on the server CPU (and quota), wait for /healthz, then stop it."""
+        variant = setup.variant
         argv = variant.command(HOST, self.port, threads=self.scenario.threads)
         argv[0] = _in_venv(argv[0])
         ensure_port_free(HOST, self.port, variant.name)
@@ -159,7 +175,7 @@ class LocalBackend:
                 variant.name,
                 argv,
                 log_path=self.logs / f"{variant.name}.log",
-                env=self._env,
+                env={**self._env, **self._client_env(setup)},
                 cpus=self.layout.server_arg,
                 cgroup=group,
             )
@@ -167,7 +183,7 @@ class LocalBackend:
                 proc.start()
                 url = f"http://{HOST}:{self.port}"
                 wait_http(f"{url}/healthz", proc, timeout=60)
-                yield LocalServer(variant=variant, url=url, process=proc, cgroup=group)
+                yield LocalServer(setup=setup, url=url, process=proc, cgroup=group)
             finally:
                 proc.stop()
 
@@ -196,7 +212,12 @@ class LocalBackend:
             return f"verify: {req['method']} {url} failed: {exc}"
         where = f"{req['method']} {res.request.url}"
         return check_answer(
-            workload, where, res.status_code, res.headers.get("content-type", ""), res.text
+            workload,
+            where,
+            res.status_code,
+            res.headers.get("content-type", ""),
+            res.text,
+            client=server.setup.client,
         )
 
     # -- one step ---------------------------------------------------------------------------
@@ -254,7 +275,24 @@ class LocalBackend:
             throttled_s=throttled,
         )
         error = None if server.alive() else server.describe_exit()
-        return measured_step(step, stats, side, error)
+        upstream = None
+        if WORKLOADS[workload].touches_upstream:
+            try:
+                upstream = self._stub_traffic(stats.window_start, stats.window_end)
+            except DjbenchError as exc:
+                error = error or str(exc)
+        return measured_step(step, stats, side, error, upstream)
+
+    def _stub_traffic(self, start: float, end: float) -> UpstreamTraffic:
+        url = self.stub_url + stats_path(start, end)
+        wait_past(end)
+        try:
+            res = httpx.get(url, timeout=10)
+        except httpx.HTTPError as exc:
+            raise DjbenchError(f"stub API /stats failed: {exc}") from exc
+        if res.status_code != 200:
+            raise DjbenchError(f"stub API /stats answered {res.status_code}: {res.text[:200]}")
+        return parse_traffic(res.text)
 
     def environment_extra(self) -> dict[str, object]:
         """CPU placement and quota, Postgres version: recorded with the results."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from djbench.backends.base import LoadStep
 from djbench.load.k6 import ClientStats
-from djbench.results import Latency, Step
+from djbench.plan import LoadStep
+from djbench.results import Latency, Step, UpstreamTraffic
 
 _MIB = 1024 * 1024
 
@@ -38,7 +38,11 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def measured_step(
-    step: LoadStep, client: ClientStats, server: ServerSide, error: str | None = None
+    step: LoadStep,
+    client: ClientStats,
+    server: ServerSide,
+    error: str | None = None,
+    upstream: UpstreamTraffic | None = None,
 ) -> Step:
     """A step from k6's client side and the collectors' server side; derived rates here."""
     ok = client.requests - client.errors
@@ -59,6 +63,7 @@ def measured_step(
             "load_cpu_s": _round(server.load_cpu_s),
             "infra_cpu_s": _round(server.infra_cpu_s),
             "throttled_s": _round(server.throttled_s),
+            "upstream": upstream,
             "status": "failed" if error else "ok",
             "error": error,
         }

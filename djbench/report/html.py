@@ -103,7 +103,7 @@ def _figure(plot: _Plot, summaries: tuple[RunSummary, ...], colors: dict[str, st
                     legendgroup=name,
                     mode="lines+markers",
                     line={
-                        "color": colors[summary.variant],
+                        "color": colors[summary.label],
                         "dash": "dot" if suffix == "p50" else "solid",
                     },
                 )
@@ -125,9 +125,10 @@ def _figure(plot: _Plot, summaries: tuple[RunSummary, ...], colors: dict[str, st
 
 def _figures_html(analysis: Analysis) -> dict[str, list[Markup]]:
     """HTML snippets of every workload's plots (plots without data are left out)."""
-    variants = list(dict.fromkeys(s.variant for s in analysis.runs))
-    # One color per variant across every plot, so a line is recognisable from plot to plot.
-    colors = {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(variants)}
+    labels = list(dict.fromkeys(s.label for s in analysis.runs))
+    # One color per variant (with its client) across every plot, so a line is recognisable
+    # from plot to plot.
+    colors = {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(labels)}
     out: dict[str, list[Markup]] = {}
     for n, workload in enumerate(analysis.workloads):
         summaries = analysis.runs_for(workload)

@@ -6,6 +6,7 @@ in all three outputs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import jinja2
@@ -21,7 +22,7 @@ from djbench.analysis import (
     load_label,
 )
 from djbench.results import Environment
-from djbench.scenario import Slo
+from djbench.scenario import Scenario, Slo
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 DASH = "—"
@@ -42,6 +43,16 @@ STEP_COLUMNS = (
 )
 """Header of the per-workload step table (markdown and HTML)."""
 
+UPSTREAM_COLUMNS = (
+    "variant",
+    "load",
+    "calls/s",
+    "new connections",
+    "connections per call",
+    "peak in flight",
+)
+"""Header of the per-workload table of what the stub API saw (markdown and HTML)."""
+
 HOW_TO_READ = (
     "Every variant runs one worker on the same CPU budget and serves the same Django views. "
     "The capacity at SLO of a variant is the highest throughput among its completed steps "
@@ -54,8 +65,13 @@ HOW_TO_READ = (
     "CPU time per wall-clock second over its CPU budget (100% = the budget used up) and CPU "
     "ms/req its CPU cost per request: "
     "lower means more requests per core. Variants marked (crossed) serve the other interface's "
-    "views (e.g. an ASGI server running the sync views). Read the warnings first: a step with "
-    "few requests, errors, a saturated load side or a busy database measures less than it seems."
+    "views (e.g. an ASGI server running the sync views). Where a workload calls the stub API, "
+    "the run names the HTTP client its views called with (variant · client): the client is "
+    "part of the result, and the upstream table shows what the stub saw — new connections per "
+    "call near 0 mean the client reused its connections, near 1 that it opened one per call. "
+    "Read the warnings first: a step with few requests, errors, a saturated load side, a busy "
+    "database, or a waiting workload below what its concurrency, slots and CPU allow "
+    "(physics) measures less than it seems."
 )
 
 # Characters that would turn text from the results file into Markdown or HTML structure.
@@ -163,6 +179,36 @@ def step_rows(summary: RunSummary) -> list[list[str]]:
     return rows
 
 
+def upstream_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
+    """Formatted cells (``UPSTREAM_COLUMNS``) of the runs' steps that recorded stub traffic."""
+    rows = []
+    for summary, step in ((r, s) for r in summaries for s in r.run.steps):
+        traffic = step.upstream
+        if traffic is None or step.status != "ok" or step.duration_s <= 0:
+            continue
+        per_call = traffic.connections_per_call
+        rows.append(
+            [
+                summary.label,
+                load_label(step),
+                fmt_num(traffic.calls / step.duration_s),
+                f"{traffic.connections:,}",
+                DASH if per_call is None else f"{per_call:.3f}",
+                f"{traffic.peak_in_flight:,}",
+            ]
+        )
+    return rows
+
+
+def clients_text(scenario: Scenario) -> str:
+    """The upstream clients of a scenario, in words."""
+    clients = scenario.upstream_clients
+    return (
+        f"sync views: {', '.join(clients.sync)}; async views: {', '.join(clients.async_)} "
+        f"(pool of {scenario.upstream_pool_size:,} connections each)"
+    )
+
+
 def knee_text(summary: RunSummary) -> str:
     """Where more concurrency stopped paying off, in words."""
     step = summary.knee_step
@@ -206,6 +252,9 @@ def template_environment() -> jinja2.Environment:
     env.filters.update(plain=fmt_plain, num=fmt_num, pct=fmt_pct, ratio=fmt_ratio, load=load_label)
     env.globals.update(
         STEP_COLUMNS=STEP_COLUMNS,
+        UPSTREAM_COLUMNS=UPSTREAM_COLUMNS,
+        upstream_rows=upstream_rows,
+        clients_text=clients_text,
         HOW_TO_READ=HOW_TO_READ,
         outcome=outcome,
         WORKLOADS=WORKLOADS,

@@ -12,7 +12,7 @@ from djbench.results import Results
 
 def _marker(summary: RunSummary, verdict: Verdict) -> Text:
     # A run with a failed step still has the capacity its good steps showed: verdict first.
-    ranked = summary.variant in (verdict.winner, verdict.runner_up)
+    ranked = summary.label in (verdict.winner_label, verdict.runner_up_label)
     if summary.run.status == "failed" and not ranked:
         return Text("failed", style="red")
     if summary.capacity_rps is None:
@@ -21,7 +21,7 @@ def _marker(summary: RunSummary, verdict: Verdict) -> Text:
         return Text("")
     if not verdict.significant:
         return Text("≈ tie", style="yellow")
-    if summary.variant == verdict.winner:
+    if summary.label == verdict.winner_label:
         return Text("★ winner", style="bold green")
     return Text("runner-up")
 
@@ -31,7 +31,9 @@ def summary_table(results: Results, analysis: Analysis | None = None) -> Table:
     analysis = analysis or analyze(results)
     table = Table(title=f"djbench: {analysis.scenario.name}", title_justify="left")
     table.add_column("workload")
-    table.add_column("variant")
+    # Whole names even without a terminal (CI logs, a pipe): four gunicorn variants and their
+    # clients must stay apart.
+    table.add_column("variant", no_wrap=True)
     for header in ("best req/s", "req/s at SLO", "p99 ms", "CPU ms/req"):
         table.add_column(header, justify="right")
     table.add_column("verdict")
@@ -41,7 +43,7 @@ def summary_table(results: Results, analysis: Analysis | None = None) -> Table:
             step = summary.capacity_step
             table.add_row(
                 # Text, not str: names from the results file must not be read as rich markup.
-                Text(f"{w}\np99 ≤ {fmt_num(verdict.slo.p99_ms, 0)} ms" if i == 0 else ""),
+                Text(w if i == 0 else ""),
                 Text(summary.label),
                 fmt_num(summary.best_rps),
                 fmt_num(summary.capacity_rps),
@@ -51,7 +53,9 @@ def summary_table(results: Results, analysis: Analysis | None = None) -> Table:
             )
         table.add_section()
     # The verdict sentences and the warning count travel with the table, so a glance is enough.
-    lines = [f"{v.workload}: {v.text}" for v in analysis.verdicts]
+    lines = [
+        f"{v.workload} (p99 ≤ {fmt_num(v.slo.p99_ms, 0)} ms): {v.text}" for v in analysis.verdicts
+    ]
     if analysis.warnings:
         lines.append(f"{len(analysis.warnings)} self-check warning(s): see report.md")
     table.caption = Text("\n".join(lines))

@@ -36,6 +36,7 @@ export function loadStep() {
     tags: {
       run: __ENV.DJBENCH_RUN || 'local',
       variant: __ENV.DJBENCH_VARIANT || '',
+      client: __ENV.DJBENCH_CLIENT || '',
       workload,
       step: `${model}-${level}`,
     },

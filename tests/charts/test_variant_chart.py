@@ -178,3 +178,30 @@ def test_multiple_workers_only_with_the_override(helm: Path) -> None:
     variant = load_variants()["uwsgi"]
     objects = rendered(variant, workers=2, allowMultipleWorkers=True)
     assert worker_count(container_argv(server_container(objects, variant.name), {})) == "2"
+
+
+def test_the_upstream_clients_are_the_catalogs() -> None:
+    """The chart's schema and defaults spell the catalog's clients (benchapp/catalog.py)."""
+    import json
+
+    import yaml
+
+    from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, UPSTREAM_CLIENTS
+
+    chart = CHARTS / "django-variant"
+    schema = json.loads((chart / "values.schema.json").read_text())["properties"]["upstream"]
+    values = yaml.safe_load((chart / "values.yaml").read_text())["upstream"]
+    for kind in ("sync", "async"):
+        assert schema["properties"][f"{kind}Client"]["enum"] == list(UPSTREAM_CLIENTS[kind])
+        assert values[f"{kind}Client"] == DEFAULT_UPSTREAM_CLIENTS[kind]
+
+
+def test_the_upstream_client_reaches_the_server() -> None:
+    variant = load_variants()["uvicorn"]
+    objects = rendered(
+        variant, upstream={"asyncClient": "httpx2", "syncClient": "httpx", "connections": 96}
+    )
+    data = configmap_data(objects, variant.name)
+    assert data["DJBENCH_UPSTREAM_ASYNC_CLIENT"] == "httpx2"
+    assert data["DJBENCH_UPSTREAM_SYNC_CLIENT"] == "httpx"
+    assert data["DJBENCH_UPSTREAM_CONNECTIONS"] == "96"

@@ -16,7 +16,7 @@ from djbench.analysis import (
     summarize_run,
 )
 from djbench.errors import DjbenchError
-from djbench.results import Latency, Results, Run, Step, load_results
+from djbench.results import ClientInfo, Latency, Results, Run, Step, UpstreamTraffic, load_results
 from djbench.scenario import Slo
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
@@ -148,7 +148,11 @@ def test_verdict_names_winner_runner_up_and_ratio(analysis: Analysis) -> None:
     assert (verdict.winner, verdict.runner_up) == ("uvicorn", "gunicorn-sync")
     assert verdict.ratio == pytest.approx(149.8 / 1.6)
     assert verdict.significant
-    assert verdict.text.startswith("uvicorn wins with 149.8 req/s at SLO")
+    assert (verdict.winner_label, verdict.runner_up_label) == (
+        "uvicorn · aiohttp",
+        "gunicorn-sync · requests",
+    )
+    assert verdict.text.startswith("uvicorn · aiohttp wins with 149.8 req/s at SLO")
 
 
 def test_a_lead_under_five_percent_is_not_significant(analysis: Analysis) -> None:
@@ -187,9 +191,9 @@ def test_workloads_follow_the_scenario_and_skip_those_never_run(analysis: Analys
 def test_self_checks(analysis: Analysis) -> None:
     found = {(w.kind, w.workload, w.variant, w.load) for w in analysis.warnings}
     crossed = "uvicorn-syncviews (crossed)"
-    assert ("failed-run", "upstream", crossed, None) in found
-    assert ("failed-step", "upstream", crossed, "c=8") in found
-    assert ("few-requests", "upstream", "uvicorn", "c=1") in found
+    assert ("failed-run", "upstream", f"{crossed} · requests", None) in found
+    assert ("failed-step", "upstream", f"{crossed} · requests", "c=8") in found
+    assert ("few-requests", "upstream", "uvicorn · aiohttp", "c=1") in found
     assert ("load-saturation", "cpu", "uvicorn", "c=128") in found
     assert ("error-rate", "cpu", crossed, "c=32") in found
     # A failed step is reported as failed, not also as a step with too few requests.
@@ -228,3 +232,141 @@ def test_load_saturation_fires_at_the_threshold(results: Results) -> None:
     steps = [closed(8, 90.0, load_cpu_s=8.0), closed(32, 95.0, load_cpu_s=7.9)]
     warnings = analyze(results.model_copy(update={"runs": [run_of("x", steps)]})).warnings
     assert [(w.kind, w.load) for w in warnings] == [("load-saturation", "c=8")]
+
+
+def upstream_run(
+    variant: str, steps: list[Step], *, slots: int | None, client: str, views: str = "async"
+) -> Run:
+    return Run(
+        variant=variant,
+        server="uvicorn",
+        interface="asgi" if views != "sync" else "wsgi",
+        views=views,
+        workload="upstream",
+        status="ok",
+        error=None,
+        client=ClientInfo(name=client, version="1", max_connections=384),
+        slots=slots,
+        steps=steps,
+    )
+
+
+def waiting(
+    c: int, rps: float, cpu_util: float, *, peak: int | None = None, load_cpu_s: float = 0.1
+) -> Step:
+    """A 2 s closed upstream step; the stub saw 3 calls per request."""
+    served = round(rps * 2)
+    cpu_s = cpu_util * 2
+    return closed(
+        c,
+        rps,
+        p99=700.0,
+        duration_s=2.0,
+        requests=served,
+        cpu_s=cpu_s,
+        cpu_util=cpu_util,
+        cpu_ms_per_req=cpu_s * 1000 / served if served else 0.0,
+        load_cpu_s=load_cpu_s,
+        upstream=UpstreamTraffic(
+            connections=3, calls=served * 3, peak_in_flight=peak if peak is not None else c * 3
+        ),
+    )
+
+
+def physics(results: Results, runs: list[Run]) -> list[str]:
+    analysis = analyze(results.model_copy(update={"runs": runs}))
+    return [str(w) for w in analysis.warnings if w.kind == "physics"]
+
+
+def test_physics_flags_a_collapsed_step_and_names_the_client(results: Results) -> None:
+    """The httpx 0.28 collapse: 6.5 req/s at c=32, the CPU used up at 154 ms per request."""
+    steps = [
+        waiting(1, 1.5, 0.01),
+        waiting(8, 13.0, 0.08),
+        waiting(32, 6.5, 1.0),
+        waiting(128, 0.0, 0.94),
+    ]
+    found = physics(results, [upstream_run("uvicorn", steps, slots=None, client="httpx")])
+    assert len(found) == 2
+    assert found[0].startswith(
+        "upstream / uvicorn · httpx @ c=32: 6.5 req/s is 12% of the 53.3 req/s physics allows "
+        "(floor 0.60 s, slots unbounded, CPU ceiling 161.1 req/s from 6.2 ms per request at "
+        "light load); likely limit: the HTTP client (httpx): the server's CPU is used up "
+        "(153.8 ms per request against 6.2 ms at light load)"
+    )
+    assert "c=128: 0.0 req/s is 0% of the 53.3 req/s" not in found[1]
+    assert found[1].endswith(
+        "the server's CPU is used up (nothing served against 6.2 ms at light load)"
+    )
+
+
+def test_physics_names_a_pool_that_held_the_calls_back(results: Results) -> None:
+    steps = [waiting(1, 1.6, 0.01), waiting(32, 16.0, 0.1, peak=30)]
+    found = physics(results, [upstream_run("uvicorn", steps, slots=None, client="httpx2")])
+    assert len(found) == 1
+    assert found[0].endswith(
+        "likely limit: the HTTP client (httpx2): at most 30 upstream calls were in flight "
+        "where 96 could be (a pool or thread limit)"
+    )
+
+
+def test_physics_blames_the_load_side_when_it_is_busy(results: Results) -> None:
+    steps = [waiting(1, 1.6, 0.01), waiting(32, 16.0, 0.1, load_cpu_s=1.8)]
+    found = physics(results, [upstream_run("uvicorn", steps, slots=None, client="aiohttp")])
+    assert found and found[0].endswith("likely limit: the load side (90% of its CPUs busy)")
+
+
+def test_physics_stays_silent_on_healthy_steps(results: Results) -> None:
+    """48 req/s at c=32 (quantised 600 ms cycles) is 90 % of 53.3; threads cap at 32 / 0.6 s;
+    one thread at 1 / 0.6 s; the CPU ceiling caps c=128 at 1000 / 5 ms per request."""
+    healthy = [
+        upstream_run(
+            "uvicorn",
+            [waiting(1, 1.5, 0.01), waiting(32, 48.0, 0.25), waiting(128, 192.0, 0.95)],
+            slots=None,
+            client="aiohttp",
+        ),
+        upstream_run(
+            "gunicorn-gthread",
+            [waiting(1, 1.5, 0.01), waiting(32, 48.0, 0.3, peak=96), waiting(128, 48.0, 0.3)],
+            slots=32,
+            client="requests",
+            views="sync",
+        ),
+        upstream_run(
+            "gunicorn-sync",
+            [waiting(1, 1.5, 0.01), waiting(8, 1.5, 0.01, peak=3)],
+            slots=1,
+            client="requests",
+            views="sync",
+        ),
+    ]
+    assert physics(results, healthy) == []
+
+
+def test_physics_applies_to_waiting_workloads_only(results: Results) -> None:
+    steps = [waiting(1, 9.5, 0.02), waiting(32, 6.5, 1.0)]
+    run = upstream_run("uvicorn", steps, slots=None, client="httpx")
+    assert physics(results, [run.model_copy(update={"workload": "cpu"})]) == []
+    sleepy = run.model_copy(update={"workload": "sleep", "client": None})
+    # sleep waits 100 ms (the fixture's default): c=32 allows 320 req/s.
+    found = physics(results, [sleepy])
+    assert len(found) == 1
+    assert "c=32: 6.5 req/s is 2% of the 320.0 req/s physics allows (floor 0.10 s" in found[0]
+    assert found[0].endswith(
+        "likely limit: the server: the server's CPU is used up "
+        "(153.8 ms per request against 2.1 ms at light load)"
+    )
+
+
+def test_physics_explains_a_queue_longer_than_the_request_timeout(results: Results) -> None:
+    """One slot, 32 VUs, 0.6 s each: a 19 s queue against a 10 s timeout serves nothing."""
+    steps = [waiting(1, 1.5, 0.01, peak=3), waiting(32, 0.0, 0.02, peak=3)]
+    run = upstream_run("gunicorn-sync", steps, slots=1, client="requests", views="sync")
+    found = physics(results, [run])
+    assert len(found) == 1
+    assert found[0].endswith(
+        "likely limit: the server's 1 slot(s): 32 requests queue for about 19 s, past the 10 s "
+        "request timeout, so requests time out while queued and the server works on ones the "
+        "client gave up"
+    )

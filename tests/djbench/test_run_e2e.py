@@ -13,17 +13,20 @@ from pathlib import Path
 import psutil
 import pytest
 
-from benchapp.catalog import WORKLOADS
-from djbench.results import SCHEMA, load_results
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
+from djbench.results import SCHEMA, Run, load_results
 from djbench.variants import standard_variants
 
 pytestmark = pytest.mark.e2e
 
 STEP_KEYS = {
     "model", "concurrency", "rate", "duration_s", "requests", "errors", "dropped", "rps",
-    "latency_ms", "cpu_s", "cpu_util", "cpu_ms_per_req", "rss_mib",
+    "latency_ms", "cpu_s", "cpu_util", "cpu_ms_per_req", "rss_mib", "upstream",
 }  # fmt: skip
-RUN_KEYS = {"variant", "server", "interface", "views", "workload", "status", "error", "steps"}
+RUN_KEYS = {
+    "variant", "server", "interface", "views", "workload", "status", "error", "steps", "client",
+    "slots",
+}  # fmt: skip
 ENV_KEYS = {"python", "django", "k6", "cpu_model", "cpus", "servers"}
 
 
@@ -71,6 +74,26 @@ def test_smoke_run_succeeds_with_every_variant_and_workload(
                 assert step.cpu_util > 0.5, (run.variant, step.cpu_util)
             assert step.rss_mib > 10, (run.variant, run.workload)
             assert step.latency_ms.p50 <= step.latency_ms.p99 <= step.latency_ms.max
+        _check_upstream(run)
+
+
+def _check_upstream(run: Run) -> None:
+    """Runs that call the stub API name their (default) client, and the stub's own count of
+    each step agrees with k6's: about the calls the successful requests made, never more in
+    flight than 8 VUs can hold."""
+    if not WORKLOADS[run.workload].touches_upstream:
+        assert run.client is None
+        assert all(step.upstream is None for step in run.steps)
+        return
+    assert run.client is not None
+    assert run.client.name == DEFAULT_UPSTREAM_CLIENTS[client_kind(run.views)]
+    calls = 3 if run.workload == "upstream" else 1
+    for step in run.steps:
+        traffic = step.upstream
+        assert traffic is not None, (run.variant, run.workload)
+        served = (step.requests - step.errors) * calls
+        assert 0.5 * served <= traffic.calls <= 1.5 * served + calls, (run.label, traffic, served)
+        assert 0 < traffic.peak_in_flight <= 8 * calls, (run.label, traffic)
 
 
 def test_results_match_the_contract(

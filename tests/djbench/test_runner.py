@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from djbench.backends.base import LoadStep
 from djbench.backends.steps import ServerSide, measured_step
 from djbench.errors import DjbenchError
 from djbench.load.k6 import ClientStats
-from djbench.plan import make_plan
+from djbench.plan import LoadStep, Setup, make_plan
 from djbench.results import Environment, Latency, Step, load_results
 from djbench.runner import execute
 from djbench.scenario import parse_scenario
@@ -24,9 +23,13 @@ LATENCY = Latency(p50=1, p90=1, p95=1, p99=1, max=1)
 
 @dataclass
 class ScriptedServer:
-    variant: Variant
+    setup: Setup
     url: str = "http://scripted"
     up: bool = True
+
+    @property
+    def variant(self) -> Variant:
+        return self.setup.variant
 
     def alive(self) -> bool:
         return self.up
@@ -50,11 +53,11 @@ class ScriptedBackend:
         yield
 
     @contextlib.contextmanager
-    def server(self, variant: Variant) -> Iterator[ScriptedServer]:
-        self.starts.append(variant.name)
-        if variant.name in self.broken:
+    def server(self, setup: Setup) -> Iterator[ScriptedServer]:
+        self.starts.append(setup.variant.name)
+        if setup.variant.name in self.broken:
             raise DjbenchError("address already in use")
-        yield ScriptedServer(variant)
+        yield ScriptedServer(setup)
 
     def settle(self, server: ScriptedServer, timeout: float) -> bool:
         return self._last_level not in self.busy_after

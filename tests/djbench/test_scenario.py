@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from djbench.results import Step
 from djbench.scenario import load_profile, load_scenario, parse_scenario
 
 
-@pytest.mark.parametrize("name", ["smoke", "default", "full", "kubernetes"])
+@pytest.mark.parametrize("name", ["smoke", "default", "clients", "full", "kubernetes"])
 def test_profiles_validate(name: str) -> None:
     scenario = load_profile(name)
     assert scenario.name == name
@@ -88,3 +89,51 @@ def _step(rps: float) -> Step:
             "rss_mib": 0,
         }
     )
+
+
+def test_upstream_clients_default_to_one_per_kind_and_size_their_pool() -> None:
+    scenario = load_profile("default")
+    assert scenario.upstream_clients.of("sync") == ["requests"]
+    assert scenario.upstream_clients.of("async") == ["aiohttp"]
+    # The open step can hold up to max_vus requests in flight, each making 3 calls at once.
+    assert scenario.upstream_pool_size == 512 * 3
+    assert load_profile("smoke").upstream_pool_size == 8 * 3
+    stored = scenario.resolved()["upstream_clients"]
+    assert stored == {"sync": ["requests"], "async": ["aiohttp"]}
+    assert parse_scenario("upstream_connections: 50", "x").upstream_pool_size == 50
+
+
+def test_the_clients_profile_runs_every_client() -> None:
+    clients = load_profile("clients").upstream_clients
+    assert clients.of("sync") == ["requests", "httpx2", "httpx"]
+    assert clients.of("async") == ["aiohttp", "httpx2", "httpx"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "upstream_clients: {async: [requests]}",
+            "x: upstream_clients.async: unknown async client requests; "
+            "choose from: aiohttp, httpx2, httpx",
+        ),
+        (
+            "upstream_clients: {sync: [aiohttp]}",
+            "x: upstream_clients.sync: unknown sync client aiohttp; "
+            "choose from: requests, httpx2, httpx",
+        ),
+        ("upstream_clients: {sync: [httpx, httpx]}", "sync clients must not repeat"),
+        ("upstream_clients: {sync: []}", "upstream_clients.sync: List should have at least 1"),
+        ("upstream_clients: {threads: [httpx]}", "upstream_clients.threads: Extra inputs"),
+        ("upstream_connections: 0", "upstream_connections: Input should be greater than"),
+    ],
+)
+def test_bad_upstream_clients_are_refused(text: str, message: str) -> None:
+    with pytest.raises(DjbenchError, match=re.escape(message)):
+        parse_scenario(text, "x")
+
+
+def test_upstream_clients_survive_revalidation() -> None:
+    scenario = parse_scenario("upstream_clients: {async: [httpx2, aiohttp]}", "x")
+    plan = make_plan(scenario, ["uvicorn"], ["upstream"])
+    assert plan.scenario.upstream_clients.of("async") == ["httpx2", "aiohttp"]

@@ -49,3 +49,23 @@ def test_resolve_variants() -> None:
     assert [v.name for v in resolve_variants(["uvicorn", "uvicorn"])] == ["uvicorn"]
     with pytest.raises(DjbenchError, match="unknown variant nope"):
         resolve_variants(["nope"])
+
+
+@pytest.mark.parametrize(
+    ("name", "slots", "with_override"),
+    [
+        ("gunicorn-sync", 1, 1),  # its command line pins one thread
+        ("gunicorn-gthread", 32, 8),
+        ("uwsgi", 32, 8),
+        ("gunicorn-gevent", None, None),
+        ("uvicorn", None, None),
+        ("uvicorn-syncviews", None, None),
+        ("gunicorn-gthread-asyncviews", 32, 8),
+    ],
+)
+def test_slots_say_how_many_requests_a_worker_holds(
+    name: str, slots: int | None, with_override: int | None
+) -> None:
+    variant = load_variants()[name]
+    assert variant.slots() == slots
+    assert variant.slots(8) == with_override

@@ -23,3 +23,14 @@ def test_wrong_answers_say_why() -> None:
     assert "unexpected body" in (check_answer("cpu", "x", 200, "application/json", other) or "")
     assert "invalid JSON" in (check_answer("cpu", "x", 200, "application/json", "{") or "")
     assert "content type" in (check_answer("cpu", "x", 200, "text/plain", "hi") or "")
+
+
+def test_an_upstream_answer_must_name_the_client_the_server_was_started_with() -> None:
+    body = json.dumps({"workload": "upstream", "client": "aiohttp", "calls": []})
+    where = "GET /async/upstream"
+    assert check_answer("upstream", where, 200, "application/json", body, client="aiohttp") is None
+    wrong = check_answer("upstream", where, 200, "application/json", body, client="httpx")
+    assert wrong == "verify: GET /async/upstream called upstream with 'aiohttp', not 'httpx'"
+    # Workloads without upstream calls carry no client.
+    cpu = json.dumps({"workload": "cpu", "n": 1, "result": 1})
+    assert check_answer("cpu", "x", 200, "application/json", cpu, client="httpx") is None

@@ -67,7 +67,7 @@ def render_step(scenario_file: Path, *, level: float, parallelism: int) -> list[
     values = HR.step_values(
         K6_VARIANT, load_variants()[K6_VARIANT].views,
         target=f"http://{K6_VARIANT}.{NAMESPACE}.svc:{SERVER_PORT}", workload=K6_WORKLOAD,
-        level=level, parallelism=parallelism, run="test",
+        level=level, parallelism=parallelism, run="test", client="aiohttp",
     )  # fmt: skip
     objects: list[Obj] = HR.render(
         "loadtest", "k6-test", values, set_files={"scenario": scenario_file}
@@ -227,7 +227,8 @@ def test_k6_inspect_with_the_rendered_job(stack: Stack, index: int) -> None:
     measure = options["scenarios"]["measure"]
     assert (measure["executor"], measure["vus"]) == ("constant-vus", 2)
     assert measure["tags"] == {
-        "run": "test", "variant": K6_VARIANT, "workload": K6_WORKLOAD, "step": "closed-2",
+        "run": "test", "variant": K6_VARIANT, "client": "aiohttp", "workload": K6_WORKLOAD,
+        "step": "closed-2",
     }  # fmt: skip
 
 

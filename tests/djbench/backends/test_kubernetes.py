@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from djbench.backends.base import LoadStep
 from djbench.backends.kubernetes import (
     cpu_quantity,
     merge_client_stats,
@@ -21,6 +20,7 @@ from djbench.backends.local import HOST, stub_api
 from djbench.errors import DjbenchError
 from djbench.load.k6 import SCRIPT, find_k6, parse_summary
 from djbench.local.processes import free_port, wait_http
+from djbench.plan import LoadStep
 from djbench.scenario import parse_scenario
 
 RATE = 40.0

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from djbench.backends.base import LoadStep
 from djbench.backends.kubernetes import step_install_args, variant_install_args
 from djbench.kube import REPO, TOOLS_BIN
+from djbench.plan import LoadStep, Setup
 from djbench.scenario import load_profile, revalidate
 from djbench.variants import load_variants
 
@@ -53,15 +53,23 @@ def _env(container: dict[str, Any], objects: list[dict[str, Any]]) -> dict[str, 
     return env
 
 
-@pytest.mark.parametrize("name", ["gunicorn-gthread", "uvicorn-raw"])
-def test_variant_install_renders_the_scenario(helm: Path, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "client", "sync_client", "async_client"),
+    [
+        ("gunicorn-gthread", "httpx2", "httpx2", "aiohttp"),
+        ("uvicorn-raw", "httpx", "requests", "httpx"),
+    ],
+)
+def test_variant_install_renders_the_scenario(
+    helm: Path, name: str, client: str, sync_client: str, async_client: str
+) -> None:
     scenario = revalidate(
         load_profile("smoke"),
         {"threads": 8, "db_pool": {"max_size": 7}, "upstream_delays_ms": [10, 20]},
         "test",
     )
     variant = load_variants()[name]
-    objects = _template(helm, variant_install_args(variant, scenario))
+    objects = _template(helm, variant_install_args(Setup(variant, client), scenario))
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     argv = [*container.get("command", []), *container.get("args", [])]
@@ -69,6 +77,11 @@ def test_variant_install_renders_the_scenario(helm: Path, name: str) -> None:
     env = _env(container, objects)
     assert env["DJBENCH_DB_POOL_MAX"] == "7"
     assert env["DJBENCH_UPSTREAM_DELAYS"] == "10,20"
+    # The run's client for the variant's views, the default for the other kind; a pool for
+    # the smoke profile's peak: 8 VUs x 2 calls.
+    assert env["DJBENCH_UPSTREAM_SYNC_CLIENT"] == sync_client
+    assert env["DJBENCH_UPSTREAM_ASYNC_CLIENT"] == async_client
+    assert env["DJBENCH_UPSTREAM_CONNECTIONS"] == "16"
     assert any(o["kind"] == "Service" and o["metadata"]["name"] == name for o in objects)
 
 
@@ -78,7 +91,7 @@ def test_step_install_renders_one_k6_job(helm: Path, tmp_path: Path, step: LoadS
     scenario_file.write_text(json.dumps(load_profile("smoke").resolved()))
     variant = load_variants()["uvicorn"]
     args = step_install_args(
-        "k6-run-0001", "http://uvicorn:8000", variant, "cpu", step, run_id="run1",
+        "k6-run-0001", "http://uvicorn:8000", Setup(variant, "httpx2"), "cpu", step, run_id="run1",
         scenario_file=scenario_file, parallelism=2, remote_write="http://prom:9090/api/v1/write",
         k6_image="grafana/k6:1.1.0", deadline_s=90,
     )  # fmt: skip
@@ -98,6 +111,7 @@ def test_step_install_renders_one_k6_job(helm: Path, tmp_path: Path, step: LoadS
     assert float(env["DJBENCH_LEVEL"]) == step.level
     assert env["DJBENCH_PARALLELISM"] == "2"
     assert env["DJBENCH_RUN"] == "run1"
+    assert env["DJBENCH_CLIENT"] == "httpx2"
 
 
 @pytest.mark.parametrize(
@@ -110,7 +124,7 @@ def test_step_install_renders_one_k6_job(helm: Path, tmp_path: Path, step: LoadS
 )
 def test_k6_image_is_split_at_the_tag(image: str, repository: str, tag: str) -> None:
     args = step_install_args(
-        "k6-r-0001", "http://uvicorn:8000", load_variants()["uvicorn"], "cpu",
+        "k6-r-0001", "http://uvicorn:8000", Setup(load_variants()["uvicorn"], "aiohttp"), "cpu",
         LoadStep("closed", 1), run_id="r", scenario_file=Path("s.json"), parallelism=1,
         remote_write="http://p/api/v1/write", k6_image=image, deadline_s=60,
     )  # fmt: skip

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from djbench.backends.base import LoadStep
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.load.k6 import ClientStats
+from djbench.plan import LoadStep
 from djbench.results import Latency
 
 LATENCY = Latency(p50=10, p90=20, p95=25, p99=40, max=90)

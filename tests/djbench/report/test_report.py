@@ -60,36 +60,42 @@ def test_markdown_has_environment_scenario_and_verdicts(markdown: str) -> None:
     assert "- Closed model (fixed concurrency): 1, 8, 32, 128" in markdown
     assert "- SLO upstream: p99 ≤ 2,000 ms, errors ≤ 1.0%" in markdown
     assert (
-        "| upstream | p99 ≤ 2,000 ms, errors ≤ 1.0% | uvicorn | 149.8 | gunicorn-sync "
-        "| 93.62x | winner |"
+        "| upstream | p99 ≤ 2,000 ms, errors ≤ 1.0% | uvicorn · aiohttp | 149.8 | "
+        "gunicorn-sync · requests | 93.62x | winner |"
     ) in markdown
     assert (
-        "- **upstream**: uvicorn wins with 149.8 req/s at SLO; "
-        "runner-up gunicorn-sync 1.6 req/s (ratio 93.62x)."
+        "- **upstream**: uvicorn · aiohttp wins with 149.8 req/s at SLO; "
+        "runner-up gunicorn-sync · requests 1.6 req/s (ratio 93.62x)."
     ) in markdown
     assert "- **cpu**: not significant: gunicorn-sync 98.0 req/s vs" in markdown
     assert "## How to read this" in markdown
+    assert (
+        "- Upstream clients: sync views: requests; async views: aiohttp "
+        "(pool of 384 connections each)"
+    ) in markdown
 
 
 def test_markdown_has_one_row_per_variant_and_step(markdown: str) -> None:
     upstream = section(markdown, "## Workload upstream", "## Workload cpu")
-    rows = [line for line in upstream.splitlines() if line.startswith("| ")]
+    steps = upstream.split("What the stub API saw")[0]
+    rows = [line for line in steps.splitlines() if line.startswith("| ")]
     # header + 6 gunicorn-sync + 6 uvicorn + 2 uvicorn-syncviews steps
     assert len(rows) == 1 + 6 + 6 + 2
     assert rows[0].startswith("| variant | model | load | req/s | p50 ms | p99 ms | errors |")
     assert (
-        "| uvicorn | open | 150.4/s | 149.8 | 640.2 | 1,650.3 | 0 | 0 | 83% | 5.54 | 85.1 "
-        "| ★ capacity |"
+        "| uvicorn · aiohttp | open | 150.4/s | 149.8 | 640.2 | 1,650.3 | 0 | 0 | 83% | 5.54 "
+        "| 85.1 | ★ capacity |"
     ) in rows
     assert (
-        "| uvicorn | closed | c=128 | 188.0 | 642.0 | 2,451.7 | 0 | — | 97% | 5.16 | 88.9 | ✗ p99 |"
-        in rows
+        "| uvicorn · aiohttp | closed | c=128 | 188.0 | 642.0 | 2,451.7 | 0 | — | 97% | 5.16 "
+        "| 88.9 | ✗ p99 |" in rows
     )
     failed = (
-        "| uvicorn-syncviews (crossed) | closed | c=8 | — | — | — | 0 | — | — | — | — | failed |"
+        "| uvicorn-syncviews (crossed) · requests | closed | c=8 | — | — | — | 0 | — | — | — | — "
+        "| failed |"
     )
     assert failed in rows
-    assert "- gunicorn-sync: knee at c=1 (1.6 req/s)" in upstream
+    assert "- gunicorn-sync · requests: knee at c=1 (1.6 req/s)" in upstream
 
 
 def test_markdown_lists_warnings(markdown: str) -> None:
@@ -146,12 +152,12 @@ def test_html_is_self_contained(html: str) -> None:
     # plotly.js itself holds links (its logo, its docs); everything we wrote must not.
     ours = html.replace(get_plotlyjs(), "")
     assert not re.search(r"""(href|src)=["']?https?:""", ours)
-    assert "http" not in ours
+    assert not re.search("https?://", ours)
 
 
 def test_html_has_the_markdown_content_and_plots(html: str) -> None:
     assert "<h2>Workload upstream</h2>" in html
-    assert "uvicorn wins with 149.8 req/s at SLO" in html
+    assert "uvicorn · aiohttp wins with 149.8 req/s at SLO" in html
     assert "not significant: gunicorn-sync 98.0 req/s" in html
     assert "<td>★ capacity</td>" in html
     assert "load side near saturation" in html
@@ -164,7 +170,7 @@ def test_html_has_the_markdown_content_and_plots(html: str) -> None:
         "CPU per request vs throughput (both models)",
     ):
         assert html.count(title) == 2
-    assert '"name":"uvicorn-syncviews (crossed) p99"' in html
+    assert '"name":"uvicorn-syncviews (crossed) \\u00b7 requests p99"' in html
 
 
 def test_html_escapes_a_malicious_variant_name(results: Results) -> None:
@@ -190,18 +196,38 @@ def test_terminal_table(results: Results) -> None:
         return next(line for line in text[start:].splitlines() if f" {variant} " in line)
 
     assert re.search(
-        r"uvicorn\s+│\s+188\.0 │\s+149\.8 │\s+1,650\.3 │\s+5\.54 │ ★ winner",
-        row("uvicorn", "upstream"),
+        r"uvicorn · aiohttp\s+│\s+188\.0 │\s+149\.8 │\s+1,650\.3 │\s+5\.54 │ ★ winner",
+        row("uvicorn · aiohttp", "upstream"),
     )
-    assert "runner-up" in row("gunicorn-sync", "upstream")
-    assert "failed" in row("uvicorn-syncviews (crossed)", "upstream")
+    assert "runner-up" in row("gunicorn-sync · requests", "upstream")
+    assert "failed" in row("uvicorn-syncviews (crossed) · requests", "upstream")
     assert re.search(r"98\.0 │\s+98\.0 │\s+95\.3 │\s+10\.10 │ ≈ tie", row("gunicorn-sync", "│ cpu"))
     assert "≈ tie" in row("uvicorn-syncviews (crossed)", "│ cpu")
     assert "p99 ≤ 2,000 ms" in text
-    assert "cpu: not significant: gunicorn-sync 98.0 req/s vs uvicorn-syncviews (crossed)" in text
-    assert "14 self-check warning(s)" in text
+    assert (
+        "cpu (p99 ≤ 500 ms): not significant: gunicorn-sync 98.0 req/s vs "
+        "uvicorn-syncviews (crossed)"
+    ) in text
+    assert "15 self-check warning(s)" in text
 
 
 def test_terminal_table_prints_markup_literally(results: Results) -> None:
     text = terminal_text(renamed(results, "uvicorn", "[red]evil[/red]"))
     assert "[red]evil[/red]" in text
+
+
+def test_markdown_shows_what_the_stub_saw(markdown: str) -> None:
+    upstream = section(markdown, "## Workload upstream", "## Workload cpu")
+    table = upstream.split("What the stub API saw (upstream calls of the measured window):")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[0] == (
+        "| variant | load | calls/s | new connections | connections per call | peak in flight |"
+    )
+    assert "| uvicorn · aiohttp | c=128 | 564.0 | 3 | 0.001 | 384 |" in rows
+    # Workloads that make no upstream calls have no such table.
+    assert "What the stub API saw" not in markdown.split("## Workload cpu")[1]
+
+
+def test_html_shows_what_the_stub_saw(html: str) -> None:
+    assert "<th>connections per call</th>" in html
+    assert '<td>uvicorn · aiohttp</td><td>c=128</td><td class="num">564.0</td>' in html
