@@ -7,7 +7,6 @@ numbers, so they cannot disagree with each other.
 from __future__ import annotations
 
 import itertools
-import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from djbench import physics
 from djbench.errors import DjbenchError
 from djbench.results import Results, Run, Step
 from djbench.scenario import Scenario, Slo
@@ -33,13 +33,6 @@ which the load side itself may be the bottleneck."""
 INFRA_BUSY = 0.5
 """Postgres + stub API above this share of the load CPUs while the server idles below it:
 the step measures the database, not the server."""
-PHYSICS_SHARE = 0.8
-"""A closed step of a waiting workload below this share of what physics allows is suspect."""
-LIGHT_LOAD_CPU_S = 0.1
-"""CPU seconds (ten clock ticks) the lightest steps must hold before their CPU per request is
-trusted as the light-load cost."""
-CPU_SATURATED = 0.9
-"""Server CPU util at which the server's CPU is used up."""
 
 WarningKind = Literal[
     "failed-run",
@@ -254,132 +247,6 @@ def _verdict(workload: str, slo: Slo, summaries: Iterable[RunSummary]) -> Verdic
     )
 
 
-def floor_latency_s(scenario: Scenario, workload: str) -> float | None:
-    """The least time a request of a waiting workload takes: its slowest upstream call, or
-    its sleep. None for workloads whose time is not a wait."""
-    if workload == "upstream":
-        return max(scenario.upstream_delays_ms) / 1000
-    if workload == "sleep":
-        try:
-            return float(scenario.request("sleep")["query"]["ms"]) / 1000
-        except (KeyError, ValueError):
-            return None
-    return None
-
-
-def _successes(step: Step) -> int:
-    return step.requests - step.errors
-
-
-def light_load_cpu_ms(run: Run) -> float | None:
-    """Server CPU ms per successful request at light load: the lightest closed steps whose
-    CPU was not used up, pooled until they hold enough CPU time to trust."""
-    light = sorted(
-        (
-            s
-            for s in run.steps
-            if s.model == "closed"
-            and s.status == "ok"
-            and _successes(s) > 0
-            and s.cpu_util < INFRA_BUSY
-        ),
-        key=lambda s: s.concurrency or 0,
-    )
-    cpu_s, served = 0.0, 0
-    for step in light:
-        cpu_s += step.cpu_s
-        served += _successes(step)
-        if cpu_s >= LIGHT_LOAD_CPU_S:
-            break
-    return cpu_s * 1000 / served if served and cpu_s > 0 else None
-
-
-def _cpu_budget(run: Run) -> float:
-    """CPUs the server could use, from any step that recorded CPU (cpu_util's denominator)."""
-    for s in run.steps:
-        if s.cpu_util > 0 and s.duration_s > 0:
-            return s.cpu_s / s.duration_s / s.cpu_util
-    return 1.0
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """What physics allows a closed step of a waiting workload, and why."""
-
-    rate: float
-    """min(concurrency / floor, slots / floor, CPU ceiling), in req/s."""
-    floor_s: float
-    slots: int | None
-    ceiling: float | None
-    """req/s the CPU budget allows at the light-load CPU cost; None when unknown."""
-    light_cpu_ms: float | None
-
-    @property
-    def text(self) -> str:
-        """The terms of the minimum, in words."""
-        slots = "unbounded" if self.slots is None else str(self.slots)
-        cpu = (
-            f"CPU ceiling {self.ceiling:,.1f} req/s from {self.light_cpu_ms:.1f} ms per request "
-            "at light load"
-            if self.ceiling is not None and self.light_cpu_ms is not None
-            else "CPU ceiling unknown"
-        )
-        return f"floor {self.floor_s:.2f} s, slots {slots}, {cpu}"
-
-
-def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | None:
-    """Physics for one closed step of a waiting workload (``upstream``, ``sleep``): what the
-    concurrency, the server's slots and its CPU allow; None where physics says nothing."""
-    floor = floor_latency_s(scenario, run.workload)
-    if floor is None or floor <= 0 or step.model != "closed" or not step.concurrency:
-        return None
-    cycle = floor + scenario.think_time_ms / 1000
-    light = light_load_cpu_ms(run)
-    ceiling = _cpu_budget(run) * 1000 / light if light else None
-    terms = [step.concurrency / cycle, math.inf if run.slots is None else run.slots / floor]
-    rate = min([*terms, ceiling if ceiling is not None else math.inf])
-    return Expectation(rate, floor, run.slots, ceiling, light)
-
-
-def _likely_limit(
-    run: Run, step: Step, expected: Expectation, busy: float | None, calls: int, timeout_s: float
-) -> str:
-    """The part most likely holding a step below physics: load side, client or server.
-
-    ``calls``: upstream calls one request makes at once; ``timeout_s``: the load's request
-    timeout.
-    """
-    if busy is not None and busy >= LOAD_CPU_LIMIT:
-        return f"the load side ({busy:.0%} of its CPUs busy)"
-    client = f"the HTTP client ({run.client.name})" if run.client else None
-    if step.cpu_util >= CPU_SATURATED:
-        cost = (
-            f"{step.cpu_ms_per_req:,.1f} ms per request" if _successes(step) else "nothing served"
-        )
-        light = expected.light_cpu_ms
-        against = f" against {light:.1f} ms at light load" if light else ""
-        return f"{client or 'the server'}: the server's CPU is used up ({cost}{against})"
-    if client and step.upstream is not None and step.concurrency:
-        want = min(step.concurrency, run.slots or step.concurrency) * calls
-        if step.upstream.peak_in_flight < PHYSICS_SHARE * want:
-            return (
-                f"{client}: at most {step.upstream.peak_in_flight} upstream calls were in flight "
-                f"where {want} could be (a pool or thread limit)"
-            )
-    if run.slots is not None and step.concurrency and step.concurrency > run.slots:
-        queued_s = step.concurrency / run.slots * expected.floor_s
-        if queued_s > timeout_s:
-            return (
-                f"the server's {run.slots} slot(s): {step.concurrency} requests queue for about "
-                f"{queued_s:.0f} s, past the {timeout_s:g} s request timeout, so requests time out "
-                "while queued and the server works on ones the client gave up"
-            )
-    return (
-        "the server: its CPU was not used up and the upstream was not kept busy "
-        "(a concurrency limit or a queue in the server)"
-    )
-
-
 def _load_busy(step: Step, load_cpus: int) -> float | None:
     """Share of the load CPUs in use: k6 shares them with Postgres and the stub API (local
     backend), so all count. None when the load side's CPU was not recorded."""
@@ -397,23 +264,15 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
 
     if run.status == "failed":
         warn("failed-run", None, f"run failed: {run.error or 'no error recorded'}")
-    calls = len(scenario.upstream_delays_ms) if run.workload == "upstream" else 1
     for step in run.steps:
         load = load_label(step)
         if step.status == "failed":
             warn("failed-step", load, f"step failed: {step.error or 'no error recorded'}")
             continue
         busy = _load_busy(step, load_cpus)
-        expected = expected_rate(run, step, scenario)
-        if expected is not None and step.rps < PHYSICS_SHARE * expected.rate:
-            limit = _likely_limit(run, step, expected, busy, calls, scenario.request_timeout_s)
-            warn(
-                "physics",
-                load,
-                f"{step.rps:,.1f} req/s is {step.rps / expected.rate:.0%} of the "
-                f"{expected.rate:,.1f} req/s physics allows ({expected.text}); "
-                f"likely limit: {limit}",
-            )
+        shortfall = physics.shortfall(run, step, scenario, busy, LOAD_CPU_LIMIT)
+        if shortfall:
+            warn("physics", load, shortfall)
         if step.error_rate > summary.slo.max_error_rate:
             warn(
                 "error-rate",

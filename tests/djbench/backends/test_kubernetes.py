@@ -120,3 +120,41 @@ def test_steps_shorter_than_four_scrapes_are_refused(tmp_path: Path) -> None:
     KubernetesBackend(
         load_profile("kubernetes"), out_dir=tmp_path, kube=Kube("djbench"), run_id="r"
     )
+
+
+class RecordedKube:
+    """Answers kubectl/helm as a cluster whose stub API runs ``replicas`` pods."""
+
+    namespace = "djbench"
+
+    def __init__(self, replicas: int) -> None:
+        self.replicas = replicas
+        self.proxied: list[tuple[str, int, str]] = []
+
+    def kubectl(self, *args: str, **_: object) -> str:
+        if args[:3] == ("get", "deployment", "stubapi"):
+            return str(self.replicas)
+        return "service/x"
+
+    def helm(self, *args: str, **_: object) -> str:
+        return ""
+
+    def service_get(self, service: str, port: int, path: str) -> str:
+        self.proxied.append((service, port, path))
+        return '{"connections": 2, "calls": 90, "peak_in_flight": 24, "resolution_s": 0.1}'
+
+
+@pytest.mark.parametrize(("replicas", "counted"), [(1, True), (2, False)])
+def test_stub_traffic_is_read_only_from_a_single_stub(
+    tmp_path: Path, replicas: int, counted: bool
+) -> None:
+    from djbench.backends.kubernetes import KubernetesBackend
+
+    kube = RecordedKube(replicas)
+    scenario = parse_scenario("duration_s: 30", "x")
+    backend = KubernetesBackend(scenario, out_dir=tmp_path, kube=kube, run_id="r")  # type: ignore[arg-type]
+    with backend.infrastructure():
+        assert backend._stub_counts is counted
+    traffic = backend._stub_traffic(1000.0, 1030.0)
+    assert (traffic.connections, traffic.calls, traffic.peak_in_flight) == (2, 90, 24)
+    assert kube.proxied == [("stubapi", 8080, "/stats?from=1000.000&to=1030.000")]

@@ -1,0 +1,174 @@
+"""Physics for waiting workloads: what a closed step of ``upstream`` or ``sleep`` must reach.
+
+A request that waits ``floor`` seconds (its slowest upstream call, or its sleep) lets ``c``
+closed-model users make at most ``c / floor`` requests per second; a server with ``slots``
+threads at most ``slots / floor``; and its CPU at most its budget over the CPU one request
+costs at light load. A step far below the least of these has found a limit the benchmark did
+not mean to measure (an HTTP client's pool, a queue, the load side), so the analysis says so
+and names the likely one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from djbench.results import Run, Step
+from djbench.scenario import Scenario
+
+PHYSICS_SHARE = 0.8
+"""A closed step of a waiting workload below this share of what physics allows is suspect."""
+LIGHT_LOAD_CPU_S = 0.1
+"""CPU seconds (ten clock ticks) the lightest steps must hold before their CPU per request is
+trusted as the light-load cost."""
+LIGHT_LOAD_UTIL = 0.5
+"""Steps whose server CPU util reached this are not light load."""
+CPU_SATURATED = 0.9
+"""Server CPU util at which the server's CPU is used up."""
+
+
+def floor_latency_s(scenario: Scenario, workload: str) -> float | None:
+    """The least time a request of a waiting workload takes: its slowest upstream call, or
+    its sleep. None for workloads whose time is not a wait."""
+    if workload == "upstream":
+        return max(scenario.upstream_delays_ms) / 1000
+    if workload == "sleep":
+        try:
+            return float(scenario.request("sleep")["query"]["ms"]) / 1000
+        except (KeyError, ValueError):
+            return None
+    return None
+
+
+def _successes(step: Step) -> int:
+    return step.requests - step.errors
+
+
+def light_load_cpu_ms(run: Run) -> float | None:
+    """Server CPU ms per successful request at light load: the lightest closed steps whose
+    CPU was not used up, pooled until they hold enough CPU time to trust."""
+    light = sorted(
+        (
+            s
+            for s in run.steps
+            if s.model == "closed"
+            and s.status == "ok"
+            and _successes(s) > 0
+            and s.cpu_util < LIGHT_LOAD_UTIL
+        ),
+        key=lambda s: s.concurrency or 0,
+    )
+    cpu_s, served = 0.0, 0
+    for step in light:
+        cpu_s += step.cpu_s
+        served += _successes(step)
+        if cpu_s >= LIGHT_LOAD_CPU_S:
+            break
+    return cpu_s * 1000 / served if served and cpu_s > 0 else None
+
+
+def _cpu_budget(run: Run) -> float:
+    """CPUs the server could use, from any step that recorded CPU (cpu_util's denominator)."""
+    for s in run.steps:
+        if s.cpu_util > 0 and s.duration_s > 0:
+            return s.cpu_s / s.duration_s / s.cpu_util
+    return 1.0
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What physics allows a closed step of a waiting workload, and why."""
+
+    rate: float
+    """min(concurrency / floor, slots / floor, CPU ceiling), in req/s."""
+    floor_s: float
+    slots: int | None
+    ceiling: float | None
+    """req/s the CPU budget allows at the light-load CPU cost; None when unknown."""
+    light_cpu_ms: float | None
+
+    @property
+    def text(self) -> str:
+        """The terms of the minimum, in words."""
+        slots = "unbounded" if self.slots is None else str(self.slots)
+        cpu = (
+            f"CPU ceiling {self.ceiling:,.1f} req/s from {self.light_cpu_ms:.1f} ms per request "
+            "at light load"
+            if self.ceiling is not None and self.light_cpu_ms is not None
+            else "CPU ceiling unknown"
+        )
+        return f"floor {self.floor_s:.2f} s, slots {slots}, {cpu}"
+
+
+def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | None:
+    """Physics for one closed step of a waiting workload (``upstream``, ``sleep``): what the
+    concurrency, the server's slots and its CPU allow; None where physics says nothing."""
+    floor = floor_latency_s(scenario, run.workload)
+    if floor is None or floor <= 0 or step.model != "closed" or not step.concurrency:
+        return None
+    cycle = floor + scenario.think_time_ms / 1000
+    light = light_load_cpu_ms(run)
+    ceiling = _cpu_budget(run) * 1000 / light if light else None
+    terms = [step.concurrency / cycle, math.inf if run.slots is None else run.slots / floor]
+    rate = min([*terms, ceiling if ceiling is not None else math.inf])
+    return Expectation(rate, floor, run.slots, ceiling, light)
+
+
+def _likely_limit(
+    run: Run,
+    step: Step,
+    expected: Expectation,
+    scenario: Scenario,
+    busy: float | None,
+    load_limit: float,
+) -> str:
+    """The part most likely holding a step below physics: load side, client or server."""
+    calls = len(scenario.upstream_delays_ms) if run.workload == "upstream" else 1
+    timeout_s = scenario.request_timeout_s
+    if busy is not None and busy >= load_limit:
+        return f"the load side ({busy:.0%} of its CPUs busy)"
+    client = f"the HTTP client ({run.client.name})" if run.client else None
+    if step.cpu_util >= CPU_SATURATED:
+        cost = (
+            f"{step.cpu_ms_per_req:,.1f} ms per request" if _successes(step) else "nothing served"
+        )
+        light = expected.light_cpu_ms
+        against = f" against {light:.1f} ms at light load" if light else ""
+        return f"{client or 'the server'}: the server's CPU is used up ({cost}{against})"
+    if client and step.upstream is not None and step.concurrency:
+        want = min(step.concurrency, run.slots or step.concurrency) * calls
+        if step.upstream.peak_in_flight < PHYSICS_SHARE * want:
+            return (
+                f"{client}: at most {step.upstream.peak_in_flight} upstream calls were in flight "
+                f"where {want} could be (a pool or thread limit)"
+            )
+    if run.slots is not None and step.concurrency and step.concurrency > run.slots:
+        queued_s = step.concurrency / run.slots * expected.floor_s
+        if queued_s > timeout_s:
+            return (
+                f"the server's {run.slots} slot(s): {step.concurrency} requests queue for about "
+                f"{queued_s:.0f} s, past the {timeout_s:g} s request timeout, so requests time out "
+                "while queued and the server works on ones the client gave up"
+            )
+    return (
+        "the server: its CPU was not used up and the upstream was not kept busy "
+        "(a concurrency limit or a queue in the server)"
+    )
+
+
+def shortfall(
+    run: Run, step: Step, scenario: Scenario, busy: float | None, load_limit: float
+) -> str | None:
+    """The warning for a step below ``PHYSICS_SHARE`` of what physics allows, else None.
+
+    ``busy``: the share of the load side's CPUs in use (None when not recorded), and
+    ``load_limit`` the share at which the load side itself is the likely limit.
+    """
+    expected = expected_rate(run, step, scenario)
+    if expected is None or step.rps >= PHYSICS_SHARE * expected.rate:
+        return None
+    limit = _likely_limit(run, step, expected, scenario, busy, load_limit)
+    return (
+        f"{step.rps:,.1f} req/s is {step.rps / expected.rate:.0%} of the {expected.rate:,.1f} "
+        f"req/s physics allows ({expected.text}); likely limit: {limit}"
+    )

@@ -1,0 +1,57 @@
+"""Physics of waiting workloads: floors, slots and the CPU ceiling (the warnings it drives are
+tested through the analysis, in test_analysis)."""
+
+from __future__ import annotations
+
+import pytest
+
+from djbench.physics import expected_rate, floor_latency_s, light_load_cpu_ms
+from djbench.results import Latency, Run, Step
+from djbench.scenario import parse_scenario
+
+SCENARIO = parse_scenario("upstream_delays_ms: [100, 400, 50]\nparams: {sleep: {ms: '250'}}", "x")
+
+
+def step(c: int, rps: float, cpu_util: float, cpu_s: float) -> Step:
+    return Step(
+        model="closed", concurrency=c, rate=None, duration_s=2.0, requests=round(rps * 2),
+        errors=0, dropped=0, rps=rps, latency_ms=Latency(p50=1, p90=1, p95=1, p99=1, max=1),
+        cpu_s=cpu_s, cpu_util=cpu_util, cpu_ms_per_req=0.0, rss_mib=50.0,
+    )  # fmt: skip
+
+
+def run(workload: str, steps: list[Step], slots: int | None) -> Run:
+    return Run(
+        variant="v", server="gunicorn", interface="wsgi", views="sync", workload=workload,
+        status="ok", error=None, slots=slots, steps=steps,
+    )  # fmt: skip
+
+
+def test_floors_are_the_slowest_call_or_the_sleep() -> None:
+    assert floor_latency_s(SCENARIO, "upstream") == 0.4
+    assert floor_latency_s(SCENARIO, "sleep") == 0.25
+    assert floor_latency_s(SCENARIO, "cpu") is None
+
+
+def test_light_load_pools_the_lightest_unsaturated_steps() -> None:
+    # c=1 holds 0.02 s of CPU (too little to trust alone), c=8 brings it past 0.1 s; the
+    # saturated c=32 step never counts.
+    steps = [step(32, 60.0, 0.95, 1.9), step(8, 20.0, 0.05, 0.1), step(1, 2.5, 0.01, 0.02)]
+    assert light_load_cpu_ms(run("upstream", steps, None)) == pytest.approx(120 / 45)
+
+
+def test_the_least_of_concurrency_slots_and_cpu() -> None:
+    light = step(1, 2.5, 0.05, 0.1)  # 20 ms per request at 1 CPU: a 50 req/s ceiling
+    threads = run("upstream", [light, step(32, 10.0, 0.5, 1.0)], slots=8)
+    expected = expected_rate(threads, threads.steps[1], SCENARIO)
+    assert expected is not None
+    assert expected.rate == pytest.approx(8 / 0.4)  # 8 threads, 0.4 s each: 20 req/s
+    unbounded = threads.model_copy(update={"slots": None})
+    expected = expected_rate(unbounded, unbounded.steps[1], SCENARIO)
+    assert expected is not None
+    assert expected.rate == pytest.approx(50.0)  # 32 / 0.4 = 80, but the CPU allows 50
+    assert expected.text == (
+        "floor 0.40 s, slots unbounded, CPU ceiling 50.0 req/s from 20.0 ms per request at "
+        "light load"
+    )
+    assert expected_rate(threads.model_copy(update={"workload": "cpu"}), light, SCENARIO) is None
