@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS
 from djbench.errors import DjbenchError
 
 if TYPE_CHECKING:
@@ -209,11 +210,15 @@ def serve(
     seed_rows: Annotated[int, typer.Option(min=25, help="rows to seed")] = 10_000,
     client: Annotated[
         str | None,
-        typer.Option(help="upstream HTTP client of the variant's views (default: the default)"),
+        typer.Option(
+            help="upstream HTTP client of the variant's views (default: "
+            f"{DEFAULT_UPSTREAM_CLIENTS['sync']} for sync views, "
+            f"{DEFAULT_UPSTREAM_CLIENTS['async']} for async ones)"
+        ),
     ] = None,
 ) -> None:
     """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C."""
-    from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, UPSTREAM_CLIENTS, WORKLOADS, client_kind
+    from benchapp.catalog import UPSTREAM_CLIENTS, WORKLOADS, client_kind
     from djbench.backends.local import LocalBackend
     from djbench.local.cpus import plan_cpus
     from djbench.plan import Setup

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from importlib import metadata
 from pathlib import Path
 
-from benchapp.catalog import CLIENT_DISTRIBUTIONS
+from benchapp.catalog import UPSTREAM_CLIENTS
 from djbench.results import Environment
 
 # Distribution that provides each server program.
@@ -19,10 +20,12 @@ SERVER_DISTRIBUTIONS = {
 }
 _OTHER_DISTRIBUTIONS = (
     "psycopg", "psycopg-pool", "gevent", "uvicorn-worker", "uvloop", "httptools",
-    *dict.fromkeys(CLIENT_DISTRIBUTIONS.values()), "httpcore", "httpcore2", "urllib3",
+    *dict.fromkeys(c for kind in UPSTREAM_CLIENTS.values() for c in kind), "httpcore",
+    "httpcore2", "urllib3",
 )  # fmt: skip
 
 
+@functools.cache
 def version_of(dist: str) -> str:
     """The installed version of a distribution, or ``not installed``."""
     try:

@@ -63,16 +63,35 @@ def light_load_cpu_ms(run: Run) -> float | None:
         cpu_s += step.cpu_s
         served += _successes(step)
         if cpu_s >= LIGHT_LOAD_CPU_S:
-            break
-    return cpu_s * 1000 / served if served and cpu_s > 0 else None
+            return cpu_s * 1000 / served
+    return None  # too little CPU time measured to trust
 
 
 def _cpu_budget(run: Run) -> float:
-    """CPUs the server could use, from any step that recorded CPU (cpu_util's denominator)."""
-    for s in run.steps:
-        if s.cpu_util > 0 and s.duration_s > 0:
-            return s.cpu_s / s.duration_s / s.cpu_util
-    return 1.0
+    """CPUs the server could use (cpu_util's denominator), from its busiest step: the one
+    whose rounded util is the most precise."""
+    busiest = max(
+        (s for s in run.steps if s.cpu_util > 0 and s.duration_s > 0),
+        key=lambda s: s.cpu_util,
+        default=None,
+    )
+    return busiest.cpu_s / busiest.duration_s / busiest.cpu_util if busiest else 1.0
+
+
+def _database_slots(scenario: Scenario, workload: str) -> int | None:
+    """``sleep?via=db`` waits holding a pooled database connection: the pool bounds it."""
+    if workload != "sleep" or scenario.request("sleep")["query"].get("via") != "db":
+        return None
+    return scenario.db_pool.max_size
+
+
+def calls_in_flight(scenario: Scenario, workload: str) -> float:
+    """Upstream calls one request in progress has in flight on average: its calls run at once
+    and end as their delays do (3 calls of 300, 600, 150 ms average 1.75 over the 600 ms)."""
+    if workload != "upstream":
+        return 1.0
+    delays = scenario.upstream_delays_ms
+    return sum(delays) / max(delays) if max(delays) > 0 else float(len(delays))
 
 
 @dataclass(frozen=True)
@@ -80,9 +99,10 @@ class Expectation:
     """What physics allows a closed step of a waiting workload, and why."""
 
     rate: float
-    """min(concurrency / floor, slots / floor, CPU ceiling), in req/s."""
+    """min(concurrency / (floor + think time), slots / floor, CPU ceiling), in req/s."""
     floor_s: float
     slots: int | None
+    """The server's slots, or the database pool where that is fewer; None when unbounded."""
     ceiling: float | None
     """req/s the CPU budget allows at the light-load CPU cost; None when unknown."""
     light_cpu_ms: float | None
@@ -109,9 +129,11 @@ def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | Non
     cycle = floor + scenario.think_time_ms / 1000
     light = light_load_cpu_ms(run)
     ceiling = _cpu_budget(run) * 1000 / light if light else None
-    terms = [step.concurrency / cycle, math.inf if run.slots is None else run.slots / floor]
+    bounds = [b for b in (run.slots, _database_slots(scenario, run.workload)) if b is not None]
+    slots = min(bounds, default=None)
+    terms = [step.concurrency / cycle, math.inf if slots is None else slots / floor]
     rate = min([*terms, ceiling if ceiling is not None else math.inf])
-    return Expectation(rate, floor, run.slots, ceiling, light)
+    return Expectation(rate, floor, slots, ceiling, light)
 
 
 def _likely_limit(
@@ -123,30 +145,37 @@ def _likely_limit(
     load_limit: float,
 ) -> str:
     """The part most likely holding a step below physics: load side, client or server."""
-    calls = len(scenario.upstream_delays_ms) if run.workload == "upstream" else 1
     timeout_s = scenario.request_timeout_s
     if busy is not None and busy >= load_limit:
         return f"the load side ({busy:.0%} of its CPUs busy)"
     client = f"the HTTP client ({run.client.name})" if run.client else None
     if step.cpu_util >= CPU_SATURATED:
-        cost = (
-            f"{step.cpu_ms_per_req:,.1f} ms per request" if _successes(step) else "nothing served"
-        )
         light = expected.light_cpu_ms
+        served = _successes(step) > 0
+        cost = f"{step.cpu_ms_per_req:,.1f} ms per request" if served else "nothing served"
         against = f" against {light:.1f} ms at light load" if light else ""
-        return f"{client or 'the server'}: the server's CPU is used up ({cost}{against})"
+        # Each request costing far more CPU than at light load: something in the process
+        # does more work per request as calls pile up (an HTTP client's pool, typically).
+        grew = not served or (light is not None and step.cpu_ms_per_req > 2 * light)
+        what = client if client and grew else "the server"
+        return f"{what}: the server's CPU is used up ({cost}{against})"
     if client and step.upstream is not None and step.concurrency:
-        want = min(step.concurrency, run.slots or step.concurrency) * calls
+        in_progress = (
+            step.concurrency * expected.floor_s / (expected.floor_s + scenario.think_time_ms / 1000)
+        )
+        want = min(in_progress, expected.slots or in_progress)
+        want *= calls_in_flight(scenario, run.workload)
         if step.upstream.peak_in_flight < PHYSICS_SHARE * want:
             return (
                 f"{client}: at most {step.upstream.peak_in_flight} upstream calls were in flight "
-                f"where {want} could be (a pool or thread limit)"
+                f"where about {want:.0f} are on average (a pool or thread limit)"
             )
-    if run.slots is not None and step.concurrency and step.concurrency > run.slots:
-        queued_s = step.concurrency / run.slots * expected.floor_s
+    slots = expected.slots
+    if slots is not None and step.concurrency and step.concurrency > slots:
+        queued_s = step.concurrency / slots * expected.floor_s
         if queued_s > timeout_s:
             return (
-                f"the server's {run.slots} slot(s): {step.concurrency} requests queue for about "
+                f"the server's {slots} slot(s): {step.concurrency} requests queue for about "
                 f"{queued_s:.0f} s, past the {timeout_s:g} s request timeout, so requests time out "
                 "while queued and the server works on ones the client gave up"
             )

@@ -207,18 +207,27 @@ def load_results(path: Path) -> Results:
         raise DjbenchError(f"{path}: invalid results at {where}: {first['msg']}") from exc
 
 
-V1_CLIENT = ClientInfo(name="httpx", version="0.28", max_connections=1000)
-"""What every v1 run that called the stub API used: httpx 0.28 with a 1000-connection pool."""
+V1_CLIENT = "httpx"
+V1_POOL = 1000
+"""What every v1 run that called the stub API used: httpx with a 1000-connection pool."""
 
 
 def upgrade_v1(raw: dict[str, Any]) -> dict[str, Any]:
-    """A v1 document as v2: the client v1 always used, slots from today's variant definitions."""
+    """A v1 document as v2: the client v1 always used (its version from the environment), the
+    scenario saying so, and slots from today's variant definitions."""
     from benchapp.catalog import WORKLOADS
     from djbench.variants import load_variants
 
     variants = load_variants()
     scenario = raw.get("scenario")
-    threads = scenario.get("threads") if isinstance(scenario, dict) else None
+    scenario = dict(scenario) if isinstance(scenario, dict) else {}
+    threads = scenario.get("threads")
+    scenario["upstream_clients"] = {"sync": [V1_CLIENT], "async": [V1_CLIENT]}
+    scenario["upstream_connections"] = V1_POOL
+    environment = raw.get("environment")
+    libraries = environment.get("libraries") if isinstance(environment, dict) else None
+    version = libraries.get("httpx") if isinstance(libraries, dict) else None
+    client = {"name": V1_CLIENT, "version": str(version or "unknown"), "max_connections": V1_POOL}
     runs = []
     for run in raw.get("runs") or []:
         if not isinstance(run, dict):
@@ -227,8 +236,8 @@ def upgrade_v1(raw: dict[str, Any]) -> dict[str, Any]:
         workload = WORKLOADS.get(str(run.get("workload")))
         variant = variants.get(str(run.get("variant")))
         extra: dict[str, Any] = {
-            "client": V1_CLIENT.model_dump() if workload and workload.touches_upstream else None,
+            "client": client if workload and workload.touches_upstream else None,
             "slots": variant.slots(threads) if variant else None,
         }
         runs.append({**run, **extra})
-    return {**raw, "schema": SCHEMA, "runs": runs}
+    return {**raw, "schema": SCHEMA, "scenario": scenario, "runs": runs}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, Protocol
 
-from benchapp.catalog import CLIENT_DISTRIBUTIONS, WORKLOADS
+from benchapp.catalog import WORKLOADS
 from djbench.backends.base import Backend, ServerT
 from djbench.environment import version_of
 from djbench.errors import DjbenchError
@@ -77,7 +77,7 @@ def client_info(setup: Setup, scenario: Scenario, workload: str) -> ClientInfo |
         return None
     return ClientInfo(
         name=setup.client,
-        version=version_of(CLIENT_DISTRIBUTIONS[setup.client]),
+        version=version_of(setup.client),  # each client is the distribution of its name
         max_connections=scenario.upstream_pool_size,
     )
 

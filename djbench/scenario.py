@@ -98,8 +98,6 @@ class UpstreamClients(_Strict):
     once per client of its views' kind on every workload that calls the stub API.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     sync: list[str] = Field(default=[DEFAULT_UPSTREAM_CLIENTS["sync"]], min_length=1)
     async_: list[str] = Field(
         default=[DEFAULT_UPSTREAM_CLIENTS["async"]], min_length=1, alias="async"

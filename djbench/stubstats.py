@@ -7,6 +7,7 @@ import time
 
 from djbench.errors import DjbenchError
 from djbench.results import UpstreamTraffic
+from stubapi.traffic import RESOLUTION_S
 
 
 def stats_path(start: float, end: float) -> str:
@@ -14,13 +15,9 @@ def stats_path(start: float, end: float) -> str:
     return f"/stats?from={start:.3f}&to={end:.3f}"
 
 
-RESOLUTION_S = 0.1
-"""The stub counts in 100 ms buckets and widens a window to whole buckets."""
-
-
 def wait_past(end: float) -> None:
-    """Sleep until the window's last bucket is over, so the ``/stats`` request's own connection
-    is not counted in it."""
+    """Sleep until the bucket holding the window's end is over, so the ``/stats`` request's own
+    connection is not counted in the window."""
     left = end + RESOLUTION_S + 0.05 - time.time()
     if left > 0:
         time.sleep(left)

@@ -23,8 +23,9 @@ def check_answer(
 ) -> str | None:
     """None when the answer is right for the workload, else what was wrong, in one line.
 
-    ``client``: the upstream client the server was started with, which a JSON answer of a
-    workload that calls upstream must name (so a run never measures another client).
+    ``client``: the upstream client the server was started with, which the answer of a
+    workload that calls upstream must name (so a run never measures another client): the JSON
+    answer's ``client``, or the HTML page's ``client_mark``.
     """
     want = expected_status(workload)
     if status != want:
@@ -41,4 +42,11 @@ def check_answer(
             return f"verify: {where} called upstream with {used!r}, not {client!r}"
     elif "html" not in content_type:
         return f"verify: {where} answered an unexpected content type {content_type!r}"
+    elif client and WORKLOADS[workload].touches_upstream and client_mark(client) not in body:
+        return f"verify: {where} does not say it called upstream with {client!r}"
     return None
+
+
+def client_mark(client: str) -> str:
+    """How an HTML answer (the page template) names the upstream client it called with."""
+    return f'data-upstream-client="{client}"'

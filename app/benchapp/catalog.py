@@ -34,7 +34,8 @@ UPSTREAM_CLIENTS: dict[ClientKind, tuple[UpstreamClient, ...]] = {
 }
 """The HTTP clients a view of each kind can make its upstream calls with. ``requests`` uses
 urllib3's pool, ``aiohttp`` a ``ClientSession`` with a ``TCPConnector``; ``httpx2`` (pydantic's
-maintained fork) and ``httpx`` (0.28) have a client of each kind."""
+maintained fork) and ``httpx`` (0.28) have a client of each kind. Each name is also the
+distribution whose version is recorded with a run."""
 
 DEFAULT_UPSTREAM_CLIENTS: dict[ClientKind, UpstreamClient] = {
     "sync": "requests",
@@ -42,14 +43,6 @@ DEFAULT_UPSTREAM_CLIENTS: dict[ClientKind, UpstreamClient] = {
 }
 """The client each kind uses unless a scenario says otherwise: the one that does not distort
 the sync-versus-async comparison (measured: see the README's findings)."""
-
-CLIENT_DISTRIBUTIONS: dict[str, str] = {
-    "requests": "requests",
-    "aiohttp": "aiohttp",
-    "httpx2": "httpx2",
-    "httpx": "httpx",
-}
-"""The package whose version is recorded with each client."""
 
 
 def client_kind(flavor: ViewFlavor) -> ClientKind:

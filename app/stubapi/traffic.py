@@ -87,20 +87,22 @@ class Traffic:
         self.in_flight -= 1
 
     def window(self, start: float, end: float) -> Window:
-        """Traffic from ``start`` to ``end`` (epoch seconds), widened to whole buckets.
+        """Traffic of the buckets that start within ``[start, end)`` (epoch seconds).
 
-        Buckets before the stub started and after now hold nothing; a window starting before
-        the oldest bucket kept raises WindowError rather than under-count.
+        Whole buckets, so the span counted differs from the window's by under one bucket at
+        each edge, either way: a window is neither widened nor narrowed on average. Buckets
+        before the stub started and after now hold nothing; a window starting before the
+        oldest bucket kept raises WindowError rather than under-count.
         """
         self._slot()  # bring the ring up to now
-        first = math.floor(start * PER_S)
+        first = math.ceil(start * PER_S)
         if first <= self._current - self._size:
             raise WindowError(
                 f"the window starts {(self._current - first) / PER_S:.1f} s ago;"
                 f" the stub keeps the last {self.span_s} s"
             )
         connections = calls = peak = 0
-        for i in range(first, min(math.floor(end * PER_S), self._current) + 1):
+        for i in range(first, min(math.ceil(end * PER_S) - 1, self._current) + 1):
             slot = i % self._size
             if self._index[slot] == i:
                 connections += self._connections[slot]

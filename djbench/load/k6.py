@@ -57,6 +57,8 @@ class StepTarget:
     workload: str
     model: str
     level: float
+    client: str = ""
+    """The server's upstream client, a tag on every k6 metric (empty where none applies)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def k6_process(
         "DJBENCH_SUMMARY": str(summary),
         "DJBENCH_RUN": run_id,
         "DJBENCH_VARIANT": step.variant,
+        "DJBENCH_CLIENT": step.client,
     }
     argv = [str(k6), "run", "--quiet", "--no-color", "--no-usage-report", str(SCRIPT)]
     return ManagedProcess("k6", argv, log_path=log, env=env, cpus=cpus)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from helm_render import ROOT, container_argv, find, pod_spec, render
 
+from djbench.backends.kubernetes import STUB_PORT, STUB_SERVICE
 from djbench.backends.local import STUB_API_ARGV
 
 
@@ -71,8 +72,9 @@ def test_stub_api_runs_what_the_local_backend_runs(helm: Path) -> None:
     local[0] = Path(local[0]).name  # the local backend names this environment's python
     local[local.index("--host") + 1] = "0.0.0.0"  # noqa: S104 -- the pod binds to all addresses
     assert container_argv(container, {}) == local
-    service = find(objects, "Service", "stubapi")
-    assert service["spec"]["ports"][0]["port"] == 8080
+    # The Kubernetes backend reads the stub's /stats through this Service.
+    service = find(objects, "Service", STUB_SERVICE)
+    assert service["spec"]["ports"][0]["port"] == STUB_PORT
 
 
 def test_stub_api_monitor(helm: Path) -> None:

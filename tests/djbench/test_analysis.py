@@ -306,7 +306,7 @@ def test_physics_names_a_pool_that_held_the_calls_back(results: Results) -> None
     assert len(found) == 1
     assert found[0].endswith(
         "likely limit: the HTTP client (httpx2): at most 30 upstream calls were in flight "
-        "where 96 could be (a pool or thread limit)"
+        "where about 56 are on average (a pool or thread limit)"
     )
 
 
@@ -345,17 +345,18 @@ def test_physics_stays_silent_on_healthy_steps(results: Results) -> None:
 
 
 def test_physics_applies_to_waiting_workloads_only(results: Results) -> None:
-    steps = [waiting(1, 9.5, 0.02), waiting(32, 6.5, 1.0)]
+    steps = [waiting(1, 9.5, 0.06), waiting(32, 6.5, 1.0)]
     run = upstream_run("uvicorn", steps, slots=None, client="httpx")
     assert physics(results, [run.model_copy(update={"workload": "cpu"})]) == []
     sleepy = run.model_copy(update={"workload": "sleep", "client": None})
-    # sleep waits 100 ms (the fixture's default): c=32 allows 320 req/s.
+    # sleep waits 100 ms (the fixture's default): c=32 would allow 320 req/s, but at 6.3 ms
+    # per request one CPU allows 158.3.
     found = physics(results, [sleepy])
     assert len(found) == 1
-    assert "c=32: 6.5 req/s is 2% of the 320.0 req/s physics allows (floor 0.10 s" in found[0]
+    assert "c=32: 6.5 req/s is 4% of the 158.3 req/s physics allows (floor 0.10 s" in found[0]
     assert found[0].endswith(
         "likely limit: the server: the server's CPU is used up "
-        "(153.8 ms per request against 2.1 ms at light load)"
+        "(153.8 ms per request against 6.3 ms at light load)"
     )
 
 
@@ -369,4 +370,17 @@ def test_physics_explains_a_queue_longer_than_the_request_timeout(results: Resul
         "likely limit: the server's 1 slot(s): 32 requests queue for about 19 s, past the 10 s "
         "request timeout, so requests time out while queued and the server works on ones the "
         "client gave up"
+    )
+
+
+def test_a_used_up_cpu_without_growth_is_the_servers(results: Results) -> None:
+    """The CPU ran out at the light-load cost per request: no client to blame."""
+    steps = [waiting(1, 1.5, 0.01), waiting(8, 13.0, 0.08), waiting(32, 20.0, 0.95)]
+    steps[2] = steps[2].model_copy(update={"cpu_ms_per_req": 8.0})
+    found = physics(results, [upstream_run("uvicorn", steps, slots=None, client="aiohttp")])
+    # 6.2 ms at light load: the ceiling (161 req/s) is above c / floor (53.3 req/s).
+    assert len(found) == 1
+    assert found[0].endswith(
+        "likely limit: the server: the server's CPU is used up (8.0 ms per request against "
+        "6.2 ms at light load)"
     )

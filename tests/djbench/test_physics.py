@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from djbench.physics import expected_rate, floor_latency_s, light_load_cpu_ms
+from djbench.physics import calls_in_flight, expected_rate, floor_latency_s, light_load_cpu_ms
 from djbench.results import Latency, Run, Step
 from djbench.scenario import parse_scenario
 
@@ -55,3 +55,16 @@ def test_the_least_of_concurrency_slots_and_cpu() -> None:
         "light load"
     )
     assert expected_rate(threads.model_copy(update={"workload": "cpu"}), light, SCENARIO) is None
+
+
+def test_sleeping_in_the_database_is_bounded_by_its_pool() -> None:
+    scenario = parse_scenario("params: {sleep: {ms: '100', via: db}}\ndb_pool: {max_size: 4}", "x")
+    sleepy = run("sleep", [step(32, 5.0, 0.05, 0.1)], slots=None)
+    expected = expected_rate(sleepy, sleepy.steps[0], scenario)
+    assert expected is not None
+    assert (expected.slots, expected.rate) == (4, pytest.approx(40.0))  # 4 connections / 0.1 s
+
+
+def test_calls_in_flight_average_over_the_longest_call() -> None:
+    assert calls_in_flight(SCENARIO, "upstream") == pytest.approx(550 / 400)
+    assert calls_in_flight(SCENARIO, "sleep") == 1.0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from djbench.analysis import scenario_of
 from djbench.errors import DjbenchError
 from djbench.results import SCHEMA, load_results, write_results
 
@@ -31,8 +32,15 @@ def test_a_v1_file_reads_as_made_with_httpx() -> None:
     by = {(r.variant, r.workload): r for r in results.runs}
     upstream = by["uvicorn", "upstream"]
     assert upstream.client is not None
-    assert upstream.client.name == "httpx"
+    assert (upstream.client.name, upstream.client.max_connections) == ("httpx", 1000)
+    assert upstream.client.version == results.environment.libraries.get("httpx", "unknown")
     assert upstream.label == "uvicorn · httpx"
+    # The scenario as run says so too, so reports of v1 files name httpx, not today's defaults.
+    scenario = scenario_of(results)
+    assert (
+        scenario.upstream_clients.of("sync") == scenario.upstream_clients.of("async") == ["httpx"]
+    )
+    assert scenario.upstream_pool_size == 1000
     # Workloads without upstream calls have no client; slots come from the variant definitions.
     assert by["uvicorn", "cpu"].client is None
     assert by["gunicorn-sync", "cpu"].slots == 1

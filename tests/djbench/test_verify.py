@@ -34,3 +34,11 @@ def test_an_upstream_answer_must_name_the_client_the_server_was_started_with() -
     # Workloads without upstream calls carry no client.
     cpu = json.dumps({"workload": "cpu", "n": 1, "result": 1})
     assert check_answer("cpu", "x", 200, "application/json", cpu, client="httpx") is None
+
+
+def test_the_page_must_name_its_client_too() -> None:
+    page = '<p data-upstream-client="requests">Upstream (300 ms, requests): #1 record-1</p>'
+    where = "GET /sync/page"
+    assert check_answer("page", where, 200, "text/html", page, client="requests") is None
+    wrong = check_answer("page", where, 200, "text/html", page, client="httpx")
+    assert wrong == "verify: GET /sync/page does not say it called upstream with 'httpx'"

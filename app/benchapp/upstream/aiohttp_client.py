@@ -26,8 +26,9 @@ class AiohttpClient:
         # pooled connection and the connect, `sock_read` each read; no limit on the total.
         seconds = base.timeout()
         timeout = aiohttp.ClientTimeout(total=None, connect=seconds, sock_read=seconds)
-        # TimeoutError too: not every timeout aiohttp raises is a ClientError (`total`'s is not).
-        with base.failures_of(aiohttp.ClientError, TimeoutError):
+        # TimeoutError too: not every timeout aiohttp raises is a ClientError (`total`'s is not);
+        # ValueError: a body that is not JSON, as requests' own JSONDecodeError is one.
+        with base.failures_of(aiohttp.ClientError, TimeoutError, ValueError):
             async with self._session.get(base.url(delay_ms), timeout=timeout) as response:
                 base.check_status(delay_ms, response.status)
                 record = await response.json()

@@ -30,7 +30,8 @@ class SyncHttpxFamilyClient:
 
     def get(self, delay_ms: int) -> base.UpstreamReply:
         """One call to ``/delay/{delay_ms}``."""
-        with base.failures_of(self.library.HTTPError):
+        # ValueError: a body that is not JSON, which requests reports as one of its own errors.
+        with base.failures_of(self.library.HTTPError, ValueError):
             response = self._client.get(base.url(delay_ms), timeout=base.timeout())
             base.check_status(delay_ms, response.status_code)
             return base.UpstreamReply(self.name, delay_ms, response.status_code, response.json())
@@ -47,7 +48,7 @@ class AsyncHttpxFamilyClient:
 
     async def get(self, delay_ms: int) -> base.UpstreamReply:
         """One call to ``/delay/{delay_ms}``."""
-        with base.failures_of(self.library.HTTPError):
+        with base.failures_of(self.library.HTTPError, ValueError):
             response = await self._client.get(base.url(delay_ms), timeout=base.timeout())
             base.check_status(delay_ms, response.status_code)
             return base.UpstreamReply(self.name, delay_ms, response.status_code, response.json())

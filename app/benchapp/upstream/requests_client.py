@@ -22,8 +22,11 @@ class RequestsClient:
         adapter = HTTPAdapter(
             pool_connections=1,  # pools kept, one per host: there is one upstream host
             pool_maxsize=base.pool_size(),
-            # Past the limit a call waits for a pooled connection, as the other clients do,
-            # instead of opening an extra one that the pool would close after the call.
+            # Past the limit a call waits for a pooled connection instead of opening an extra one
+            # that the pool would close after the call (churn). Unlike httpx's and aiohttp's,
+            # this wait has no timeout of its own (requests never passes urllib3's
+            # pool_timeout): it ends when a holder's call ends, which its timeout bounds. djbench
+            # sizes the pool for the run's peak, so no call waits unless a scenario says so.
             pool_block=True,
             max_retries=0,
         )

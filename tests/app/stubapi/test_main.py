@@ -29,9 +29,11 @@ def stats_around(stub: str, work: Callable[[], None]) -> dict[str, Any]:
     """``/stats`` for a window around ``work()``, asked on a connection made before it."""
     with httpx.Client(base_url=stub) as stats:
         assert stats.get("/healthz").status_code == 200
-        # Windows widen to whole buckets: let this connection's (and earlier tests') age out.
+        # Let this connection (and earlier tests' traffic) fall into buckets before the window.
         time.sleep(2 * RESOLUTION_S)
         start = time.time()
+        # The window counts the buckets that start in it: begin the work in the next one.
+        time.sleep(RESOLUTION_S)
         work()
         end = time.time()
         response = stats.get("/stats", params={"from": start, "to": end})

@@ -64,14 +64,16 @@ def test_window_sums(traffic: Traffic, clock: Clock) -> None:
     assert traffic.in_flight == 3
 
 
-def test_windows_widen_to_whole_buckets(traffic: Traffic, clock: Clock) -> None:
+def test_windows_count_the_buckets_that_start_in_them(traffic: Traffic, clock: Clock) -> None:
     clock.at(0.5)  # the first instant of a bucket
     traffic.connection_made()
     clock.at(0.75)
-    assert window(traffic, 0.5, 0.5) == Window(1, 0, 0)
-    assert window(traffic, 0.55, 0.55) == Window(1, 0, 0)  # within the same 100 ms
-    assert window(traffic, 0, 0.49) == Window(0, 0, 0)
-    assert window(traffic, 0.6, 0.75) == Window(0, 0, 0)
+    assert window(traffic, 0.5, 0.6) == Window(1, 0, 0)
+    # The bucket starting at 0.5 starts within [0.45, 0.55), not within [0.55, 0.75).
+    assert window(traffic, 0.45, 0.55) == Window(1, 0, 0)
+    assert window(traffic, 0.55, 0.75) == Window(0, 0, 0)
+    assert window(traffic, 0, 0.5) == Window(0, 0, 0)
+    assert window(traffic, 0.5, 0.5) == Window(0, 0, 0)  # no bucket starts in an empty window
 
 
 def test_before_start_and_after_now_are_empty(traffic: Traffic, clock: Clock) -> None:
@@ -90,12 +92,12 @@ def test_calls_in_flight_are_carried_into_later_buckets(traffic: Traffic, clock:
     assert window(traffic, 0.75, 1.0) == Window(connections=0, calls=0, peak_in_flight=2)
     clock.at(1.5)
     traffic.call_finished()  # its bucket saw both
-    assert window(traffic, 1.5, 1.5) == Window(0, 0, 2)
+    assert window(traffic, 1.5, 1.6) == Window(0, 0, 2)
     clock.at(2.0)
-    assert window(traffic, 2.0, 2.0) == Window(0, 0, 1)
+    assert window(traffic, 2.0, 2.1) == Window(0, 0, 1)
     traffic.call_finished()
     clock.at(2.5)
-    assert window(traffic, 2.5, 2.5) == Window(0, 0, 0)
+    assert window(traffic, 2.5, 2.6) == Window(0, 0, 0)
     assert window(traffic, 0, 2.5).peak_in_flight == 2
 
 
@@ -103,7 +105,7 @@ def test_peak_is_the_most_at_once_not_the_calls_started(traffic: Traffic, clock:
     for _ in range(5):
         traffic.call_started()
         traffic.call_finished()
-    assert window(traffic, 0, 0) == Window(connections=0, calls=5, peak_in_flight=1)
+    assert window(traffic, 0, 0.1) == Window(connections=0, calls=5, peak_in_flight=1)
 
 
 def test_the_ring_forgets_what_is_older_than_its_span(traffic: Traffic, clock: Clock) -> None:
@@ -130,4 +132,4 @@ def test_a_clock_stepped_back_counts_in_the_latest_bucket(traffic: Traffic, cloc
     clock.at(4)
     traffic.connection_made()
     assert window(traffic, 0, 4.5) == Window(0, 0, 0)
-    assert window(traffic, 5, 5) == Window(2, 0, 0)
+    assert window(traffic, 5, 5.1) == Window(2, 0, 0)
