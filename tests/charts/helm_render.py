@@ -13,15 +13,20 @@ pods' containers with Docker)::
 
 Charts are rendered with ``helm template`` (no cluster: ``lookup`` finds nothing, so generated
 Secrets are new each time; render the charts of one test together and resolve from that list).
-helm comes from ``.tools/bin/helm``, installed by ``bin/k8s-tools`` when missing.
+``helm template`` has no cluster to ask which APIs it serves either: ``api_versions`` tells it
+(``Capabilities.APIVersions``), by default the Prometheus operator's PodMonitor as on the
+supported install. helm comes from ``.tools/bin/helm``, installed by ``bin/k8s-tools`` when
+missing.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import json
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,6 +43,15 @@ NAMESPACE = "djbench"
 
 Manifest = dict[str, Any]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet", "ReplicaSet", "Pod")
+# The API the charts' PodMonitors need, as helm names it in Capabilities.APIVersions (a cluster
+# serves it once the Prometheus operator's CRDs are installed: kube-prometheus-stack).
+POD_MONITOR_API = "monitoring.coreos.com/v1/PodMonitor"
+# What the supported install has (`task up`: kube-prometheus-stack from charts/monitoring first).
+MONITORING_APIS: tuple[str, ...] = (POD_MONITOR_API,)
+# The Kubernetes version rendered objects are validated against (kubernetes-validate).
+KUBERNETES_VERSION = "1.33.0"
+# Custom resources: no schema in kubernetes-validate; checked by the PodMonitor policy tests.
+CUSTOM_KINDS = frozenset({"PodMonitor"})
 
 
 class HelmError(Exception):
@@ -87,11 +101,16 @@ def template(
     files: Sequence[Path] = (),
     set_files: Mapping[str, Path] | None = None,
     namespace: str = NAMESPACE,
+    api_versions: Sequence[str] = MONITORING_APIS,
 ) -> str:
     """``helm template`` output (multi-document YAML) of one chart.
 
-    ``values`` are passed as a values file (after ``files``, so they win); ``set_files`` as
-    ``--set-file key=path`` (e.g. ``{"scenario": Path("scenario.json")}``).
+    ``values`` are passed as a values file (after ``files``, so they win; ``None`` is ``null``);
+    ``set_files`` as ``--set-file key=path`` (e.g. ``{"scenario": Path("scenario.json")}``).
+    ``api_versions`` are the APIs the cluster is taken to serve (``--api-versions``): by default
+    the Prometheus operator's PodMonitor, as on the supported install (kube-prometheus-stack,
+    installed by ``task up`` before the charts), so the PodMonitors are rendered; ``()`` is a
+    cluster without the operator's CRDs.
     """
     return _template(
         str(chart_path(chart)),
@@ -100,6 +119,7 @@ def template(
         tuple(str(f) for f in files),
         tuple(sorted((k, str(v)) for k, v in (set_files or {}).items())),
         namespace,
+        tuple(api_versions),
     )
 
 
@@ -111,8 +131,11 @@ def _template(
     files: tuple[str, ...],
     set_files: tuple[tuple[str, str], ...],
     namespace: str,
+    api_versions: tuple[str, ...],
 ) -> str:
     args = ["template", release, chart, "--namespace", namespace]
+    for api in api_versions:
+        args += ["--api-versions", api]
     for file in files:
         args += ["--values", file]
     for key, path in set_files:
@@ -136,9 +159,10 @@ def render(
     files: Sequence[Path] = (),
     set_files: Mapping[str, Path] | None = None,
     namespace: str = NAMESPACE,
+    api_versions: Sequence[str] = MONITORING_APIS,
 ) -> list[Manifest]:
     """The objects ``helm template`` renders for one chart (see ``template``)."""
-    return parse(template(chart, release, values, files, set_files, namespace))
+    return parse(template(chart, release, values, files, set_files, namespace, api_versions))
 
 
 def render_error(
@@ -147,13 +171,88 @@ def render_error(
     values: Mapping[str, Any] | None = None,
     files: Sequence[Path] = (),
     set_files: Mapping[str, Path] | None = None,
+    api_versions: Sequence[str] = MONITORING_APIS,
 ) -> str:
     """helm's error message for values that must be refused (AssertionError if rendered)."""
     try:
-        template(chart, release, values, files, set_files)
+        template(chart, release, values, files, set_files, api_versions=api_versions)
     except HelmError as exc:
         return exc.stderr
     raise AssertionError(f"helm rendered {chart} with values {values} instead of refusing them")
+
+
+def coalesce(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """helm's coalescing of ``values`` over ``defaults`` (``CoalesceValues``/``CoalesceTables``).
+
+    Missing keys come from ``defaults``, tables merge key by key, and a null in ``values``
+    REMOVES a key that ``defaults`` has; a null for a key that ``defaults`` lacks stays null.
+    """
+    out = dict(values)
+    for key, default in defaults.items():
+        if key not in out:
+            out[key] = copy.deepcopy(default)
+        elif out[key] is None:
+            del out[key]
+        elif isinstance(out[key], Mapping) and isinstance(default, Mapping):
+            out[key] = coalesce(out[key], default)
+    return out
+
+
+def render_reuse_values(
+    chart: str | Path,
+    release: str,
+    installed: Mapping[str, Any],
+    upgrade: Mapping[str, Any] | None = None,
+    namespace: str = NAMESPACE,
+    api_versions: Sequence[str] = MONITORING_APIS,
+) -> list[Manifest]:
+    """What ``helm upgrade RELEASE CHART --reuse-values`` renders, with ``upgrade`` as its
+    ``--set`` values, for a release installed with the user values ``installed``.
+
+    As helm does it (``reuseValues`` in helm's pkg/action/upgrade.go): the chart's defaults are
+    replaced by the installed release's computed values (``installed`` over the chart's
+    values.yaml, where a null has removed the key), and the user values are ``upgrade`` over
+    ``installed``, nulls included. So ``nodeSelector: null`` from the install reaches the
+    schema and the templates as a null, for a key the defaults no longer have; a plain
+    ``helm template`` with the same null never shows it (helm drops the defaulted key first).
+    The chart is copied (links resolved) to hold those defaults as its values.yaml.
+    """
+    source = chart_path(chart)
+    defaults = yaml.safe_load((source / "values.yaml").read_text()) or {}
+    with tempfile.TemporaryDirectory(prefix="djbench-reuse-") as tmp:
+        copy_ = Path(tmp) / source.name
+        shutil.copytree(source, copy_, symlinks=False)
+        (copy_ / "values.yaml").write_text(json.dumps(coalesce(installed, defaults)))
+        user_values = coalesce(upgrade or {}, installed)
+        return render(copy_, release, user_values, namespace=namespace, api_versions=api_versions)
+
+
+def kubernetes_errors(objects: Iterable[Manifest], workdir: Path) -> str:
+    """What ``kubernetes-validate --strict`` says against the objects of standard kinds (the
+    custom ones are skipped), written to a file in ``workdir``; empty when they are valid."""
+    standard = [o for o in objects if o["kind"] not in CUSTOM_KINDS]
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="objects-", suffix=".yaml", dir=workdir, delete=False
+    ) as file:
+        yaml.safe_dump_all(standard, file)
+    path = Path(file.name)
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "kubernetes-validate"),
+            "--strict",
+            "--kubernetes-version",
+            KUBERNETES_VERSION,
+            "--quiet",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode == 0 and "ERROR" not in proc.stdout:
+        return ""
+    return proc.stdout + proc.stderr
 
 
 def step_values(variant: str, views: str, **overrides: Any) -> dict[str, Any]:

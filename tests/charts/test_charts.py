@@ -12,6 +12,8 @@ import pytest
 import yaml
 from helm_render import (
     CHARTS,
+    CUSTOM_KINDS,
+    KUBERNETES_VERSION,
     ROOT,
     Manifest,
     all_containers,
@@ -41,9 +43,6 @@ STANDARD_LABELS = (
     "app.kubernetes.io/version",
     "app.kubernetes.io/managed-by",
 )
-KUBERNETES_VERSION = "1.33.0"
-# Custom resources: no schema in kubernetes-validate; checked by the PodMonitor policy tests.
-CUSTOM_KINDS = {"PodMonitor"}
 
 
 def ci_cases(chart: str) -> list[Path]:

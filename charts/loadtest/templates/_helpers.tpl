@@ -68,6 +68,29 @@ The k6 pods' ServiceAccount: one per step only when asked for (k6 never calls th
 {{- end }}
 
 {{/*
+A container's resources without the quantities dropped with null (resources: null,
+resources.limits: null, resources.limits.memory: null). helm removes a null key that the
+defaults have, but a null whose key the defaults lack reaches the templates (e.g. after
+`helm upgrade --reuse-values` of a release installed with it), and toYaml would render it as
+null: a zero quantity. Always a mapping ({} when nothing is left).
+*/}}
+{{- define "loadtest.resources" -}}
+{{- $resources := dict }}
+{{- range $kind, $quantities := . }}
+{{- $kept := dict }}
+{{- range $name, $quantity := $quantities }}
+{{- if not (kindIs "invalid" $quantity) }}
+{{- $_ := set $kept $name $quantity }}
+{{- end }}
+{{- end }}
+{{- if $kept }}
+{{- $_ := set $resources $kind $kept }}
+{{- end }}
+{{- end }}
+{{- toYaml $resources }}
+{{- end }}
+
+{{/*
 Checks what the schema cannot: the scenario is JSON and has a request for the workload.
 */}}
 {{- define "loadtest.check" -}}

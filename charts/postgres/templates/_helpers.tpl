@@ -63,6 +63,29 @@ app.kubernetes.io/part-of: djbench
 {{- end }}
 
 {{/*
+A container's resources without the quantities dropped with null (resources: null,
+resources.limits: null, resources.limits.memory: null). helm removes a null key that the
+defaults have, but a null whose key the defaults lack reaches the templates (e.g. after
+`helm upgrade --reuse-values` of a release installed with it), and toYaml would render it as
+null: a zero quantity. Always a mapping ({} when nothing is left).
+*/}}
+{{- define "postgres.resources" -}}
+{{- $resources := dict }}
+{{- range $kind, $quantities := . }}
+{{- $kept := dict }}
+{{- range $name, $quantity := $quantities }}
+{{- if not (kindIs "invalid" $quantity) }}
+{{- $_ := set $kept $name $quantity }}
+{{- end }}
+{{- end }}
+{{- if $kept }}
+{{- $_ := set $resources $kind $kept }}
+{{- end }}
+{{- end }}
+{{- toYaml $resources }}
+{{- end }}
+
+{{/*
 The Secret holding the password: the existing one, or the generated one (the full name).
 */}}
 {{- define "postgres.secretName" -}}
