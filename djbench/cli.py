@@ -2,6 +2,9 @@
 
 Thin by design: it parses options, builds the pieces and hands over. Every user-facing
 problem is a ``DjbenchError``, printed as one ``ERROR:`` line with exit status 1.
+
+Whatever it prints that comes from outside (names, labels, paths, URLs, messages) goes out as
+``rich.text.Text``, our styles attached, so brackets in it are never read as rich markup.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS
 from djbench.errors import DjbenchError
@@ -116,8 +120,10 @@ def run(
             helm_values or [],
         )  # fmt: skip
     console.print(
-        f"djbench: {len(plan.variants)} variants × {len(plan.workloads)} workloads, "
-        f"{plan.total_steps} steps; {where} → {out_dir}"
+        Text(
+            f"djbench: {len(plan.variants)} variants × {len(plan.workloads)} workloads, "
+            f"{plan.total_steps} steps; {where} → {out_dir}"
+        )
     )
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     started = time.monotonic()
@@ -150,7 +156,11 @@ def _local(scenario: Scenario, out_dir: Path, port: int, stamp: str) -> tuple[An
         f"{', 1-CPU quota' if backend.quota else ''}"
     )
     if layout.server == layout.infra:
-        console.print("[yellow]warning:[/] one usable CPU: the load shares it with the server")
+        console.print(
+            Text.assemble(
+                ("warning:", "yellow"), " one usable CPU: the load shares it with the server"
+            )
+        )
     return backend, version, where
 
 
@@ -186,21 +196,22 @@ def _finish(results: Results, out_dir: Path, started: float) -> None:
     analysis = analyze(results)
     paths = render_reports(results, out_dir, analysis)
     console.print(summary_table(results, analysis))
-    console.print(f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths)))
+    console.print(Text(f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths))))
     if any(r.status != "ok" for r in results.runs):
-        console.print("[yellow]some runs failed: see the report and the logs/ directory[/]")
+        failed = "some runs failed: see the report and the logs/ directory"
+        console.print(Text(failed, style="yellow"))
 
 
 def _after_interrupt(out_dir: Path) -> None:
     from djbench.report import render_reports
     from djbench.results import load_results
 
-    err_console.print("interrupted: every process was stopped")
+    err_console.print(Text("interrupted: every process was stopped"))
     with contextlib.suppress(DjbenchError):
         results = load_results(out_dir)
         steps = sum(len(r.steps) for r in results.runs)
         paths = render_reports(results, out_dir)
-        err_console.print(f"kept {steps} measured steps: {', '.join(map(str, paths))}")
+        err_console.print(Text(f"kept {steps} measured steps: {', '.join(map(str, paths))}"))
 
 
 @app.command()
@@ -241,20 +252,22 @@ def serve(
     )
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        console.print(f"starting Postgres ({seed_rows} rows) and the stub API…")
+        console.print(Text(f"starting Postgres ({seed_rows} rows) and the stub API…"))
         with backend.infrastructure(), backend.server(Setup(chosen, client)) as server:
             console.print(
-                f"[green]{chosen.label}[/] ({client} upstream) serves {server.url} "
-                f"(logs in {out_dir}/logs)"
+                Text.assemble(
+                    (chosen.label, "green"),
+                    f" ({client} upstream) serves {server.url} (logs in {out_dir}/logs)",
+                )
             )
             for w in WORKLOADS.values():
-                console.print(f"  {w.method:<4} {server.url}{w.path(chosen.views)}")
-            console.print("Ctrl-C to stop.")
+                console.print(Text(f"  {w.method:<4} {server.url}{w.path(chosen.views)}"))
+            console.print(Text("Ctrl-C to stop."))
             while server.alive():
                 time.sleep(0.5)
             raise DjbenchError(server.describe_exit())
     except KeyboardInterrupt:
-        err_console.print("stopped")
+        err_console.print(Text("stopped"))
 
 
 @app.command("variants")
@@ -277,10 +290,11 @@ def list_variants(
         table.add_column(col, no_wrap=True)
     table.add_column("description")
     for v in load_variants().values():
-        table.add_row(
+        cells = (
             v.label, v.server, v.interface, v.views, str(v.threads),
             "standard" if v.standard else "extra", v.description,
         )  # fmt: skip
+        table.add_row(*map(Text, cells))
     console.print(table)
 
 
@@ -297,7 +311,7 @@ def report(
     out_dir = directory if directory.is_dir() else directory.parent
     paths = render_reports(results, out_dir)
     console.print(summary_table(results))
-    console.print("wrote " + ", ".join(map(str, paths)))
+    console.print(Text("wrote " + ", ".join(map(str, paths))))
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""Progress on the terminal while a run goes: a bar over all steps and one line per step."""
+"""Progress on the terminal while a run goes: a bar over all steps and one line per step.
+
+Labels, phases and step errors come from outside (variant names, exception messages, PromQL
+selectors such as ``pod=~"x-[a-z0-9]+"``), so nothing here is read as rich markup: lines are
+``rich.text.Text`` with our styles attached, and the bar shows its description as plain text.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from djbench.analysis import load_label
 from djbench.plan import LoadStep
@@ -26,7 +32,7 @@ class RichProgress:
         self.console = console
         self._bar = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -51,7 +57,7 @@ class RichProgress:
         """Show a stage of the run."""
         self._bar.update(self._task, description=text)
         if not self.console.is_terminal:
-            self.console.print(f"[dim]… {text}[/]")
+            self.console.print(Text(f"… {text}", style="dim"))
 
     def step_started(self, run: str, workload: str, step: LoadStep) -> None:
         """Show the step being measured (``run``: the run's label)."""
@@ -62,14 +68,24 @@ class RichProgress:
         self._bar.advance(self._task)
         level = load_label(step)
         if step.status != "ok":
-            self.console.print(f"  [red]failed[/] {run:<28} {workload:<9} {level:<10} {step.error}")
+            self.console.print(
+                Text.assemble(
+                    "  ", ("failed", "red"), f" {run:<28} {workload:<9} {level:<10} {step.error}"
+                )
+            )
             return
-        errors = f"  [yellow]{step.errors} errors[/]" if step.errors else ""
-        dropped = f"  [yellow]{step.dropped} dropped[/]" if step.dropped else ""
+        errors = f"  {step.errors} errors" if step.errors else ""
+        dropped = f"  {step.dropped} dropped" if step.dropped else ""
         self.console.print(
-            f"  [green]ok[/]     {run:<28} {workload:<9} {level:<10} "
-            f"{step.rps:9.1f} req/s  p50 {step.latency_ms.p50:8.1f} ms  "
-            f"p99 {step.latency_ms.p99:8.1f} ms  cpu {step.cpu_util:4.0%}{errors}{dropped}"
+            Text.assemble(
+                "  ",
+                ("ok", "green"),
+                f"     {run:<28} {workload:<9} {level:<10} "
+                f"{step.rps:9.1f} req/s  p50 {step.latency_ms.p50:8.1f} ms  "
+                f"p99 {step.latency_ms.p99:8.1f} ms  cpu {step.cpu_util:4.0%}",
+                (errors, "yellow"),
+                (dropped, "yellow"),
+            )
         )
 
     def skipped(self, count: int) -> None:

@@ -29,7 +29,9 @@ def _marker(summary: RunSummary, verdict: Verdict) -> Text:
 def summary_table(results: Results, analysis: Analysis | None = None) -> Table:
     """Per workload and variant: best req/s, capacity at SLO, its p99 and CPU cost, verdict."""
     analysis = analysis or analyze(results)
-    table = Table(title=f"djbench: {analysis.scenario.name}", title_justify="left")
+    # Text, not str, for every name from the results file: none is read as rich markup.
+    title = Text(f"djbench: {analysis.scenario.name}", style="table.title")
+    table = Table(title=title, title_justify="left")
     table.add_column("workload")
     # Whole names even without a terminal (CI logs, a pipe): four gunicorn variants and their
     # clients must stay apart.
@@ -42,7 +44,6 @@ def summary_table(results: Results, analysis: Analysis | None = None) -> Table:
         for i, summary in enumerate(analysis.runs_for(w)):
             step = summary.capacity_step
             table.add_row(
-                # Text, not str: names from the results file must not be read as rich markup.
                 Text(w if i == 0 else ""),
                 Text(summary.label),
                 fmt_num(summary.best_rps),

@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from rich.console import Console
+
+from djbench import cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
 
@@ -95,6 +98,30 @@ def test_report_rerenders_from_results(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "report.md").is_file()
     assert (tmp_path / "report.html").is_file()
+
+
+def test_report_prints_paths_literally(tmp_path: Path) -> None:
+    """Brackets in a path are not rich markup: the printed path is the real one."""
+    out = tmp_path / "[red]x-[a-z0-9]+"
+    out.mkdir()
+    (out / "results.json").write_text(FIXTURE.read_text())
+    done = djbench("report", str(out), env={"COLUMNS": "1000"})
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out / 'report.md'}, {out / 'report.html'}\n" in done.stdout
+
+
+def test_interrupted_run_prints_kept_paths_literally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "[bold]run-[a-z0-9]"
+    out.mkdir()
+    (out / "results.json").write_text(FIXTURE.read_text())
+    err = Console(record=True, width=1000)
+    monkeypatch.setattr(cli, "err_console", err)
+    cli._after_interrupt(out)
+    lines = err.export_text().splitlines()
+    assert lines[0] == "interrupted: every process was stopped"
+    assert lines[1].endswith(f" measured steps: {out / 'report.md'}, {out / 'report.html'}")
 
 
 def test_report_refuses_another_schema(tmp_path: Path) -> None:

@@ -212,8 +212,11 @@ def test_terminal_table(results: Results) -> None:
 
 
 def test_terminal_table_prints_markup_literally(results: Results) -> None:
-    text = terminal_text(renamed(results, "uvicorn", "[red]evil[/red]"))
+    evil = renamed(results, "uvicorn", "[red]evil[/red]")
+    scenario = evil.scenario | {"name": "[bold]x[/] [a-z0-9]+"}
+    text = terminal_text(evil.model_copy(update={"scenario": scenario}))
     assert "[red]evil[/red]" in text
+    assert text.splitlines()[0].rstrip() == "djbench: [bold]x[/] [a-z0-9]+"
 
 
 def test_markdown_shows_what_the_stub_saw(markdown: str) -> None:
