@@ -1,13 +1,20 @@
-"""helm, kubectl and Prometheus, as the Kubernetes backend uses them."""
+"""helm, kubectl, the cluster's API and Prometheus, as the Kubernetes backend uses them.
+
+helm installs and removes releases; cluster state (Jobs, pods) is read with the official
+``kubernetes`` client, as API objects rather than parsed command output.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 import subprocess
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from djbench.errors import DjbenchError
 
@@ -69,6 +76,56 @@ class Kube:
         cmd = [str(self._kubectl), *args, "--namespace", self.namespace]
         cmd += self._context("--context")
         return _run(cmd, timeout, stdin)
+
+    @functools.cached_property
+    def _api(self) -> Any:
+        """The ``kubernetes`` client for the kubeconfig's (or ``context``'s) cluster."""
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+
+        try:
+            # KUBECONFIG read now, like kubectl (the client reads it once, at its import); it may
+            # list several files. The function has no annotations, though the client is typed.
+            return config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=os.environ.get("KUBECONFIG") or None, context=self.context
+            )
+        except (ConfigException, OSError) as exc:
+            raise DjbenchError(f"kubernetes: no usable kubeconfig ({exc})") from exc
+
+    def _read(self, what: str, call: Any) -> Any:
+        """One API call, its answer as a JSON-shaped object; failures are one line."""
+        from kubernetes.client import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return self._api.sanitize_for_serialization(call())
+        except ApiException as exc:
+            raise DjbenchError(f"kubernetes: reading {what}: {exc.status} {exc.reason}") from exc
+        except HTTPError as exc:
+            raise DjbenchError(f"kubernetes: reading {what}: {exc}") from exc
+
+    def job(self, name: str) -> dict[str, Any]:
+        """A Job of the namespace, as its API object."""
+        from kubernetes.client import BatchV1Api
+
+        api = BatchV1Api(self._api)
+        read: dict[str, Any] = self._read(
+            f"job {name}", lambda: api.read_namespaced_job_status(name, self.namespace)
+        )
+        return read
+
+    def job_pods(self, name: str) -> list[dict[str, Any]]:
+        """The pods a Job created (the Job controller labels them with its name)."""
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        listing = self._read(
+            f"pods of job {name}",
+            lambda: api.list_namespaced_pod(
+                self.namespace, label_selector=f"batch.kubernetes.io/job-name={name}"
+            ),
+        )
+        return list(listing.get("items") or [])
 
     def service_get(self, service: str, port: int, path: str, namespace: str | None = None) -> str:
         """GET a path of a Service through the API server's proxy (no port-forward)."""

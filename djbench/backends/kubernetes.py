@@ -22,6 +22,7 @@ from typing import Literal
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.errors import DjbenchError
+from djbench.jobwatch import wait_for_job
 from djbench.kube import REPO, Kube, PrometheusRef
 from djbench.load.k6 import ClientStats, parse_summary
 from djbench.plan import LoadStep, Setup
@@ -342,13 +343,11 @@ class KubernetesBackend:
             deadline_s=int(s.warmup_s + s.duration_s + s.request_timeout_s + 60),
         )  # fmt: skip
         try:
-            self.kube.helm(
-                *args,
-                *self.values_args,
-                "--wait",
-                "--wait-for-jobs",
-                "--timeout",
-                f"{timeout:.0f}s",
+            # helm creates the Job; its progress is read from the cluster, so a pod the
+            # scheduler cannot place fails the step at once with the scheduler's reason.
+            self.kube.helm(*args, *self.values_args)
+            wait_for_job(
+                lambda: self.kube.job(release), lambda: self.kube.job_pods(release), timeout
             )
             logs = self.kube.kubectl(
                 "logs", "-l", f"batch.kubernetes.io/job-name={release}", "--tail=-1",
