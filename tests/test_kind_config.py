@@ -3,6 +3,7 @@ port mapping on the loopback only — and the charts and monitoring values agree
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,30 @@ def test_static_cpu_manager_on_the_server_node(config: dict[str, Any]) -> None:
     assert cpu_reserved, kubelet
 
 
-def test_only_the_server_node_is_patched(config: dict[str, Any]) -> None:
+def test_sut_reserves_cpus_by_list_for_task_up(config: dict[str, Any]) -> None:
+    """`task up` rewrites the sut kubelet's `reserved-cpus: "0"` line to the host CPUs outside
+    the node's CPU set (Taskfile.yml, task cluster): the line is there, once, as written."""
+    assert kubelet_settings(nodes_by_role(config)["sut"]).get("reserved-cpus") == "0"
+    text = (REPO / "kind-config.yaml").read_text()
+    assert len(re.findall(r'^ *reserved-cpus: "0"$', text, re.M)) == 1
+
+
+def test_every_worker_kubelet_has_short_housekeeping(config: dict[str, Any]) -> None:
+    """cAdvisor's container series carry the kubelet's housekeeping timestamps: at the default
+    (10 s, jittered up to 20 s) a short benchmark step may get no CPU sample."""
+    for node in config["nodes"]:
+        if node["role"] != "worker":
+            continue
+        interval = kubelet_settings(node).get("housekeeping-interval")
+        assert interval, f"{node.get('labels')} needs housekeeping-interval"
+        assert re.fullmatch(r"\d+s", interval) and int(interval[:-1]) <= 2, interval
+
+
+def test_only_the_server_node_gets_the_cpu_manager(config: dict[str, Any]) -> None:
     for role, node in nodes_by_role(config).items():
         if role != "sut":
-            assert not kubelet_settings(node), f"{role} node needs no kubelet changes"
+            settings = set(kubelet_settings(node))
+            assert settings <= {"housekeeping-interval"}, f"{role} node: {settings}"
 
 
 def test_grafana_and_prometheus_are_mapped_to_the_loopback_only(config: dict[str, Any]) -> None:

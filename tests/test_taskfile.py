@@ -27,11 +27,14 @@ HOW_TO = {
     "helm": "bin/k8s-tools",
     "kubectl": "bin/k8s-tools",
 }
-# `kind get clusters` answers $STUB_KIND_CLUSTERS; every other stand-in succeeds silently.
+# `kind get clusters` answers $STUB_KIND_CLUSTERS, `nproc` $STUB_NPROC (default 8), `docker info`
+# cgroup version $STUB_CGROUP (default 2); every other stand-in succeeds silently.
 STUB = """#!/bin/sh
 if [ "$(basename "$0") $1 $2" = "kind get clusters" ] && [ -n "$STUB_KIND_CLUSTERS" ]; then
   echo "$STUB_KIND_CLUSTERS"
 fi
+[ "$(basename "$0")" = nproc ] && echo "${STUB_NPROC:-8}"
+[ "$(basename "$0") $1" = "docker info" ] && echo " Cgroup Version: ${STUB_CGROUP:-2}"
 exit 0
 """
 
@@ -84,8 +87,8 @@ def run_task(
 
 @pytest.fixture
 def stubbed_path(tmp_path: Path) -> str:
-    """PATH with stand-ins for docker, kind, helm and kubectl first."""
-    return f"{stub_dir(tmp_path / 'stubs')}{os.pathsep}{os.environ['PATH']}"
+    """PATH with stand-ins for docker, kind, helm, kubectl and nproc first."""
+    return f"{stub_dir(tmp_path / 'stubs', (*TOOLS, 'nproc'))}{os.pathsep}{os.environ['PATH']}"
 
 
 def commands(task: dict[str, Any]) -> list[str]:
@@ -181,7 +184,9 @@ def test_dry_up_composes_the_cluster_in_order(task_exe: Path, stubbed_path: str)
     version = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
     assert version
     steps = [
-        "kind create cluster --name djbench --config kind-config.yaml",
+        "kind create cluster --name djbench --config .djbench/kind-config.yaml",
+        "pin djbench.io/role=sut",
+        "create configmap djbench-placement --namespace djbench",
         f"-f images/django/Dockerfile -t djbench/django:{version[1]} .",
         f"-f images/stubapi/Dockerfile -t djbench/stubapi:{version[1]} .",
         "kind load docker-image --name djbench",
@@ -196,6 +201,103 @@ def test_dry_up_composes_the_cluster_in_order(task_exe: Path, stubbed_path: str)
     positions = [done.stderr.find(step) for step in steps]
     assert -1 not in positions, [s for s, p in zip(steps, positions, strict=True) if p < 0]
     assert positions == sorted(positions)
+
+
+# Host CPUs -> the CPU set of each node role and the sut kubelet's reserved-cpus.
+PLACEMENTS = {
+    4: {"infra": "0", "load": "1", "sut": "2-3", "sut-reserved-cpus": "0-1"},
+    5: {"infra": "0", "load": "1-2", "sut": "3-4", "sut-reserved-cpus": "0-2"},
+    8: {"infra": "0-2", "load": "3-5", "sut": "6-7", "sut-reserved-cpus": "0-5"},
+    16: {"infra": "0-6", "load": "7-13", "sut": "14-15", "sut-reserved-cpus": "0-13"},
+}
+
+
+def cpu_ids(cpus: str) -> set[int]:
+    first, _, last = cpus.partition("-")
+    return set(range(int(first), int(last or first) + 1))
+
+
+@pytest.mark.parametrize("host_cpus", sorted(PLACEMENTS))
+def test_dry_up_pins_each_node_to_its_cpus(
+    task_exe: Path, stubbed_path: str, host_cpus: int
+) -> None:
+    done = run_task(
+        task_exe, "--dry", "up", path=stubbed_path, extra_env={"STUB_NPROC": str(host_cpus)}
+    )
+    assert done.returncode == 0, done.stderr
+    want = PLACEMENTS[host_cpus]
+    pinned = dict(re.findall(r"^\s*pin (\S+) (\S+)$", done.stderr, re.M))
+    assert pinned == {
+        "djbench.io/role=sut": want["sut"],
+        "djbench.io/role=load": want["load"],
+        "djbench.io/role=infra": want["infra"],
+        "node-role.kubernetes.io/control-plane": want["infra"],
+    }
+    assert 'docker update --cpuset-cpus "$2" "${node#node/}"' in done.stderr
+    # Disjoint, and together every host CPU.
+    sets = [cpu_ids(want[role]) for role in ("infra", "load", "sut")]
+    assert set().union(*sets) == set(range(host_cpus))
+    assert sum(map(len, sets)) == host_cpus
+    assert len(sets[2]) == 2, "the server's node: 1 exclusive CPU + 1 shared"
+    # The sut kubelet reserves exactly the CPUs outside its node's set.
+    assert cpu_ids(want["sut-reserved-cpus"]) == set(range(host_cpus)) - sets[2]
+    literals = dict(re.findall(r"--from-literal=([\w-]+)=(\S+)", done.stderr))
+    assert literals == {
+        "host-cpus": str(host_cpus),
+        "control-plane": want["infra"],
+        **want,
+    }
+
+
+@pytest.mark.parametrize("host_cpus", [1, 2, 3])
+def test_up_refuses_too_few_cpus(task_exe: Path, stubbed_path: str, host_cpus: int) -> None:
+    done = run_task(
+        task_exe, "--dry", "up", path=stubbed_path, extra_env={"STUB_NPROC": str(host_cpus)}
+    )
+    assert done.returncode != 0
+    assert f"task up needs at least 4 CPUs (`nproc --all` says {host_cpus})" in done.stderr
+    assert "kind create cluster" not in done.stderr
+
+
+def test_up_refuses_cgroup_v1(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--dry", "up", path=stubbed_path, extra_env={"STUB_CGROUP": "1"})
+    assert done.returncode != 0
+    assert "needs cgroup v2" in done.stderr
+    assert "kind create cluster" not in done.stderr
+
+
+def test_cluster_renders_the_kind_config_for_this_machine(
+    task_exe: Path, stubbed_path: str, tmp_path: Path
+) -> None:
+    """`task cluster` for real (kind a stand-in): the sut kubelet's reserved-cpus in the config
+    kind gets are the host CPUs outside the sut node's set; nothing else changes."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("Taskfile.yml", "kind-config.yaml"):
+        shutil.copy(REPO / name, repo / name)
+    done = run_task(
+        task_exe,
+        "cluster",
+        path=stubbed_path,
+        taskfile=repo / "Taskfile.yml",
+        extra_env={"STUB_NPROC": "8"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "kind create cluster --name djbench --config .djbench/kind-config.yaml" in done.stderr
+    rendered = yaml.safe_load((repo / ".djbench" / "kind-config.yaml").read_text())
+    original = yaml.safe_load((REPO / "kind-config.yaml").read_text())
+    sut = [n for n in rendered["nodes"] if n.get("labels", {}).get("djbench.io/role") == "sut"]
+    patch = yaml.safe_load(sut[0]["kubeadmConfigPatches"][0])
+    assert patch["nodeRegistration"]["kubeletExtraArgs"]["reserved-cpus"] == "0-5"
+    patch["nodeRegistration"]["kubeletExtraArgs"]["reserved-cpus"] = "0"
+    sut[0]["kubeadmConfigPatches"][0] = patch
+    original_sut = [
+        n for n in original["nodes"] if n.get("labels", {}).get("djbench.io/role") == "sut"
+    ]
+    original_sut[0]["kubeadmConfigPatches"][0] = yaml.safe_load(
+        original_sut[0]["kubeadmConfigPatches"][0]
+    )
+    assert rendered == original
 
 
 def test_dry_up_passes_the_base_image(task_exe: Path, stubbed_path: str) -> None:
