@@ -4,6 +4,7 @@
 // DJBENCH_VIEWS, DJBENCH_WORKLOAD, DJBENCH_MODEL (closed|open), DJBENCH_LEVEL (VUs or req/s),
 // optional DJBENCH_SUMMARY (path of the JSON summary), DJBENCH_RUN, DJBENCH_VARIANT, DJBENCH_CLIENT (tags),
 // DJBENCH_PARALLELISM with JOB_COMPLETION_INDEX (one step split across the pods of a Job).
+// The environment and the tags are the k6 contract, djbench/load/contract.py (tested against it).
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from djbench.errors import DjbenchError
+from djbench.load import contract
 from djbench.local.processes import ManagedProcess
 from djbench.results import Latency
 
 SCRIPT = Path(__file__).resolve().parents[2] / "k6" / "bench.js"
-_MEASURED = "{phase:measure}"
+_MEASURED = f"{{{contract.PHASE_TAG}:{contract.MEASURE_PHASE}}}"
 
 
 def find_k6() -> Path:
@@ -129,16 +130,18 @@ def k6_process(
         "PATH": "/usr/bin:/bin",
         "HOME": str(summary.parent),
         "K6_NO_USAGE_REPORT": "true",
-        "DJBENCH_SCENARIO": str(scenario_file),
-        "DJBENCH_TARGET": step.target,
-        "DJBENCH_VIEWS": step.views,
-        "DJBENCH_WORKLOAD": step.workload,
-        "DJBENCH_MODEL": step.model,
-        "DJBENCH_LEVEL": f"{step.level:g}",
-        "DJBENCH_SUMMARY": str(summary),
-        "DJBENCH_RUN": run_id,
-        "DJBENCH_VARIANT": step.variant,
-        "DJBENCH_CLIENT": step.client,
+        **contract.step_env(
+            scenario=str(scenario_file),
+            target=step.target,
+            views=step.views,
+            workload=step.workload,
+            model=step.model,
+            level=step.level,
+            run=run_id,
+            variant=step.variant,
+            client=step.client,
+        ),
+        contract.SUMMARY: str(summary),
     }
     argv = [str(k6), "run", "--quiet", "--no-color", "--no-usage-report", str(SCRIPT)]
     return ManagedProcess("k6", argv, log_path=log, env=env, cpus=cpus)

@@ -1,5 +1,7 @@
 // Reads the run's configuration: the resolved scenario (JSON, the same document locally and in
 // Kubernetes Jobs) plus which step to run, from environment variables.
+// Variables and tags: djbench/load/contract.py (ENV, TAGS, step_tag); tests diff this file
+// against it.
 
 export function required(name) {
   const value = __ENV[name];

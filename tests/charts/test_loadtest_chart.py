@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from helm_render import (
     ROOT,
     Manifest,
@@ -17,6 +18,8 @@ from helm_render import (
     render,
     step_values,
 )
+
+from djbench.load import contract
 
 K6_DIR = ROOT / "k6"
 
@@ -115,3 +118,39 @@ def test_k6_image_is_a_value(helm: Path, scenario_file: Path) -> None:
     assert container["image"] == "registry.example.com/k6:1.2.0"
     default = pod_spec(find(step(scenario_file), "Job", "k6-0001"))["containers"][0]
     assert default["image"] == "grafana/k6:1.1.0"
+
+
+def test_environment_is_the_k6_contracts_kubernetes_side(helm: Path, scenario_file: Path) -> None:
+    """The Job sets every variable of the contract (djbench.load.contract) the Kubernetes side
+    sets, and no other DJBENCH_ one; each chart-backed variable comes from its value."""
+    objects = step(scenario_file)
+    env = pod_spec(find(objects, "Job", "k6-0001"))["containers"][0]["env"]
+    ours = {e["name"] for e in env if e["name"].startswith(("DJBENCH_", "JOB_"))}
+    assert ours == contract.names("both", "kubernetes")
+    defaults = yaml.safe_load((ROOT / "charts" / "loadtest" / "values.yaml").read_text())
+    for var in contract.ENV:
+        if var.chart_value is not None:
+            assert var.chart_value in defaults, f"{var.name}: no chart value {var.chart_value}"
+    # Each chart-backed variable follows its value.
+    values = {
+        "target": "http://t:1", "variant": "v-x", "views": "async", "workload": "db-read",
+        "model": "open", "level": 2.5, "run": "r-x", "client": "c-x", "parallelism": 3,
+    }  # fmt: skip
+    assert {v.chart_value for v in contract.ENV} - {None} == set(values)
+    objects = render("loadtest", "k6-0001", values, set_files={"scenario": scenario_file})
+    env = pod_spec(find(objects, "Job", "k6-0001"))["containers"][0]["env"]
+    by_name = {e["name"]: e.get("value") for e in env}
+    for var in contract.ENV:
+        if var.chart_value is not None:
+            assert by_name[var.name] == str(values[var.chart_value]), var.name
+
+
+@pytest.mark.parametrize("level", [12.5, 32, 153.6, 0.5, 1e-3, 1e-7, 1234567, 12.3456789])
+def test_level_and_step_label_are_written_as_k6_writes_them(
+    helm: Path, scenario_file: Path, level: float
+) -> None:
+    objects = step(scenario_file, model="open", level=level)
+    job = find(objects, "Job", "k6-0001")
+    env = {e["name"]: e.get("value") for e in pod_spec(job)["containers"][0]["env"]}
+    assert env[contract.LEVEL] == contract.format_level(level)
+    assert job["metadata"]["labels"]["djbench.io/step"] == contract.step_tag("open", level)

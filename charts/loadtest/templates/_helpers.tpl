@@ -33,10 +33,19 @@ A string made a valid label value: [A-Za-z0-9_.-], at most 63, alphanumeric at b
 {{- end }}
 
 {{/*
-The step as k6 tags it: <model>-<level>.
+The level as the k6 script writes it (a JavaScript number: 12.5, 1234567, 1e-7): toJson
+formats numbers as ECMAScript does, toString would not (1.234567e+06). The k6 contract is
+djbench/load/contract.py (format_level); tests check this chart against it.
+*/}}
+{{- define "loadtest.level" -}}
+{{- toJson .Values.level }}
+{{- end }}
+
+{{/*
+The step as k6 tags it: <model>-<level> (djbench.load.contract.step_tag).
 */}}
 {{- define "loadtest.step" -}}
-{{- printf "%s-%s" .Values.model (toString .Values.level) }}
+{{- printf "%s-%s" .Values.model (include "loadtest.level" .) }}
 {{- end }}
 
 {{- define "loadtest.labels" -}}

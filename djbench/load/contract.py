@@ -1,0 +1,164 @@
+"""The k6 step contract, written once: the script's environment and the tags of its metrics.
+
+``k6/lib/config.js`` reads these variables and sets these tags; ``djbench.load.k6`` (local
+runs) and ``charts/loadtest`` (Kubernetes Jobs, installed by ``djbench.backends.kubernetes``)
+set the variables; the merged-latency query selects on the tags. Every copy is tested against
+this module (``tests/djbench/load/test_contract.py``): a drift fails a test instead of making
+Prometheus answer with no samples.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Side = Literal["both", "local", "kubernetes"]
+"""Who sets a variable: every run, local runs only, or the Kubernetes Job only."""
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable the k6 script reads."""
+
+    name: str
+    meaning: str
+    side: Side
+    required: bool = False
+    """The script stops without it (``required()`` in config.js)."""
+    chart_value: str | None = None
+    """The loadtest chart's value that sets it, when the harness passes it through."""
+
+
+SCENARIO = "DJBENCH_SCENARIO"
+TARGET = "DJBENCH_TARGET"
+VIEWS = "DJBENCH_VIEWS"
+WORKLOAD = "DJBENCH_WORKLOAD"
+MODEL = "DJBENCH_MODEL"
+LEVEL = "DJBENCH_LEVEL"
+RUN = "DJBENCH_RUN"
+VARIANT = "DJBENCH_VARIANT"
+CLIENT = "DJBENCH_CLIENT"
+SUMMARY = "DJBENCH_SUMMARY"
+PARALLELISM = "DJBENCH_PARALLELISM"
+JOB_COMPLETION_INDEX = "JOB_COMPLETION_INDEX"
+
+ENV: tuple[EnvVar, ...] = (
+    # The chart mounts the scenario (its value `scenario` is the JSON) at a fixed path.
+    EnvVar(SCENARIO, "path of the resolved scenario JSON", "both", required=True),
+    EnvVar(TARGET, "base URL of the variant", "both", required=True, chart_value="target"),
+    EnvVar(VIEWS, "the variant's view flavor", "both", required=True, chart_value="views"),
+    EnvVar(WORKLOAD, "workload of the step", "both", required=True, chart_value="workload"),
+    EnvVar(MODEL, "load model: closed or open", "both", required=True, chart_value="model"),
+    EnvVar(LEVEL, "VUs (closed) or req/s (open)", "both", required=True, chart_value="level"),
+    EnvVar(RUN, "run id (tag `run`)", "both", chart_value="run"),
+    EnvVar(VARIANT, "variant name (tag `variant`)", "both", chart_value="variant"),
+    EnvVar(CLIENT, "the variant's upstream client (tag `client`)", "both", chart_value="client"),
+    EnvVar(SUMMARY, "file the JSON summary is also written to", "local"),
+    EnvVar(PARALLELISM, "pods the step is split across", "kubernetes", chart_value="parallelism"),
+    EnvVar(JOB_COMPLETION_INDEX, "this pod's index: its execution segment", "kubernetes"),
+)
+ENV_BY_NAME: Mapping[str, EnvVar] = {var.name: var for var in ENV}
+
+TAGS: tuple[str, ...] = ("run", "variant", "client", "workload", "step")
+"""Test-wide tags the script puts on every metric (``options.tags``)."""
+PHASE_TAG = "phase"
+"""Request tag: ``warmup`` or ``measure``."""
+MEASURE_PHASE = "measure"
+
+
+def names(*sides: Side) -> frozenset[str]:
+    """Names of the variables set on these sides."""
+    return frozenset(var.name for var in ENV if var.side in sides)
+
+
+def format_level(level: float) -> str:
+    """The level as JavaScript's ``String(number)`` writes it (ECMAScript Number::toString).
+
+    Shortest round-trip digits, like Python's ``repr``; plain notation from 1e-6 up to below
+    1e21, exponent notation (``1e-7``, ``1.5e+21``) outside. Python's ``f"{x:g}"`` differs: six
+    significant digits (1234567 -> ``1.23457e+06``).
+    """
+    value = float(level)
+    if not math.isfinite(value):
+        raise ValueError(f"level {level!r} is not a finite number")
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    # Shortest round-trip digits without trailing zeros: value = 0.<digits> * 10**n.
+    parts = decimal.Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, parts.digits))
+    assert isinstance(parts.exponent, int)
+    k = len(digits)
+    n = parts.exponent + k
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = f"{digits[:n]}.{digits[n:]}"
+    elif -6 < n <= 0:
+        text = f"0.{'0' * -n}{digits}"
+    else:
+        e = n - 1
+        mantissa = digits if k == 1 else f"{digits[0]}.{digits[1:]}"
+        text = f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + text
+
+
+def step_tag(model: str, level: float) -> str:
+    """The ``step`` tag: config.js's `${model}-${level}`, level being a JS number."""
+    return f"{model}-{format_level(level)}"
+
+
+def step_tags(
+    *, run: str, variant: str, client: str, workload: str, model: str, level: float
+) -> dict[str, str]:
+    """The tags (``TAGS``) k6 puts on every metric of one step."""
+    return {
+        "run": run,
+        "variant": variant,
+        "client": client,
+        "workload": workload,
+        "step": step_tag(model, level),
+    }
+
+
+def step_env(
+    *,
+    scenario: str,
+    target: str,
+    views: str,
+    workload: str,
+    model: str,
+    level: float,
+    run: str,
+    variant: str,
+    client: str,
+) -> dict[str, str]:
+    """The variables every run sets (side ``both``), by name."""
+    return {
+        SCENARIO: scenario,
+        TARGET: target,
+        VIEWS: views,
+        WORKLOAD: workload,
+        MODEL: model,
+        LEVEL: format_level(level),
+        RUN: run,
+        VARIANT: variant,
+        CLIENT: client,
+    }
+
+
+def chart_set_args(env: Mapping[str, str]) -> list[str]:
+    """``helm`` arguments giving the loadtest chart the chart-backed variables of ``env``.
+
+    Strings with ``--set-string``; the level with ``--set-json`` (a number: ``--set`` would
+    make 12.5 a string).
+    """
+    args: list[str] = []
+    for name, text in env.items():
+        value = ENV_BY_NAME[name].chart_value
+        if value is not None:
+            args += ["--set-json" if name == LEVEL else "--set-string", f"{value}={text}"]
+    return args

@@ -1,0 +1,141 @@
+"""The k6 step contract (djbench.load.contract) against the script and the local runner.
+
+The chart's copy is tested in tests/charts/test_loadtest_chart.py, the Kubernetes backend's
+(helm arguments, the merged-latency selector) in tests/djbench/backends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from djbench.load import contract
+from djbench.load.k6 import SCRIPT, StepTarget, find_k6, k6_process
+from djbench.scenario import load_profile
+
+K6_DIR = SCRIPT.parent
+# Levels where Python's f"{x:g}" and JavaScript's String(x) used to disagree, and ordinary ones.
+LEVELS = [12.5, 32, 153.6, 0.5, 1e-3, 1e-6, 1e-7, 1234567, 12.3456789, 1e20, 1e21, 0.1 + 0.2]
+
+
+def _script_sources() -> dict[str, str]:
+    return {str(p.relative_to(K6_DIR)): p.read_text() for p in sorted(K6_DIR.rglob("*.js"))}
+
+
+def _run_js(source: str, tmp_path: Path, env: dict[str, str]) -> Any:
+    """What a k6 script's ``handleSummary`` prints to stdout, as JSON."""
+    script = tmp_path / "probe.js"
+    script.write_text(source)
+    done = subprocess.run(
+        [str(find_k6()), "run", "--quiet", "--no-usage-report", "--iterations", "1", str(script)],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_format_level_is_javascripts_number_to_string(tmp_path: Path) -> None:
+    source = (
+        "export default function () {}\n"
+        "export function handleSummary() {\n"
+        "  return { stdout: JSON.stringify(JSON.parse(__ENV.LEVELS).map((x) => `${x}`)) };\n"
+        "}\n"
+    )
+    # json.dumps writes the shortest round-trip digits: JavaScript reads the same doubles.
+    written = _run_js(source, tmp_path, {"LEVELS": json.dumps(LEVELS)})
+    assert [contract.format_level(x) for x in LEVELS] == written
+
+
+def test_format_level_examples() -> None:
+    assert contract.step_tag("open", 12.5) == "open-12.5"
+    assert contract.step_tag("closed", 32.0) == "closed-32"
+    assert contract.format_level(1234567) == "1234567"  # f"{x:g}": 1.23457e+06
+    assert contract.format_level(12.3456789) == "12.3456789"  # f"{x:g}": 12.3457
+    assert contract.format_level(1e-7) == "1e-7"
+    with pytest.raises(ValueError, match="finite"):
+        contract.format_level(float("nan"))
+
+
+def test_script_reads_the_contracts_variables() -> None:
+    sources = "\n".join(_script_sources().values())
+    read = set(re.findall(r"__ENV\.([A-Z_][A-Z0-9_]*)", sources))
+    required = set(re.findall(r"required\('([A-Z_][A-Z0-9_]*)'\)", sources))
+    assert read | required == {var.name for var in contract.ENV}
+    assert required == {var.name for var in contract.ENV if var.required}
+
+
+def test_script_sets_the_contracts_tags() -> None:
+    config = (K6_DIR / "lib" / "config.js").read_text()
+    block = re.search(r"\btags: \{(.*?)\n\s*\}", config, re.S)
+    assert block, "config.js has no `tags: {...}`"
+    keys = re.findall(r"^\s*(\w+)\s*[:,]", block.group(1), re.M)
+    assert tuple(keys) == contract.TAGS
+    # The step tag is `${model}-${level}`, the level a JS number (format_level).
+    assert re.search(r"step: `\$\{model\}-\$\{level\}`", block.group(1))
+    bench = (K6_DIR / "bench.js").read_text()
+    assert f"'{{{contract.PHASE_TAG}:{contract.MEASURE_PHASE}}}'" in bench
+    assert re.search(rf"\b{contract.PHASE_TAG}: phaseAt\(", bench)
+
+
+@pytest.fixture(scope="module")
+def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("scenario") / "scenario.json"
+    path.write_text(json.dumps(load_profile("smoke").resolved()))
+    return path
+
+
+def _local_process_env(
+    scenario_file: Path, tmp_path: Path, model: str, level: float
+) -> dict[str, str]:
+    target = StepTarget(
+        "http://127.0.0.1:9", "uvicorn", "async", "upstream", model, level, client="aiohttp"
+    )
+    proc = k6_process(
+        find_k6(), scenario_file, target, summary=tmp_path / "summary.json",
+        log=tmp_path / "k6.log", cpus="0", run_id="run-1",
+    )  # fmt: skip
+    assert proc.env is not None
+    return dict(proc.env)
+
+
+def test_local_runs_set_the_local_side(scenario_file: Path, tmp_path: Path) -> None:
+    env = _local_process_env(scenario_file, tmp_path, "open", 12.5)
+    ours = {name for name in env if name.startswith("DJBENCH_") or name.startswith("JOB_")}
+    assert ours == contract.names("both", "local")
+    assert env[contract.LEVEL] == "12.5"
+
+
+def k6_inspect(env: dict[str, str]) -> dict[str, Any]:
+    """The options k6 resolves for the script under ``env`` (no load is generated)."""
+    done = subprocess.run(
+        [str(find_k6()), "inspect", "--include-system-env-vars", str(SCRIPT)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    options: dict[str, Any] = json.loads(done.stdout)
+    return options
+
+
+@pytest.mark.parametrize(
+    ("model", "level"), [("closed", 32.0), *(("open", level) for level in LEVELS[:-3])]
+)
+def test_k6_tags_every_metric_as_the_contract_says(
+    scenario_file: Path, tmp_path: Path, model: str, level: float
+) -> None:
+    options = k6_inspect(_local_process_env(scenario_file, tmp_path, model, level))
+    expected = contract.step_tags(
+        run="run-1", variant="uvicorn", client="aiohttp", workload="upstream",
+        model=model, level=level,
+    )  # fmt: skip
+    assert options["tags"] == expected
+    for scenario in options["scenarios"].values():
+        assert scenario["tags"] == expected
