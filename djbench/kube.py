@@ -104,6 +104,21 @@ class Kube:
         except HTTPError as exc:
             raise DjbenchError(f"kubernetes: reading {what}: {exc}") from exc
 
+    def config_map(self, name: str) -> dict[str, str] | None:
+        """A ConfigMap's data in the namespace; None when there is no such ConfigMap."""
+        from kubernetes.client import ApiException, CoreV1Api
+
+        api = CoreV1Api(self._api)
+        try:
+            found = self._read(
+                f"configmap {name}", lambda: api.read_namespaced_config_map(name, self.namespace)
+            )
+        except DjbenchError as exc:
+            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
+                return None
+            raise
+        return {str(k): str(v) for k, v in (found.get("data") or {}).items()}
+
     def job(self, name: str) -> dict[str, Any]:
         """A Job of the namespace, as its API object."""
         from kubernetes.client import BatchV1Api

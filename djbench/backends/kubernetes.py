@@ -24,6 +24,7 @@ from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.errors import DjbenchError
 from djbench.jobwatch import wait_for_job
 from djbench.kube import REPO, Kube, PrometheusRef
+from djbench.load import contract
 from djbench.load.k6 import ClientStats, parse_summary
 from djbench.plan import LoadStep, Setup
 from djbench.results import Latency, Step, UpstreamTraffic
@@ -35,6 +36,8 @@ from djbench.verify import check_answer, expected_status
 CHARTS = REPO / "charts"
 SERVER_PORT = 8000
 SERVER_CONTAINER = "server"
+PLACEMENT_CONFIGMAP = "djbench-placement"
+"""Written by `task up` on kind: the host CPUs of each node role (Taskfile.yml, placement)."""
 STUB_SERVICE = "stubapi"
 STUB_PORT = 8080
 """The stub API's Service (charts/stubapi: fullname and service.port)."""
@@ -98,17 +101,15 @@ def step_install_args(
     repository, _, tag = k6_image.rpartition(":")
     if ":" not in k6_image[name_end:]:
         repository, tag = k6_image, "latest"
+    # The chart mounts the scenario at its own path: DJBENCH_SCENARIO is not a chart value.
+    env = contract.step_env(
+        scenario=str(scenario_file), target=server_url, views=variant.views, workload=workload,
+        model=step.model, level=step.level, run=run_id, variant=variant.name, client=setup.client,
+    )  # fmt: skip
     return [
         "upgrade", "--install", release, str(CHARTS / "loadtest"),
-        "--set-string", f"target={server_url}",
-        "--set-string", f"variant={variant.name}",
-        "--set-string", f"client={setup.client}",
-        "--set-string", f"views={variant.views}",
-        "--set-string", f"workload={workload}",
-        "--set-string", f"model={step.model}",
-        "--set-json", f"level={step.level:g}",  # --set turns 12.5 into a string
-        "--set-string", f"run={run_id}",
-        "--set", f"parallelism={parallelism}",
+        *contract.chart_set_args(env),
+        "--set", f"{contract.ENV_BY_NAME[contract.PARALLELISM].chart_value}={parallelism}",
         "--set-string", f"remoteWrite.url={remote_write}",
         "--set-file", f"scenario={scenario_file}",
         "--set-string", f"image.repository={repository}",
@@ -395,10 +396,11 @@ class KubernetesBackend:
         now = time.time()
         reach = f"{math.ceil(now - start + 2 * PUSH_INTERVAL_S)}s"
         # The tags the k6 script puts on every sample identify the step within the run.
-        sel = _selector(
+        tags = contract.step_tags(
             run=self.run_id, variant=setup.variant.name, client=setup.client, workload=workload,
-            step=f"{step.model}-{step.level:g}", phase="measure",
+            model=step.model, level=step.level,
         )  # fmt: skip
+        sel = _selector(**tags, **{contract.PHASE_TAG: contract.MEASURE_PHASE})
         values = {}
         for name, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
             promql = (
@@ -459,10 +461,17 @@ class KubernetesBackend:
             # run the image built from the same uv.lock.
             "versions_from": "harness host (the image installs the same uv.lock)",
         }
-        with contextlib.suppress(DjbenchError):
+        with contextlib.suppress(
+            DjbenchError, ValueError, AttributeError
+        ):  # an odd answer: left out
             facts["kubernetes"] = (
                 json.loads(self.kube.kubectl("version", "-o", "json"))
                 .get("serverVersion", {})
                 .get("gitVersion")
             )
+        # Which host CPUs each node role got (`task up` on kind); absent on other clusters.
+        with contextlib.suppress(DjbenchError):
+            placement = self.kube.config_map(PLACEMENT_CONFIGMAP)
+            if placement:
+                facts["placement"] = placement
         return facts

@@ -31,6 +31,10 @@ class RecordedApi(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path == f"/apis/batch/v1/namespaces/djbench/jobs/{JOB}/status":
             self._answer(200, _object("job-complete"))
+        elif url.path == "/api/v1/namespaces/djbench/configmaps/djbench-placement":
+            placement = {"host-cpus": "8", "sut": "6-7", "load": "3-5", "infra": "0-2"}
+            meta = {"name": "djbench-placement"}
+            self._answer(200, {"kind": "ConfigMap", "metadata": meta, "data": placement})
         elif url.path == "/api/v1/namespaces/djbench/pods":
             selector = parse_qs(url.query).get("labelSelector", [""])[0]
             items = [_object("pod-unschedulable"), _object("pod-running")]
@@ -104,3 +108,9 @@ def test_a_job_and_its_pods_read_as_api_objects(kube: Kube) -> None:
 def test_a_missing_job_is_one_line(kube: Kube) -> None:
     with pytest.raises(DjbenchError, match=r"^kubernetes: reading job nope: 404 "):
         kube.job("nope")
+
+
+def test_a_config_map_or_none(kube: Kube) -> None:
+    placement = kube.config_map("djbench-placement")
+    assert placement == {"host-cpus": "8", "sut": "6-7", "load": "3-5", "infra": "0-2"}
+    assert kube.config_map("absent") is None

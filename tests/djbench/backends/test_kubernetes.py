@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +140,11 @@ class RecordedKube:
     def helm(self, *args: str, **_: object) -> str:
         return ""
 
+    def config_map(self, name: str) -> dict[str, str] | None:
+        return (
+            {"sut": "6-7", "load": "3-5", "infra": "0-2"} if name == "djbench-placement" else None
+        )
+
     def service_get(self, service: str, port: int, path: str) -> str:
         self.proxied.append((service, port, path))
         return '{"connections": 2, "calls": 90, "peak_in_flight": 24, "resolution_s": 0.1}'
@@ -158,3 +164,57 @@ def test_stub_traffic_is_read_only_from_a_single_stub(
     traffic = backend._stub_traffic(1000.0, 1030.0)
     assert (traffic.connections, traffic.calls, traffic.peak_in_flight) == (2, 90, 24)
     assert kube.proxied == [("stubapi", 8080, "/stats?from=1000.000&to=1030.000")]
+
+
+class PromQLKube(RecordedKube):
+    """Records the PromQL queries and answers each with one value."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.queries: list[str] = []
+
+    def prometheus(self, prom: object, query: str, at: float) -> float | None:
+        self.queries.append(query)
+        return 0.25
+
+
+@pytest.mark.parametrize("level", [32.0, 12.5, 1234567.0, 12.3456789])
+def test_merged_latency_selects_the_tags_k6_sets(tmp_path: Path, level: float) -> None:
+    """The selector is contract.step_tags plus the measured phase: the tags the script sets
+    (tests/djbench/load/test_contract.py runs k6 to check that)."""
+    import time
+
+    from djbench.backends.kubernetes import KubernetesBackend
+    from djbench.load import contract
+    from djbench.plan import Setup
+    from djbench.variants import load_variants
+
+    kube = PromQLKube()
+    backend = KubernetesBackend(
+        parse_scenario("duration_s: 30", "x"),
+        out_dir=tmp_path,
+        kube=kube,
+        run_id="run-1",  # type: ignore[arg-type]
+    )
+    setup = Setup(load_variants()["uvicorn"], "aiohttp")
+    latency = backend._merged_latency(setup, "cpu", LoadStep("open", level), time.time() - 60)
+    assert latency.p99 == 250.0
+    tags = contract.step_tags(
+        run="run-1", variant="uvicorn", client="aiohttp", workload="cpu", model="open", level=level
+    )
+    matchers = {**tags, contract.PHASE_TAG: contract.MEASURE_PHASE}
+    for query in kube.queries:
+        sel = query[query.index("{") + 1 : query.index("}")]
+        assert dict(re.findall(r'(\w+)="([^"]*)"', sel)) == matchers, query
+
+
+def test_the_kind_placement_is_recorded(tmp_path: Path) -> None:
+    from djbench.backends.kubernetes import PLACEMENT_CONFIGMAP, KubernetesBackend
+    from djbench.kube import REPO
+
+    # `task up` writes the ConfigMap this name reads.
+    assert f"create configmap {PLACEMENT_CONFIGMAP} " in (REPO / "Taskfile.yml").read_text()
+    scenario = parse_scenario("duration_s: 30", "x")
+    backend = KubernetesBackend(scenario, out_dir=tmp_path, kube=RecordedKube(1), run_id="r")  # type: ignore[arg-type]
+    facts = backend.environment_extra()
+    assert facts["placement"] == {"sut": "6-7", "load": "3-5", "infra": "0-2"}

@@ -16,6 +16,8 @@ import yaml
 
 from djbench.backends.kubernetes import step_install_args, variant_install_args
 from djbench.kube import REPO, TOOLS_BIN
+from djbench.load import contract
+from djbench.load.k6 import SCRIPT, find_k6
 from djbench.plan import LoadStep, Setup
 from djbench.scenario import load_profile, revalidate
 from djbench.variants import load_variants
@@ -130,3 +132,38 @@ def test_k6_image_is_split_at_the_tag(image: str, repository: str, tag: str) -> 
     )  # fmt: skip
     assert f"image.repository={repository}" in args
     assert f"image.tag={tag}" in args
+
+
+@pytest.mark.parametrize("level", [32.0, 12.5, 153.6, 1234567.0, 12.3456789])
+def test_k6_in_the_installed_job_tags_as_the_contract_says(
+    helm: Path, tmp_path: Path, level: float
+) -> None:
+    """The Job's environment, given to the real k6 script: its tags are contract.step_tags,
+    what the merged-latency query selects on (tests/images runs it in the k6 image)."""
+    scenario_file = tmp_path / "scenario.json"
+    scenario_file.write_text(json.dumps(load_profile("smoke").resolved()))
+    step = LoadStep("open", level)
+    args = step_install_args(
+        "k6-run-0001", "http://uvicorn:8000", Setup(load_variants()["uvicorn"], "httpx2"), "cpu",
+        step, run_id="run1", scenario_file=scenario_file, parallelism=2,
+        remote_write="http://prom:9090/api/v1/write", k6_image="grafana/k6:1.1.0", deadline_s=90,
+    )  # fmt: skip
+    objects = _template(helm, args)
+    job = next(o for o in objects if o["kind"] == "Job")
+    env = _env(job["spec"]["template"]["spec"]["containers"][0], objects)
+    tags = contract.step_tags(
+        run="run1", variant="uvicorn", client="httpx2", workload="cpu", model="open", level=level
+    )
+    assert env[contract.LEVEL] == contract.format_level(level)
+    assert job["metadata"]["labels"]["djbench.io/step"] == tags["step"]
+    # Pod 1 of 2, reading the scenario from here rather than from its mount.
+    env |= {contract.SCENARIO: str(scenario_file), contract.JOB_COMPLETION_INDEX: "1"}
+    done = subprocess.run(
+        [str(find_k6()), "inspect", "--include-system-env-vars", str(SCRIPT)],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    options = json.loads(done.stdout)
+    assert options["tags"] == tags
+    assert options["executionSegment"] == "1/2:1"
