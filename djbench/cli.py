@@ -1,4 +1,4 @@
-"""The ``djbench`` command: run, serve, variants, report.
+"""The ``djbench`` command: run, serve, variants, report, helm-values.
 
 Thin by design: it parses options, builds the pieces and hands over. Every user-facing
 problem is a ``DjbenchError``, printed as one ``ERROR:`` line with exit status 1.
@@ -91,7 +91,10 @@ def run(
     ] = "grafana/k6:1.1.0",
     helm_values: Annotated[
         list[Path] | None,
-        typer.Option(help="kubernetes: values file for the variant and k6 charts (repeatable)"),
+        typer.Option(
+            help="kubernetes: cluster values file, a section per chart (`django-variant:` for "
+            "the variants, `loadtest:` for k6, `global:` for both; repeatable)"
+        ),
     ] = None,
 ) -> None:
     """Run the benchmark: locally (Postgres, stub API, each variant on its own CPU, k6) or on
@@ -177,9 +180,6 @@ def _kubernetes(
     from djbench.backends.kubernetes import KubernetesBackend
     from djbench.kube import Kube
 
-    missing = [str(v) for v in values if not v.is_file()]
-    if missing:
-        raise DjbenchError(f"values file not found: {', '.join(missing)}")
     kube = Kube(namespace, context)
     backend = KubernetesBackend(
         scenario, out_dir=out_dir, kube=kube, run_id=stamp, parallelism=k6_pods,
@@ -296,6 +296,26 @@ def list_variants(
         )  # fmt: skip
         table.add_row(*map(Text, cells))
     console.print(table)
+
+
+@app.command("helm-values")
+def helm_values(
+    file: Annotated[Path, typer.Argument(help="cluster values file: a section per chart")],
+    chart: Annotated[
+        str, typer.Argument(help="postgres, stubapi, django-variant, loadtest or dashboards")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to this file, not stdout")
+    ] = None,
+) -> None:
+    """One chart's values from a cluster values file (its section, `global:` under it), for
+    `helm upgrade --install ... -f`."""
+    from djbench.helm_values import chart_values, dump, write_chart_values
+
+    if output is None:
+        typer.echo(dump(chart_values([file], chart)), nl=False)
+    else:
+        write_chart_values([file], chart, output)
 
 
 @app.command()

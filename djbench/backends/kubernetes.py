@@ -22,6 +22,7 @@ from typing import Literal
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.errors import DjbenchError
+from djbench.helm_values import chart_values, dump
 from djbench.jobwatch import wait_for_job
 from djbench.kube import REPO, Kube, PrometheusRef
 from djbench.load import contract
@@ -34,6 +35,9 @@ from djbench.variants import Variant
 from djbench.verify import check_answer, expected_status
 
 CHARTS = REPO / "charts"
+# The charts it installs, by their Chart.yaml name (also their folder and values section).
+VARIANT_CHART = "django-variant"
+LOADTEST_CHART = "loadtest"
 SERVER_PORT = 8000
 SERVER_CONTAINER = "server"
 PLACEMENT_CONFIGMAP = "djbench-placement"
@@ -60,7 +64,7 @@ def variant_install_args(setup: Setup, scenario: Scenario) -> list[str]:
     pool = scenario.db_pool
     clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(variant.views): setup.client}
     args = [
-        "upgrade", "--install", variant_release(variant), str(CHARTS / "django-variant"),
+        "upgrade", "--install", variant_release(variant), str(CHARTS / VARIANT_CHART),
         "--set", f"variant={variant.name}",
         "--set", f"database.pool.min={pool.min_size}",
         "--set", f"database.pool.max={pool.max_size}",
@@ -107,7 +111,7 @@ def step_install_args(
         model=step.model, level=step.level, run=run_id, variant=variant.name, client=setup.client,
     )  # fmt: skip
     return [
-        "upgrade", "--install", release, str(CHARTS / "loadtest"),
+        "upgrade", "--install", release, str(CHARTS / LOADTEST_CHART),
         *contract.chart_set_args(env),
         "--set", f"{contract.ENV_BY_NAME[contract.PARALLELISM].chart_value}={parallelism}",
         "--set-string", f"remoteWrite.url={remote_write}",
@@ -231,12 +235,26 @@ class KubernetesBackend:
         self.run_id = run_id
         self.parallelism = parallelism
         self.k6_image = k6_image
-        # A real cluster's settings (image registry, node roles...) for both charts.
-        self.values_args = [arg for path in values or [] for arg in ("--values", str(path))]
+        # A real cluster's settings (image registry, node roles...): each chart its own section
+        # of the cluster values files (checked here, before anything runs).
+        self.values = list(values or [])
+        self.chart_values = {
+            chart: chart_values(self.values, chart) for chart in (VARIANT_CHART, LOADTEST_CHART)
+        }
         self.prometheus = prometheus or PrometheusRef()
         self.scenario_file = out_dir / "scenario.json"
         self._steps = 0
         self._stub_counts = False
+
+    def values_args(self, chart: str) -> list[str]:
+        """``--values`` with the chart's section of the ``--helm-values`` files, written to
+        ``helm-values/CHART.yaml`` in the run's folder (nothing without ``--helm-values``)."""
+        if not self.values:
+            return []
+        path = self.out_dir / "helm-values" / f"{chart}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dump(self.chart_values[chart]))
+        return ["--values", str(path)]
 
     @property
     def remote_write(self) -> str:
@@ -278,7 +296,7 @@ class KubernetesBackend:
         try:
             self.kube.helm(
                 *variant_install_args(setup, self.scenario),
-                *self.values_args,
+                *self.values_args(VARIANT_CHART),
                 "--wait",
                 "--timeout",
                 "5m",
@@ -346,7 +364,7 @@ class KubernetesBackend:
         try:
             # helm creates the Job; its progress is read from the cluster, so a pod the
             # scheduler cannot place fails the step at once with the scheduler's reason.
-            self.kube.helm(*args, *self.values_args)
+            self.kube.helm(*args, *self.values_args(LOADTEST_CHART))
             wait_for_job(
                 lambda: self.kube.job(release), lambda: self.kube.job_pods(release), timeout
             )

@@ -167,3 +167,108 @@ def test_k6_in_the_installed_job_tags_as_the_contract_says(
     options = json.loads(done.stdout)
     assert options["tags"] == tags
     assert options["executionSegment"] == "1/2:1"
+
+
+class HelmRecorder:
+    """Records the backend's helm commands; kubectl answers a 1-CPU limit."""
+
+    namespace = "djbench"
+
+    def __init__(self) -> None:
+        self.helm_calls: list[list[str]] = []
+
+    def helm(self, *args: str, **_: object) -> str:
+        self.helm_calls.append(list(args))
+        return ""
+
+    def kubectl(self, *args: str, **_: object) -> str:
+        return "1"
+
+
+CLUSTER = {
+    "global": {"imagePullSecrets": [{"name": "regcred"}]},
+    "postgres": {"image": {"repository": "registry.example.com/postgres"}},
+    "django-variant": {
+        "image": {"repository": "registry.example.com/djbench/django", "tag": "0.1.0"},
+        "nodeSelector": {"djbench.io/role": "big-sut"},
+        "resources": {"requests": {"cpu": "3"}, "limits": {"cpu": "3"}},
+    },
+    "loadtest": {"tolerations": [{"key": "load", "operator": "Exists"}]},
+}
+
+
+def test_helm_values_reach_each_chart_as_its_own_section(helm: Path, tmp_path: Path) -> None:
+    from djbench.backends.kubernetes import LOADTEST_CHART, KubernetesBackend
+
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump(CLUSTER))
+    scenario = load_profile("kubernetes")
+    kube = HelmRecorder()
+    out = tmp_path / "run"
+    backend = KubernetesBackend(
+        scenario,
+        out_dir=out,
+        kube=kube,
+        run_id="run1",
+        values=[cluster],  # type: ignore[arg-type]
+    )
+    setup = Setup(load_variants()["uvicorn"], "httpx2")
+    with backend.server(setup):
+        pass
+    install = kube.helm_calls[0]
+    assert install[install.index("--values") + 1] == str(
+        out / "helm-values" / "django-variant.yaml"
+    )
+    objects = _template(helm, install[: install.index("--wait")])
+    pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "registry.example.com/djbench/django:0.1.0"
+    assert pod["containers"][0]["resources"]["limits"]["cpu"] == "3"
+    assert pod["nodeSelector"] == {"djbench.io/role": "big-sut"}
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+
+    # What measure() installs: the step's args, then the loadtest section.
+    scenario_file = tmp_path / "scenario.json"
+    scenario_file.write_text(json.dumps(scenario.resolved()))
+    step = step_install_args(
+        "k6-run1-0001", "http://uvicorn:8000", setup, "cpu", LoadStep("closed", 8), run_id="run1",
+        scenario_file=scenario_file, parallelism=1, remote_write="http://prom:9090/api/v1/write",
+        k6_image="grafana/k6:1.1.0", deadline_s=90,
+    )  # fmt: skip
+    values = backend.values_args(LOADTEST_CHART)
+    assert values == ["--values", str(out / "helm-values" / "loadtest.yaml")]
+    job = next(o for o in _template(helm, [*step, *values]) if o["kind"] == "Job")
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"djbench.io/role": "load"}
+    assert pod["tolerations"] == [{"key": "load", "operator": "Exists"}]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    k6 = pod["containers"][0]
+    assert k6["image"] == "grafana/k6:1.1.0"
+    assert k6["resources"].get("limits", {}).get("cpu") != "3"
+    assert k6["resources"]["requests"]["cpu"] != "3"
+
+
+def test_without_helm_values_no_values_are_passed(tmp_path: Path) -> None:
+    from djbench.backends.kubernetes import VARIANT_CHART, KubernetesBackend
+
+    backend = KubernetesBackend(
+        load_profile("kubernetes"),
+        out_dir=tmp_path,
+        kube=HelmRecorder(),
+        run_id="r",  # type: ignore[arg-type]
+    )
+    assert backend.values_args(VARIANT_CHART) == []
+    assert not (tmp_path / "helm-values").exists()
+
+
+def test_a_flat_values_file_is_refused_before_the_run(tmp_path: Path) -> None:
+    from djbench.backends.kubernetes import KubernetesBackend
+    from djbench.errors import DjbenchError
+
+    flat = tmp_path / "variant.yaml"
+    flat.write_text("image:\n  repository: registry.example.com/djbench/django\n")
+    with pytest.raises(DjbenchError, match=r"not a chart section: 'image'; .*django-variant"):
+        KubernetesBackend(
+            load_profile("kubernetes"), out_dir=tmp_path / "run", kube=HelmRecorder(),  # type: ignore[arg-type]
+            run_id="r", values=[flat],
+        )  # fmt: skip
+    assert not (tmp_path / "run").exists()
