@@ -227,15 +227,8 @@ def render_reuse_values(
         return render(copy_, release, user_values, namespace=namespace, api_versions=api_versions)
 
 
-def kubernetes_errors(objects: Iterable[Manifest], workdir: Path) -> str:
-    """What ``kubernetes-validate --strict`` says against the objects of standard kinds (the
-    custom ones are skipped), written to a file in ``workdir``; empty when they are valid."""
-    standard = [o for o in objects if o["kind"] not in CUSTOM_KINDS]
-    with tempfile.NamedTemporaryFile(
-        "w", prefix="objects-", suffix=".yaml", dir=workdir, delete=False
-    ) as file:
-        yaml.safe_dump_all(standard, file)
-    path = Path(file.name)
+def validate(files: Sequence[Path | str]) -> str:
+    """What ``kubernetes-validate --strict`` says against manifest files; empty when valid."""
     proc = subprocess.run(
         [
             str(ROOT / ".venv" / "bin" / "kubernetes-validate"),
@@ -243,7 +236,7 @@ def kubernetes_errors(objects: Iterable[Manifest], workdir: Path) -> str:
             "--kubernetes-version",
             KUBERNETES_VERSION,
             "--quiet",
-            str(path),
+            *map(str, files),
         ],
         capture_output=True,
         text=True,
@@ -253,6 +246,27 @@ def kubernetes_errors(objects: Iterable[Manifest], workdir: Path) -> str:
     if proc.returncode == 0 and "ERROR" not in proc.stdout:
         return ""
     return proc.stdout + proc.stderr
+
+
+def kubernetes_errors(objects: Iterable[Manifest], workdir: Path) -> str:
+    """``validate`` of the objects of standard kinds (the custom ones are skipped), written to
+    a file in ``workdir``."""
+    standard = [o for o in objects if o["kind"] not in CUSTOM_KINDS]
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="objects-", suffix=".yaml", dir=workdir, delete=False
+    ) as file:
+        yaml.safe_dump_all(standard, file)
+    return validate([file.name])
+
+
+def without_random(objects: list[Manifest]) -> list[Manifest]:
+    """The objects with generated Secret data masked (new at every render)."""
+    return [
+        {**o, "data": dict.fromkeys(o.get("data") or {}, "<generated>")}
+        if o["kind"] == "Secret"
+        else o
+        for o in objects
+    ]
 
 
 def step_values(variant: str, views: str, **overrides: Any) -> dict[str, Any]:

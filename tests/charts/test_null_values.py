@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from helm_render import (
     HelmError,
-    Manifest,
     all_containers,
     coalesce,
     container_argv,
@@ -28,6 +27,7 @@ from helm_render import (
     render,
     render_reuse_values,
     step_values,
+    without_random,
     workloads,
 )
 
@@ -105,16 +105,6 @@ def nulls(node: Any, path: str = "") -> Iterator[str]:
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from nulls(value, f"{path}[{i}]")
-
-
-def without_random(objects: list[Manifest]) -> list[Manifest]:
-    """The objects with generated Secret data masked (new at every render)."""
-    return [
-        {**o, "data": dict.fromkeys(o.get("data") or {}, "<generated>")}
-        if o["kind"] == "Secret"
-        else o
-        for o in objects
-    ]
 
 
 @pytest.fixture(scope="module")

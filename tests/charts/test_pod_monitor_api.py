@@ -16,10 +16,10 @@ from helm_render import (
     CHARTS,
     NAMESPACE,
     POD_MONITOR_API,
-    Manifest,
     find,
     of_kind,
     render,
+    without_random,
 )
 from helm_render import helm as helm_cmd
 
@@ -32,16 +32,6 @@ CASES = [
     for case in sorted((CHARTS / chart / "ci").glob("*-values.yaml"))
 ]
 NO_API: tuple[str, ...] = ()
-
-
-def without_random(objects: list[Manifest]) -> list[Manifest]:
-    """The objects with generated Secret data masked (new at every render)."""
-    return [
-        {**o, "data": dict.fromkeys(o.get("data") or {}, "<generated>")}
-        if o["kind"] == "Secret"
-        else o
-        for o in objects
-    ]
 
 
 @pytest.mark.parametrize("chart", list(MONITORED))
