@@ -1,17 +1,11 @@
-"""The Kubernetes backend: the same plan, with helm releases, k6 Jobs and Prometheus.
-
-Infrastructure (Postgres, the stub API, monitoring) is installed by ``task up``; this backend
-checks it is there, installs one variant at a time, runs each step as a k6 Indexed Job, reads
-the client side from the Jobs' summaries (pod logs) and the server side from Prometheus
-(cAdvisor's per-container CPU and memory).
-"""
+"""The Kubernetes backend's lifecycle: infrastructure checked, a variant's release at a time,
+each step a k6 Job watched to its end, the server side read from Prometheus."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import math
-import re
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -19,12 +13,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
+from benchapp.catalog import WORKLOADS
+from djbench.backends.kubernetes.k6_logs import merge_client_stats, summaries_from_logs
+from djbench.backends.kubernetes.promql import (
+    PUSH_INTERVAL_S,
+    QUANTILES,
+    SCRAPE_INTERVAL_S,
+    latency_query,
+    selector,
+    usage_queries,
+)
+from djbench.backends.kubernetes.releases import (
+    CHARTS,
+    LOADTEST_CHART,
+    SERVER_PORT,
+    VARIANT_CHART,
+    cpu_quantity,
+    step_install_args,
+    step_release,
+    variant_install_args,
+    variant_release,
+)
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.errors import DjbenchError
 from djbench.helm_values import chart_values, dump
 from djbench.jobwatch import wait_for_job
-from djbench.kube import REPO, Kube, PrometheusRef
+from djbench.kube import Kube, PrometheusRef
 from djbench.load import contract
 from djbench.load.k6 import ClientStats, parse_summary
 from djbench.plan import LoadStep, Setup
@@ -34,140 +48,14 @@ from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
 from djbench.verify import check_answer, expected_status
 
-CHARTS = REPO / "charts"
-# The charts it installs, by their Chart.yaml name (also their folder and values section).
-VARIANT_CHART = "django-variant"
-LOADTEST_CHART = "loadtest"
-SERVER_PORT = 8000
 SERVER_CONTAINER = "server"
 PLACEMENT_CONFIGMAP = "djbench-placement"
 """Written by `task up` on kind: the host CPUs of each node role (Taskfile.yml, placement)."""
 STUB_SERVICE = "stubapi"
 STUB_PORT = 8080
 """The stub API's Service (charts/stubapi: fullname and service.port)."""
-SCRAPE_INTERVAL_S = 5.0
-"""Prometheus' scrape interval (charts/monitoring/kube-prometheus-stack-values.yaml)."""
-PUSH_INTERVAL_S = 5.0
-"""k6's remote-write push interval (charts/loadtest/values.yaml)."""
 MIN_STEP_S = 4 * SCRAPE_INTERVAL_S
 """A measured phase shorter than four scrapes leaves increase() with too few samples."""
-
-
-def variant_release(variant: Variant) -> str:
-    """Helm release of a variant: its name (the chart names its Service after it)."""
-    return variant.name
-
-
-def variant_install_args(setup: Setup, scenario: Scenario) -> list[str]:
-    """``helm`` arguments that install one variant (``upgrade --install``, idempotent)."""
-    variant = setup.variant
-    pool = scenario.db_pool
-    clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(variant.views): setup.client}
-    args = [
-        "upgrade", "--install", variant_release(variant), str(CHARTS / VARIANT_CHART),
-        "--set", f"variant={variant.name}",
-        "--set", f"database.pool.min={pool.min_size}",
-        "--set", f"database.pool.max={pool.max_size}",
-        "--set", f"database.pool.timeoutSeconds={pool.timeout_s:g}",
-        "--set-json", f"upstream.delaysMs={json.dumps(scenario.upstream_delays_ms)}",
-        "--set-string", f"upstream.syncClient={clients['sync']}",
-        "--set-string", f"upstream.asyncClient={clients['async']}",
-        "--set", f"upstream.connections={scenario.upstream_pool_size}",
-    ]  # fmt: skip
-    if scenario.threads:
-        args += ["--set", f"threads={scenario.threads}"]
-    return args
-
-
-def step_release(run_id: str, number: int) -> str:
-    """Helm release (and Job) name of one k6 step: DNS-safe and short."""
-    return f"k6-{re.sub(r'[^a-z0-9]', '', run_id.lower())[-20:]}-{number:04d}"
-
-
-def step_install_args(
-    release: str,
-    server_url: str,
-    setup: Setup,
-    workload: str,
-    step: LoadStep,
-    *,
-    run_id: str,
-    scenario_file: Path,
-    parallelism: int,
-    remote_write: str,
-    k6_image: str,
-    deadline_s: int,
-) -> list[str]:
-    """``helm`` arguments that launch one step as a k6 Indexed Job (Job name = release)."""
-    variant = setup.variant
-    # A tag is a ':' after the last '/': registry:5000/k6 has none.
-    name_end = k6_image.rfind("/") + 1
-    repository, _, tag = k6_image.rpartition(":")
-    if ":" not in k6_image[name_end:]:
-        repository, tag = k6_image, "latest"
-    # The chart mounts the scenario at its own path: DJBENCH_SCENARIO is not a chart value.
-    env = contract.step_env(
-        scenario=str(scenario_file), target=server_url, views=variant.views, workload=workload,
-        model=step.model, level=step.level, run=run_id, variant=variant.name, client=setup.client,
-    )  # fmt: skip
-    return [
-        "upgrade", "--install", release, str(CHARTS / LOADTEST_CHART),
-        *contract.chart_set_args(env),
-        "--set", f"{contract.ENV_BY_NAME[contract.PARALLELISM].chart_value}={parallelism}",
-        "--set-string", f"remoteWrite.url={remote_write}",
-        "--set-file", f"scenario={scenario_file}",
-        "--set-string", f"image.repository={repository}",
-        "--set-string", f"image.tag={tag}",
-        "--set", f"activeDeadlineSeconds={deadline_s}",
-    ]  # fmt: skip
-
-
-def cpu_quantity(text: str) -> float | None:
-    """A Kubernetes CPU quantity ("1", "1500m", "0.5") in CPUs; None when empty or unknown."""
-    text = text.strip()
-    try:
-        return float(text[:-1]) / 1000 if text.endswith("m") else float(text) if text else None
-    except ValueError:
-        return None
-
-
-def summaries_from_logs(logs: str) -> list[dict[str, object]]:
-    """The k6 summary of every pod: the JSON lines ``handleSummary`` printed."""
-    found = []
-    for line in logs.splitlines():
-        line = line.strip()
-        if line.startswith("{") and '"metrics"' in line:
-            with contextlib.suppress(json.JSONDecodeError):
-                found.append(json.loads(line))
-    return found
-
-
-def merge_client_stats(parts: list[ClientStats], latency: Latency | None) -> ClientStats:
-    """One step's client side from several pods: counts add up; percentiles never average.
-
-    With one pod its own histogram is exact; with several, ``latency`` must come from the
-    merged native histogram in Prometheus.
-    """
-    if not parts:
-        raise DjbenchError("no k6 summary in the Job's logs")
-    if len(parts) > 1 and latency is None:
-        raise DjbenchError("latency of a multi-pod step needs Prometheus' merged histogram")
-    start = min(p.window_start for p in parts)
-    return ClientStats(
-        requests=sum(p.requests for p in parts),
-        errors=sum(p.errors for p in parts),
-        dropped=sum(p.dropped for p in parts),
-        latency=latency if latency is not None else parts[0].latency,
-        window_start=start,
-        window_end=start + (parts[0].window_end - parts[0].window_start),
-    )
-
-
-def _selector(**labels: str) -> str:
-    """PromQL label matchers; values with regex characters match as regexes."""
-    return ",".join(
-        f'{k}{"=~" if any(c in v for c in "[]*+") else "="}"{v}"' for k, v in labels.items()
-    )
 
 
 @dataclass
@@ -418,14 +306,10 @@ class KubernetesBackend:
             run=self.run_id, variant=setup.variant.name, client=setup.client, workload=workload,
             model=step.model, level=step.level,
         )  # fmt: skip
-        sel = _selector(**tags, **{contract.PHASE_TAG: contract.MEASURE_PHASE})
+        sel = selector(**tags, **{contract.PHASE_TAG: contract.MEASURE_PHASE})
         values = {}
-        for name, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
-            promql = (
-                f"histogram_quantile({q}, sum(increase(k6_http_req_duration_seconds{{{sel}}}"
-                f"[{reach}])))"
-            )
-            value = self._query(promql, now)
+        for name, q in QUANTILES:
+            value = self._query(latency_query(sel, q, reach), now)
             if value is None:
                 raise DjbenchError(f"prometheus has no k6 latency samples for {sel}")
             values[name] = value * 1000
@@ -444,23 +328,16 @@ class KubernetesBackend:
         at = stats.window_end
         # Deployment pods are <release>-<replicaset hash>-<suffix>: a bare prefix would also
         # match longer variant names (uvicorn vs uvicorn-s2a).
-        pods = _selector(
+        pods = selector(
             namespace=ns, pod=f"{server.service}-[a-z0-9]+-[a-z0-9]+", container=SERVER_CONTAINER
         )
         # container= keeps cAdvisor's pod-level series (container="") out of the sums.
-        k6_pods = _selector(namespace=ns, pod=f"{release}-[0-9]+-[a-z0-9]+", container="k6")
-        cpu_s = self._query(
-            f"sum(increase(container_cpu_usage_seconds_total{{{pods}}}[{window}]))", at
-        )
-        rss = self._query(f"max(max_over_time(container_memory_rss{{{pods}}}[{window}]))", at)
+        k6_pods = selector(namespace=ns, pod=f"{release}-[0-9]+-[a-z0-9]+", container="k6")
+        found = {k: self._query(q, at) for k, q in usage_queries(pods, k6_pods, window).items()}
+        cpu_s, rss = found["cpu_s"], found["rss"]
         if cpu_s is None or rss is None:
             raise DjbenchError(f"prometheus has no CPU or memory samples for {pods} in the step")
-        load_cpu_s = self._query(
-            f"sum(increase(container_cpu_usage_seconds_total{{{k6_pods}}}[{window}]))", at
-        )
-        throttled = self._query(
-            f"sum(increase(container_cpu_cfs_throttled_seconds_total{{{pods}}}[{window}]))", at
-        )
+        load_cpu_s, throttled = found["load_cpu_s"], found["throttled_s"]
         side = ServerSide(
             cpu_s=cpu_s,
             rss_bytes=rss,
