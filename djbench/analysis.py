@@ -30,6 +30,11 @@ MIN_REQUESTS = 100
 LOAD_CPU_LIMIT = 0.8
 """Share of the load CPUs (k6, plus Postgres and the stub API that share them locally) at
 which the load side itself may be the bottleneck."""
+CPU_SOURCES_AGREE = 0.1
+"""cAdvisor's CPU seconds may differ this much (a share of the cgroup's) before a step's CPU
+figures are in doubt: its samples are the kubelet's, seconds apart, extrapolated to the edges."""
+CPU_SOURCES_SLACK_S = 0.05
+"""…plus this many CPU seconds, so an idle step's few milliseconds never warn."""
 INFRA_BUSY = 0.5
 """Postgres + stub API above this share of the load CPUs while the server idles below it:
 the step measures the database, not the server."""
@@ -42,6 +47,7 @@ WarningKind = Literal[
     "load-saturation",
     "infra-bound",
     "physics",
+    "cpu-sources",
 ]
 
 
@@ -280,6 +286,17 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
                 f"error rate {step.error_rate:.1%} above the SLO's "
                 f"{summary.slo.max_error_rate:.1%}",
             )
+        if step.cadvisor_cpu_s is not None:
+            gap = step.cadvisor_cpu_s - step.cpu_s
+            if abs(gap) > CPU_SOURCES_AGREE * step.cpu_s + CPU_SOURCES_SLACK_S:
+                warn(
+                    "cpu-sources",
+                    load,
+                    f"cAdvisor saw {step.cadvisor_cpu_s:.2f} CPU-s where the server's cgroup "
+                    f"counted {step.cpu_s:.2f} ({gap / step.cpu_s:+.0%})"
+                    if step.cpu_s
+                    else f"cAdvisor saw {step.cadvisor_cpu_s:.2f} CPU-s where the cgroup counted 0",
+                )
         if step.requests < MIN_REQUESTS:
             warn("few-requests", load, f"too few requests for a stable p99 ({step.requests})")
         if busy is not None and step.load_cpu_s is not None:

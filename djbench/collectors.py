@@ -1,14 +1,20 @@
-"""Server-side numbers: CPU seconds and RSS of process trees, sampled during each step."""
+"""Server-side numbers sampled during each step: CPU seconds and RSS of process trees (local
+runs), and a container's cgroup counters (pods)."""
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 import psutil
+
+from djbench.cgroup import CgroupCounters
+from djbench.errors import DjbenchError
 
 Tree = Callable[[], list[psutil.Process]]
 Counter = Callable[[], float | None]
@@ -36,23 +42,16 @@ def tree_usage(procs: list[psutil.Process]) -> tuple[float, int]:
     return cpu, rss
 
 
-class Sampler:
-    """Samples named process trees every 50 ms in a background thread.
+class _Periodic:
+    """Calls ``_sample`` on entry, every ``interval_s`` in a background thread, and on exit."""
 
-    Steps are aligned afterwards to the wall-clock window k6 reports, so the sampler never
-    has to know when a phase starts.
-    """
-
-    def __init__(self, trees: dict[str, Tree], counters: dict[str, Counter] | None = None) -> None:
-        self._trees = trees
-        # Cumulative counters (e.g. cgroup throttled time) sampled on the same clock.
-        self._counters = counters or {}
-        self._series = {name: _Series() for name in [*trees, *self._counters]}
+    def __init__(self, interval_s: float, name: str) -> None:
+        self._interval_s = interval_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name="djbench-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
-    def __enter__(self) -> Sampler:
+    def __enter__(self) -> Self:
         self._sample()
         self._thread.start()
         return self
@@ -63,8 +62,26 @@ class Sampler:
         self._sample()
 
     def _loop(self) -> None:
-        while not self._stop.wait(_INTERVAL_S):
+        while not self._stop.wait(self._interval_s):
             self._sample()
+
+    def _sample(self) -> None:
+        raise NotImplementedError
+
+
+class Sampler(_Periodic):
+    """Samples named process trees every 50 ms in a background thread.
+
+    Steps are aligned afterwards to the wall-clock window k6 reports, so the sampler never
+    has to know when a phase starts.
+    """
+
+    def __init__(self, trees: dict[str, Tree], counters: dict[str, Counter] | None = None) -> None:
+        super().__init__(_INTERVAL_S, "djbench-sampler")
+        self._trees = trees
+        # Cumulative counters (e.g. cgroup throttled time) sampled on the same clock.
+        self._counters = counters or {}
+        self._series = {name: _Series() for name in [*trees, *self._counters]}
 
     def _sample(self) -> None:
         now = time.time()
@@ -114,3 +131,75 @@ def _at(times: list[float], values: list[float], t: float) -> float:
     t0, t1 = times[i - 1], times[i]
     frac = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
     return values[i - 1] + frac * (values[i] - values[i - 1])
+
+
+@dataclass(frozen=True)
+class CgroupWindow:
+    """What a container's cgroup counters say about one window."""
+
+    cpu_s: float
+    rss_bytes: int
+    """The most anonymous memory of any reading in (or next to) the window."""
+    quota_cpus: float | None
+    throttled_s: float | None
+    """None without a CFS quota: nothing can throttle the container."""
+
+
+class CgroupSampler(_Periodic):
+    """Reads a container's cgroup counters every ``interval_s`` in a background thread.
+
+    Each reading is stamped with the wall-clock middle of the call that took it; a window's
+    CPU and throttled time are interpolated at its edges, as :class:`Sampler` does. A reading
+    that fails is skipped: only a window without readings on both sides has no answer.
+    """
+
+    def __init__(self, read: Callable[[], CgroupCounters], interval_s: float = 1.0) -> None:
+        super().__init__(interval_s, "djbench-cgroup")
+        self._read = read
+        self._readings: list[tuple[float, CgroupCounters]] = []
+        self.failures: list[str] = []
+
+    def _sample(self) -> None:
+        before = time.time()
+        try:
+            counters = self._read()
+        except DjbenchError as exc:
+            with self._lock:
+                self.failures.append(str(exc))
+            return
+        self.record((before + time.time()) / 2, counters)
+
+    def record(self, at: float, counters: CgroupCounters) -> None:
+        """Keep one reading taken at wall-clock time ``at`` (readings come in time order)."""
+        with self._lock:
+            self._readings.append((at, counters))
+
+    def window(self, start: float, end: float) -> CgroupWindow:
+        """The counters' growth between two wall-clock times; an error when the readings do
+        not reach past both edges or the container restarted (its counters began again)."""
+        with self._lock:
+            readings = list(self._readings)
+            failures = list(self.failures)
+        times = [t for t, _ in readings]
+        if not readings or times[0] > start or times[-1] < end:
+            why = f" ({failures[-1]})" if failures else ""
+            raise DjbenchError(f"no cgroup readings on both sides of the step{why}")
+        lo = max(bisect.bisect_left(times, start) - 1, 0)
+        hi = bisect.bisect_right(times, end) + 1
+        inside = [c for _, c in readings[lo:hi]]
+        cpu = [c.cpu_s for c in inside]
+        if any(b < a for a, b in itertools.pairwise(cpu)):
+            raise DjbenchError("the server container restarted during the step")
+        span = times[lo:hi]
+        used = _at(span, cpu, end) - _at(span, cpu, start)
+        quota = inside[-1].quota_cpus
+        throttled = None
+        if quota is not None and all(c.throttled_s is not None for c in inside):
+            series = [float(c.throttled_s or 0.0) for c in inside]
+            throttled = _at(span, series, end) - _at(span, series, start)
+        return CgroupWindow(
+            cpu_s=max(used, 0.0),
+            rss_bytes=max(c.rss_bytes for c in inside),
+            quota_cpus=quota,
+            throttled_s=None if throttled is None else max(throttled, 0.0),
+        )

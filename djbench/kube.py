@@ -92,6 +92,17 @@ class Kube:
         except (ConfigException, OSError) as exc:
             raise DjbenchError(f"kubernetes: no usable kubeconfig ({exc})") from exc
 
+    @functools.cached_property
+    def _exec_api(self) -> Any:
+        """A client of its own for exec: the client's websocket call swaps a method of the
+        ApiClient while it runs, which would race with reads from other threads."""
+        from kubernetes import config
+
+        self._api  # noqa: B018 -- the kubeconfig checked once, with its one-line error
+        return config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None, context=self.context
+        )
+
     def _read(self, what: str, call: Any) -> Any:
         """One API call, its answer as a JSON-shaped object; failures are one line."""
         from kubernetes.client import ApiException
@@ -106,17 +117,14 @@ class Kube:
 
     def config_map(self, name: str) -> dict[str, str] | None:
         """A ConfigMap's data in the namespace; None when there is no such ConfigMap."""
-        from kubernetes.client import ApiException, CoreV1Api
+        from kubernetes.client import CoreV1Api
 
         api = CoreV1Api(self._api)
-        try:
-            found = self._read(
-                f"configmap {name}", lambda: api.read_namespaced_config_map(name, self.namespace)
-            )
-        except DjbenchError as exc:
-            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
-                return None
-            raise
+        found = self._read_or_none(
+            f"configmap {name}", lambda: api.read_namespaced_config_map(name, self.namespace)
+        )
+        if found is None:
+            return None
         return {str(k): str(v) for k, v in (found.get("data") or {}).items()}
 
     def job(self, name: str) -> dict[str, Any]:
@@ -141,6 +149,103 @@ class Kube:
             ),
         )
         return list(listing.get("items") or [])
+
+    def deployment(self, name: str) -> dict[str, Any] | None:
+        """A Deployment of the namespace as its API object; None when there is none."""
+        from kubernetes.client import AppsV1Api
+
+        api = AppsV1Api(self._api)
+        found: dict[str, Any] | None = self._read_or_none(
+            f"deployment {name}", lambda: api.read_namespaced_deployment(name, self.namespace)
+        )
+        return found
+
+    def service(self, name: str) -> dict[str, Any] | None:
+        """A Service of the namespace as its API object; None when there is none."""
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        found: dict[str, Any] | None = self._read_or_none(
+            f"service {name}", lambda: api.read_namespaced_service(name, self.namespace)
+        )
+        return found
+
+    def _read_or_none(self, what: str, call: Any) -> Any:
+        """Like ``_read``, with None for an object that does not exist (404)."""
+        from kubernetes.client import ApiException
+
+        try:
+            return self._read(what, call)
+        except DjbenchError as exc:
+            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
+                return None
+            raise
+
+    def running_pod(self, release: str) -> str:
+        """The name of a Running pod of a release (the charts' ``app.kubernetes.io/instance``)."""
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        listing = self._read(
+            f"pods of {release}",
+            lambda: api.list_namespaced_pod(
+                self.namespace,
+                label_selector=f"app.kubernetes.io/instance={release}",
+                field_selector="status.phase=Running",
+            ),
+        )
+        names = sorted(
+            str(pod["metadata"]["name"])
+            for pod in listing.get("items") or []
+            if not pod["metadata"].get("deletionTimestamp")
+        )
+        if not names:
+            raise DjbenchError(f"kubernetes: {release} has no running pod")
+        return names[0]
+
+    def pod_log(self, pod: str, container: str, tail: int | None = None) -> str:
+        """A container's log: all of it, or its last ``tail`` lines."""
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        text: str = self._read(
+            f"log of {pod}/{container}",
+            lambda: api.read_namespaced_pod_log(
+                pod, self.namespace, container=container, tail_lines=tail
+            ),
+        )
+        return text
+
+    def exec(self, pod: str, container: str, command: list[str], timeout: float = 30) -> str:
+        """Run a command in a container and return its stdout; a non-zero exit is an error."""
+        from kubernetes.client import ApiException, CoreV1Api
+        from kubernetes.stream import stream
+        from urllib3.exceptions import HTTPError
+        from websocket import WebSocketException
+
+        api = CoreV1Api(self._exec_api)
+        where = f"exec in {pod}/{container}"
+        try:
+            resp = stream(
+                api.connect_get_namespaced_pod_exec, pod, self.namespace, container=container,
+                command=command, stdin=False, stdout=True, stderr=True, tty=False,
+                _preload_content=False,
+            )  # fmt: skip
+            try:
+                resp.run_forever(timeout=timeout)
+                out, err, code = resp.read_stdout(), resp.read_stderr(), resp.returncode
+            finally:
+                resp.close()
+        except ApiException as exc:
+            raise DjbenchError(f"kubernetes: {where}: {exc.status} {exc.reason}") from exc
+        except (HTTPError, WebSocketException, OSError) as exc:
+            raise DjbenchError(f"kubernetes: {where}: {exc}") from exc
+        if code != 0:
+            last = (err.strip() or out.strip()).splitlines()
+            raise DjbenchError(
+                f"kubernetes: {where} exited {code}: {last[-1] if last else 'no output'}"
+            )
+        return str(out)
 
     def service_get(self, service: str, port: int, path: str, namespace: str | None = None) -> str:
         """GET a path of a Service through the API server's proxy (no port-forward)."""

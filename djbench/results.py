@@ -1,4 +1,4 @@
-"""The results contract (``djbench/results/v2``): models, writing step by step, loading.
+"""The results contract (``djbench/results/v3``): models, writing step by step, loading.
 
 Format history:
 - v1: first version. ``runs[].steps[]`` per measured load step; warm-ups are not stored.
@@ -8,6 +8,11 @@ Format history:
   record its traffic (``steps[].upstream``: connections, calls, peak in flight). v1 files still
   load: their runs read as made with httpx 0.28 (the only client v1 had), and their slots
   come from today's variant definitions.
+- v3: each step says where its server CPU and memory figures come from (``steps[].cpu_source``:
+  the process tree locally, the container's cgroup counters or cAdvisor on Kubernetes) and, on
+  Kubernetes, what cAdvisor saw of the same window (``steps[].cadvisor_cpu_s``) as a
+  cross-check. v2 files load with the source each backend then used (local: the process tree,
+  Kubernetes: cAdvisor); v1 files as v2, then v3.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from djbench.errors import DjbenchError
 
-SCHEMA = "djbench/results/v2"
+SCHEMA = "djbench/results/v3"
+SCHEMA_V2 = "djbench/results/v2"
 SCHEMA_V1 = "djbench/results/v1"
+CpuSource = Literal["process-tree", "cgroup", "cadvisor"]
 RESULTS_FILE = "results.json"
 
 
@@ -86,7 +93,13 @@ class Step(_Frozen):
     infra_cpu_s: float | None = None
     """CPU seconds of Postgres and the stub API in the step (they share the load CPUs)."""
     throttled_s: float | None = None
-    """Time the server's CPU quota throttled it during the step (None without a quota)."""
+    """Time the server's CPU quota throttled it during the step (None without a quota, e.g.
+    exclusive CPUs of Kubernetes' static CPU manager: nothing can throttle it)."""
+    cpu_source: CpuSource | None = None
+    """Where ``cpu_s``, ``rss_mib`` and ``throttled_s`` come from (None: the step failed)."""
+    cadvisor_cpu_s: float | None = None
+    """cAdvisor's CPU seconds of the server in the same window, when Prometheus held enough
+    samples (Kubernetes): a cross-check of ``cpu_s`` read from the cgroup."""
     upstream: UpstreamTraffic | None = None
     """The stub API's view of the step, for workloads that call it (None otherwise)."""
 
@@ -194,10 +207,13 @@ def load_results(path: Path) -> Results:
         raise DjbenchError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     schema = raw.get("schema") if isinstance(raw, dict) else None
     if schema == SCHEMA_V1:
-        raw = upgrade_v1(raw)
+        raw = upgrade_v2(upgrade_v1(raw))
+    elif schema == SCHEMA_V2:
+        raw = upgrade_v2(raw)
     elif schema != SCHEMA:
         raise DjbenchError(
-            f"{path}: unsupported results schema {schema!r} (expected {SCHEMA} or {SCHEMA_V1})"
+            f"{path}: unsupported results schema {schema!r} "
+            f"(expected {SCHEMA}, {SCHEMA_V2} or {SCHEMA_V1})"
         )
     try:
         return Results.model_validate(raw)
@@ -213,8 +229,9 @@ V1_POOL = 1000
 
 
 def upgrade_v1(raw: dict[str, Any]) -> dict[str, Any]:
-    """A v1 document as v2: the client v1 always used (its version from the environment), the
-    scenario saying so, and slots from today's variant definitions."""
+    """A v1 document as v2 (:func:`upgrade_v2` takes it on to v3): the client v1 always used
+    (its version from the environment), the scenario saying so, and slots from today's variant
+    definitions."""
     from benchapp.catalog import WORKLOADS
     from djbench.variants import load_variants
 
@@ -240,4 +257,25 @@ def upgrade_v1(raw: dict[str, Any]) -> dict[str, Any]:
             "slots": variant.slots(threads) if variant else None,
         }
         runs.append({**run, **extra})
-    return {**raw, "schema": SCHEMA, "scenario": scenario, "runs": runs}
+    return {**raw, "schema": SCHEMA_V2, "scenario": scenario, "runs": runs}
+
+
+V2_CPU_SOURCES: dict[str, CpuSource] = {"local": "process-tree", "kubernetes": "cadvisor"}
+"""Where each backend read the server's CPU before v3."""
+
+
+def upgrade_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """A v2 document as v3: measured steps name the source their backend then read CPU from."""
+    source = V2_CPU_SOURCES.get(str(raw.get("backend")))
+    runs = []
+    for run in raw.get("runs") or []:
+        if isinstance(run, dict) and isinstance(run.get("steps"), list):
+            steps = [
+                {**step, "cpu_source": source}
+                if isinstance(step, dict) and step.get("status", "ok") == "ok"
+                else step
+                for step in run["steps"]
+            ]
+            run = {**run, "steps": steps}
+        runs.append(run)
+    return {**raw, "schema": SCHEMA, "runs": runs}

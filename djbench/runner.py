@@ -45,10 +45,18 @@ def now_iso() -> str:
 class ResultsWriter:
     """Holds the results so far and rewrites ``results.json`` after every change."""
 
-    def __init__(self, out_dir: Path, results: Results) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        results: Results,
+        environment: Callable[[], Environment] | None = None,
+    ) -> None:
         self.out_dir = out_dir
         self.results = results
         self._runs: list[Run] = list(results.runs)
+        # Asked again at every write: a backend learns some facts only once steps ran (the
+        # k6 version its pods report, whether the server's container has a CPU quota).
+        self._environment = environment
 
     def put(self, index: int | None, run: Run) -> int:
         """Add (index None) or replace one run, then write; returns the run's index."""
@@ -67,7 +75,10 @@ class ResultsWriter:
         return self.results
 
     def _flush(self) -> None:
-        self.results = self.results.model_copy(update={"runs": list(self._runs)})
+        update: dict[str, object] = {"runs": list(self._runs)}
+        if self._environment is not None:
+            update["environment"] = self._environment()
+        self.results = self.results.model_copy(update=update)
         write_results(self.results, self.out_dir)
 
 
@@ -123,6 +134,7 @@ def execute(
                 environment=environment(),
                 scenario=plan.scenario.resolved(),
             ),
+            environment,
         )
         for setup in plan.setups:
             _run_setup(plan, backend, setup, writer, progress)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from djbench.helm_values import chart_values
 from djbench.variants import standard_variants
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,8 +29,13 @@ HOW_TO = {
     "kubectl": "bin/k8s-tools",
 }
 # `kind get clusters` answers $STUB_KIND_CLUSTERS, `nproc` $STUB_NPROC (default 8), `docker info`
-# cgroup version $STUB_CGROUP (default 2); every other stand-in succeeds silently.
+# cgroup version $STUB_CGROUP (default 2), `kubectl config current-context` the one in $KUBECONFIG
+# (failing without one, as kubectl does); every other stand-in succeeds silently.
 STUB = """#!/bin/sh
+if [ "$(basename "$0") $1 $2" = "kubectl config current-context" ]; then
+  sed -n 's/^current-context: *\\(..*\\)$/\\1/p' "${KUBECONFIG:-/dev/null}" | grep .
+  exit
+fi
 if [ "$(basename "$0") $1 $2" = "kind get clusters" ] && [ -n "$STUB_KIND_CLUSTERS" ]; then
   echo "$STUB_KIND_CLUSTERS"
 fi
@@ -37,6 +43,12 @@ fi
 [ "$(basename "$0") $1" = "docker info" ] && echo " Cgroup Version: ${STUB_CGROUP:-2}"
 exit 0
 """
+
+# The caller's variables a test must not inherit (KUBECONFIG: the current kubectl context).
+CALLER_VARS = (
+    "CLUSTER", "REGISTRY", "VALUES", "NAMESPACE", "PROFILE", "VARIANTS", "BASE_IMAGE", "VARIANT",
+    "DIR", "KUBECONFIG",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +82,8 @@ def run_task(
     taskfile: Path = TASKFILE,
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": path, **(extra_env or {})}
-    for var in ("CLUSTER", "NAMESPACE", "PROFILE", "VARIANTS", "BASE_IMAGE", "VARIANT", "DIR"):
-        env.pop(var, None)
+    inherited = {k: v for k, v in os.environ.items() if k not in CALLER_VARS}
+    env = {**inherited, "PATH": path, **(extra_env or {})}
     # Task colours its output when CI=true even without a terminal: ask for plain text.
     return subprocess.run(
         [str(task), "--color=false", "--taskfile", str(taskfile), *args],
@@ -126,8 +137,8 @@ def test_variables_have_defaults(taskfile: dict[str, Any]) -> None:
         "PROFILE": "kubernetes",
     }.items():
         assert variables[name] == f'{{{{.{name} | default "{default}"}}}}'
-    assert variables["VARIANTS"] == '{{.VARIANTS | default ""}}'
-    assert variables["BASE_IMAGE"] == '{{.BASE_IMAGE | default ""}}'
+    for name in ("VARIANTS", "BASE_IMAGE", "REGISTRY", "VALUES"):
+        assert variables[name] == f'{{{{.{name} | default ""}}}}'
 
 
 def test_every_tool_a_task_runs_is_a_precondition(taskfile: dict[str, Any]) -> None:
@@ -315,6 +326,225 @@ def test_up_keeps_an_existing_cluster(task_exe: Path, stubbed_path: str) -> None
     assert done.returncode == 0, done.stderr
     assert "kind create cluster" not in done.stderr
     assert "kind load docker-image" in done.stderr
+
+
+# `task up` on a cluster that is already there (CLUSTER=existing): no kind, images pushed to
+# REGISTRY, charts installed onto the current kubectl context with REGISTRY's images.
+REGISTRY = "registry.example.com/team"
+KIND_ONLY = ("kind ", "--context kind-", "docker update", "pin ", "djbench-placement")
+
+
+def djbench_version() -> str:
+    version = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
+    assert version
+    return version[1]
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path) -> dict[str, str]:
+    """KUBECONFIG naming a current context (read by kubectl and its stand-in alike)."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: elsewhere\n"
+        "contexts: [{name: elsewhere, context: {cluster: elsewhere, user: me}}]\n"
+        "clusters: [{name: elsewhere, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+        "users: [{name: me, user: {}}]\n"
+    )
+    return {"KUBECONFIG": str(path)}
+
+
+def registry_values(dry_output: str) -> str:
+    """The cluster values file `task registry-values` writes, as composed."""
+    written = re.search(r"cat > \S+ <<'EOF'\n(.*?)^EOF$", dry_output, re.M | re.S)
+    assert written, dry_output
+    return written[1]
+
+
+def test_dry_up_on_an_existing_cluster(
+    task_exe: Path, stubbed_path: str, kubeconfig: dict[str, str]
+) -> None:
+    done = run_task(
+        task_exe, "--dry", "up", "CLUSTER=existing", f"REGISTRY={REGISTRY}/",
+        path=stubbed_path, extra_env=kubeconfig,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for kind_only in KIND_ONLY:
+        assert kind_only not in done.stderr
+    version = djbench_version()
+    steps = [
+        f"-f images/django/Dockerfile -t {REGISTRY}/django:{version} .",
+        f"-f images/stubapi/Dockerfile -t {REGISTRY}/stubapi:{version} .",
+        f"docker push {REGISTRY}/django:{version}",
+        f"docker push {REGISTRY}/stubapi:{version}",
+        "prometheus-community/kube-prometheus-stack",
+        "helm upgrade --install djbench-dashboards charts/dashboards --namespace monitoring",
+        "helm-values .djbench/registry-values.yaml postgres -o .djbench/values/postgres.registry",
+        "helm upgrade --install postgres charts/postgres --namespace djbench --create-namespace"
+        " -f .djbench/values/postgres.registry.yaml --wait --wait-for-jobs",
+        "helm upgrade --install stubapi charts/stubapi --namespace djbench --create-namespace"
+        " -f .djbench/values/stubapi.registry.yaml --wait",
+    ]
+    positions = [done.stderr.find(step) for step in steps]
+    assert -1 not in positions, [s for s, p in zip(steps, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)
+    assert done.stderr.count("cat > .djbench/registry-values.yaml") == 1
+
+
+def test_existing_cluster_gets_the_registry_images(
+    task_exe: Path, stubbed_path: str, kubeconfig: dict[str, str], tmp_path: Path
+) -> None:
+    """The values file `task up` and `task bench` compose is one djbench's charts take, and it
+    gives every chart that runs a djbench image the pushed one."""
+    done = run_task(
+        task_exe, "--dry", "up", "CLUSTER=existing", f"REGISTRY={REGISTRY}",
+        path=stubbed_path, extra_env=kubeconfig,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    values_file = tmp_path / "registry-values.yaml"
+    values_file.write_text(registry_values(done.stderr))
+    version = djbench_version()
+    image = {"tag": version, "pullPolicy": "Always"}
+    assert chart_values([values_file], "postgres") == {
+        "seed": {"image": {"repository": f"{REGISTRY}/django", **image}}
+    }
+    assert chart_values([values_file], "stubapi") == {
+        "image": {"repository": f"{REGISTRY}/stubapi", **image}
+    }
+    assert chart_values([values_file], "django-variant") == {
+        "image": {"repository": f"{REGISTRY}/django", **image}
+    }
+
+
+def test_existing_cluster_needs_no_kind_and_no_kind_host(
+    task_exe: Path, tmp_path: Path, kubeconfig: dict[str, str]
+) -> None:
+    """Without kind, on 2 CPUs and cgroup v1: the checks only kind needs are skipped."""
+    path = f"{stub_dir(tmp_path / 'stubs', ('docker', 'helm', 'kubectl', 'nproc'))}"
+    done = run_task(
+        task_exe, "--dry", "up", "CLUSTER=existing", f"REGISTRY={REGISTRY}",
+        path=f"{path}{os.pathsep}{os.environ['PATH']}",
+        extra_env={**kubeconfig, "STUB_NPROC": "2", "STUB_CGROUP": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"docker push {REGISTRY}/django:" in done.stderr
+
+
+@pytest.mark.parametrize("task", ["up", "images", "postgres", "stubapi", "variants", "bench"])
+def test_existing_cluster_refuses_without_a_registry(
+    task_exe: Path, stubbed_path: str, kubeconfig: dict[str, str], task: str
+) -> None:
+    done = run_task(
+        task_exe, "--dry", task, "CLUSTER=existing", path=stubbed_path, extra_env=kubeconfig
+    )
+    assert done.returncode != 0
+    assert "task: CLUSTER=existing needs REGISTRY, the registry the cluster pulls" in done.stderr
+    for command in ("docker build", "helm upgrade", "djbench run"):
+        assert command not in done.stderr
+
+
+def test_existing_cluster_refuses_without_a_kubectl_context(
+    task_exe: Path, stubbed_path: str, tmp_path: Path
+) -> None:
+    empty = tmp_path / "kubeconfig"
+    empty.write_text("apiVersion: v1\nkind: Config\n")
+    done = run_task(
+        task_exe, "--dry", "up", "CLUSTER=existing", f"REGISTRY={REGISTRY}",
+        path=stubbed_path, extra_env={"KUBECONFIG": str(empty)},
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "current kubectl context, and there is none" in done.stderr
+    assert "docker build" not in done.stderr
+
+
+@pytest.mark.parametrize("task", ["cluster", "placement"])
+def test_kind_steps_refuse_an_existing_cluster(
+    task_exe: Path, stubbed_path: str, task: str
+) -> None:
+    done = run_task(task_exe, "--dry", task, "CLUSTER=existing", path=stubbed_path)
+    assert done.returncode != 0
+    assert "CLUSTER=existing: no kind cluster to create or pin" in done.stderr
+    assert "kind create" not in done.stderr
+
+
+def test_kind_path_ignores_the_registry(task_exe: Path, stubbed_path: str) -> None:
+    done = run_task(task_exe, "--dry", "up", f"REGISTRY={REGISTRY}", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    assert "kind create cluster --name djbench" in done.stderr
+    assert "kind load docker-image --name djbench" in done.stderr
+    assert "docker push" not in done.stderr
+    assert REGISTRY not in done.stderr
+    assert "registry-values" not in done.stderr
+
+
+def test_dry_bench_on_an_existing_cluster(
+    task_exe: Path, stubbed_path: str, kubeconfig: dict[str, str]
+) -> None:
+    """The variants and k6 Jobs get VALUES, then REGISTRY's images (later files win)."""
+    done = run_task(
+        task_exe, "--dry", "bench", "CLUSTER=existing", f"REGISTRY={REGISTRY}",
+        "VALUES=cluster.yaml", "--", "--k6-pods", "2",
+        path=stubbed_path, extra_env=kubeconfig,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        "--profile kubernetes  --helm-values cluster.yaml"
+        " --helm-values .djbench/registry-values.yaml --k6-pods 2"
+    ) in done.stderr
+    assert f'repository: "{REGISTRY}/django"' in registry_values(done.stderr)
+
+
+def test_dry_values_reach_each_chart(task_exe: Path, stubbed_path: str) -> None:
+    """VALUES (kind or not): each chart's section, split by `djbench helm-values`."""
+    for chart, release in (
+        ("postgres", "postgres"), ("stubapi", "stubapi"), ("dashboards", "djbench-dashboards")
+    ):  # fmt: skip
+        done = run_task(task_exe, "--dry", chart, "VALUES=cluster.yaml", path=stubbed_path)
+        assert done.returncode == 0, done.stderr
+        assert f"helm-values cluster.yaml {chart} -o .djbench/values/{chart}.yaml" in done.stderr
+        assert re.search(
+            rf"helm upgrade --install {release} charts/{chart} .*"
+            rf"--create-namespace -f \.djbench/values/{chart}\.yaml( |$)",
+            done.stderr,
+            re.M,
+        ), done.stderr
+    done = run_task(
+        task_exe, "--dry", "variants", "VARIANTS=uvicorn", "VALUES=cluster.yaml", path=stubbed_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "-f .djbench/values/django-variant.yaml --set variant=uvicorn" in done.stderr
+
+
+def test_dry_down_on_an_existing_cluster(task_exe: Path, tmp_path: Path) -> None:
+    """Without kind: uninstalls djbench's releases by name; namespaces and volumes stay."""
+    path = stub_dir(tmp_path / "stubs", ("helm", "kubectl"))
+    done = run_task(
+        task_exe, "--dry", "down", "CLUSTER=existing",
+        path=f"{path}{os.pathsep}{os.environ['PATH']}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "kind delete" not in done.stderr
+    assert re.search(
+        r"^helm uninstall --namespace djbench --ignore-not-found .* stubapi postgres$",
+        done.stderr,
+        re.M,
+    )
+    assert re.search(
+        r"^helm uninstall --namespace monitoring --ignore-not-found djbench-dashboards monitoring$",
+        done.stderr,
+        re.M,
+    )
+    assert not re.search(r"^\s*kubectl delete", done.stderr, re.M)
+
+
+def test_dry_grafana_on_an_existing_cluster_port_forwards(
+    task_exe: Path, stubbed_path: str
+) -> None:
+    """No kind port mapping to find: always a port-forward."""
+    done = run_task(task_exe, "--dry", "grafana", "CLUSTER=existing", path=stubbed_path)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^if true; then$", done.stderr, re.M)
+    kind = run_task(task_exe, "--dry", "grafana", path=stubbed_path)
+    assert re.search(r"^if ! healthy; then$", kind.stderr, re.M)
 
 
 def test_image_tags_are_the_charts_default_tags() -> None:

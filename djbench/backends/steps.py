@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from djbench.load.k6 import ClientStats
 from djbench.plan import LoadStep
-from djbench.results import Latency, Step, UpstreamTraffic
+from djbench.results import CpuSource, Latency, Step, UpstreamTraffic
 
 _MIB = 1024 * 1024
 
@@ -22,6 +22,10 @@ class ServerSide:
     load_cpu_s: float | None = None
     infra_cpu_s: float | None = None
     throttled_s: float | None = None
+    cpu_source: CpuSource = "process-tree"
+    """What ``cpu_s``, ``rss_bytes`` and ``throttled_s`` were read from."""
+    cadvisor_cpu_s: float | None = None
+    """cAdvisor's figure for the same window (Kubernetes), as a cross-check."""
 
 
 def _level(step: LoadStep) -> dict[str, object]:
@@ -63,6 +67,8 @@ def measured_step(
             "load_cpu_s": _round(server.load_cpu_s),
             "infra_cpu_s": _round(server.infra_cpu_s),
             "throttled_s": _round(server.throttled_s),
+            "cpu_source": server.cpu_source,
+            "cadvisor_cpu_s": _round(server.cadvisor_cpu_s),
             "upstream": upstream,
             "status": "failed" if error else "ok",
             "error": error,

@@ -2,9 +2,11 @@
 
 ``k6/lib/config.js`` reads these variables and sets these tags; ``djbench.load.k6`` (local
 runs) and ``charts/loadtest`` (Kubernetes Jobs, installed by ``djbench.backends.kubernetes``)
-set the variables; the merged-latency query selects on the tags. Every copy is tested against
-this module (``tests/djbench/load/test_contract.py``): a drift fails a test instead of making
-Prometheus answer with no samples.
+set the variables; the dashboards select k6's series on the tags. ``k6/lib/summary.js`` asks
+k6 for the percentiles of ``QUANTILE_GRID``, which ``djbench.load.k6`` reads back (and merges
+across the pods of a step). Every copy is tested against this module
+(``tests/djbench/load/test_contract.py``): a drift fails a test instead of leaving a dashboard
+without samples or a summary without its percentiles.
 """
 
 from __future__ import annotations
@@ -67,6 +69,32 @@ TAGS: tuple[str, ...] = ("run", "variant", "client", "workload", "step")
 PHASE_TAG = "phase"
 """Request tag: ``warmup`` or ``measure``."""
 MEASURE_PHASE = "measure"
+
+
+QUANTILE_STEPS: tuple[tuple[int, int, int], ...] = ((0, 90, 2), (90, 99, 10), (99, 100, 100))
+"""``(from, to, per_percent)``: the grid's percent points from ``from`` up to below ``to``,
+``per_percent`` of them per percent; 100 closes the grid. Finer towards the tail, where the
+quantile function bends (up to p99.9 each step is at most a tenth of the tail beyond it).
+Points are ``i / per_percent`` for whole ``i``: the same doubles in Python and JavaScript."""
+
+
+def _quantile_grid() -> tuple[float, ...]:
+    points = [
+        i / per_percent
+        for start, stop, per_percent in QUANTILE_STEPS
+        for i in range(start * per_percent, stop * per_percent)
+    ]
+    return (*points, 100.0)
+
+
+QUANTILE_GRID: tuple[float, ...] = _quantile_grid()
+"""Percent points at which every pod's summary gives the measured latency's exact percentile:
+the pod's quantile function, so pods of one step merge (``djbench.load.quantiles``)."""
+
+
+def quantile_stat(percent: float) -> str:
+    """k6's name of a percentile, in ``summaryTrendStats`` and the summary: ``p(99.9)``."""
+    return f"p({format_level(percent)})"
 
 
 def names(*sides: Side) -> frozenset[str]:

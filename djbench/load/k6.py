@@ -73,6 +73,9 @@ class ClientStats:
     window_start: float
     """Wall-clock (epoch seconds) start of the measured phase."""
     window_end: float
+    quantiles: tuple[float, ...] = ()
+    """Latency percentiles (ms) at ``contract.QUANTILE_GRID``, exact from one pod's samples;
+    empty for a summary without the grid (an older script)."""
 
     @property
     def duration_s(self) -> float:
@@ -104,6 +107,9 @@ def parse_summary(doc: dict[str, object], warmup_s: float, duration_s: float) ->
         p99=float(duration.get("p(99)", 0.0)),
         max=float(duration.get("max", 0.0)),
     )
+    grid = [contract.quantile_stat(pct) for pct in contract.QUANTILE_GRID]
+    # An older script's summary lacks the grid: no quantile function rather than a partial one.
+    quantiles = tuple(float(duration[s]) for s in grid) if all(s in duration for s in grid) else ()
     return ClientStats(
         requests=requests,
         # Rate metrics count true values as "passes": here, failed requests.
@@ -112,6 +118,7 @@ def parse_summary(doc: dict[str, object], warmup_s: float, duration_s: float) ->
         latency=latency,
         window_start=float(started) / 1000 + warmup_s,
         window_end=float(started) / 1000 + warmup_s + duration_s,
+        quantiles=quantiles,
     )
 
 

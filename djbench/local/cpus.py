@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from djbench.cgroup import throttled_from_cpu_stat
 from djbench.errors import DjbenchError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -93,12 +94,7 @@ def throttled_s(group: Path | None) -> float | None:
     if group is None:
         return None
     with contextlib.suppress(OSError):
-        for line in (group / "cpu.stat").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "throttled_time":  # v1, nanoseconds
-                return int(value) / 1e9
-            if key == "throttled_usec":  # v2
-                return int(value) / 1e6
+        return throttled_from_cpu_stat((group / "cpu.stat").read_text())
     return None
 
 

@@ -154,3 +154,18 @@ def test_level_and_step_label_are_written_as_k6_writes_them(
     env = {e["name"]: e.get("value") for e in pod_spec(job)["containers"][0]["env"]}
     assert env[contract.LEVEL] == contract.format_level(level)
     assert job["metadata"]["labels"]["djbench.io/step"] == contract.step_tag("open", level)
+
+
+def test_containers_are_the_ones_the_backend_reads(helm: Path, scenario_file: Path) -> None:
+    """The backend reads the k6 summary from K6_CONTAINER's log and k6's version from
+    K6_VERSION_CONTAINER's; the init container runs the same image, as locked down as k6."""
+    from djbench.backends.kubernetes.releases import K6_CONTAINER, K6_VERSION_CONTAINER
+
+    spec = pod_spec(find(step(scenario_file), "Job", "k6-0001"))
+    [k6] = spec["containers"]
+    [version] = spec["initContainers"]
+    assert (k6["name"], version["name"]) == (K6_CONTAINER, K6_VERSION_CONTAINER)
+    assert version["command"] == ["k6", "version"]
+    assert version["image"] == k6["image"]
+    assert version["securityContext"] == k6["securityContext"]
+    assert version["resources"] == k6["resources"]

@@ -205,3 +205,11 @@ def test_the_upstream_client_reaches_the_server() -> None:
     assert data["DJBENCH_UPSTREAM_ASYNC_CLIENT"] == "httpx2"
     assert data["DJBENCH_UPSTREAM_SYNC_CLIENT"] == "httpx"
     assert data["DJBENCH_UPSTREAM_CONNECTIONS"] == "96"
+
+
+def test_the_server_container_is_the_one_the_backend_reads() -> None:
+    """The backend execs into SERVER_CONTAINER for its cgroup and reads its CPU limit."""
+    from djbench.backends.kubernetes.releases import SERVER_CONTAINER
+
+    variant = load_variants()["uvicorn"]
+    assert server_container(rendered(variant), variant.name)["name"] == SERVER_CONTAINER

@@ -5,8 +5,11 @@ import sys
 import time
 
 import psutil
+import pytest
 
-from djbench.collectors import Sampler
+from djbench.cgroup import CgroupCounters
+from djbench.collectors import CgroupSampler, Sampler
+from djbench.errors import DjbenchError
 
 BURN = "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"
 
@@ -52,3 +55,64 @@ def test_counters_are_sampled_on_the_same_clock() -> None:
     assert abs(grown - (end - start)) < 0.02
     assert sampler.has("clock")
     assert not sampler.has("none")
+
+
+def _counters(cpu_s: float, rss: int = 100, throttled: float | None = None) -> CgroupCounters:
+    quota = None if throttled is None else 0.5
+    return CgroupCounters(
+        version=2, cpu_s=cpu_s, rss_bytes=rss, quota_cpus=quota, throttled_s=throttled
+    )
+
+
+def test_cgroup_window_interpolates_at_the_edges() -> None:
+    sampler = CgroupSampler(lambda: _counters(0.0))
+    for t, cpu, rss, throttled in [(0, 0, 10, 0), (10, 5, 50, 1), (20, 10, 30, 3), (30, 15, 5, 3)]:
+        sampler.record(t, _counters(cpu, rss, throttled))
+    window = sampler.window(5.0, 25.0)
+    assert window.cpu_s == pytest.approx(10.0)
+    assert window.throttled_s == pytest.approx(2.5)  # 0.5 → 3.0
+    assert window.quota_cpus == 0.5
+    assert window.rss_bytes == 50  # the readings next to the window count too
+
+
+def test_cgroup_window_without_a_quota_has_no_throttling() -> None:
+    sampler = CgroupSampler(lambda: _counters(0.0))
+    sampler.record(0, _counters(0.0))
+    sampler.record(10, _counters(4.0))
+    window = sampler.window(2.0, 8.0)
+    assert (window.cpu_s, window.throttled_s) == (pytest.approx(2.4), None)
+
+
+def test_cgroup_window_needs_readings_on_both_sides() -> None:
+    sampler = CgroupSampler(lambda: _counters(0.0))
+    sampler.record(5, _counters(1.0))
+    sampler.record(10, _counters(2.0))
+    with pytest.raises(DjbenchError, match="no cgroup readings on both sides"):
+        sampler.window(0.0, 8.0)
+    with pytest.raises(DjbenchError, match="no cgroup readings on both sides"):
+        sampler.window(6.0, 12.0)
+
+
+def test_a_restarted_container_fails_the_window() -> None:
+    sampler = CgroupSampler(lambda: _counters(0.0))
+    for t, cpu in [(0, 50.0), (5, 52.0), (10, 0.3), (15, 2.0)]:
+        sampler.record(t, _counters(cpu))
+    with pytest.raises(DjbenchError, match="restarted"):
+        sampler.window(1.0, 14.0)
+
+
+def test_failed_readings_are_skipped_and_named() -> None:
+    answers = iter([_counters(1.0), DjbenchError("kubernetes: exec in p/server: 403 Forbidden")])
+
+    def read() -> CgroupCounters:
+        answer = next(answers, _counters(2.0))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    sampler = CgroupSampler(read, interval_s=0.01)
+    with sampler:
+        sampler._sample()  # the failing one, whenever the thread took its turn
+    assert sampler.failures and "403" in sampler.failures[0]
+    with pytest.raises(DjbenchError, match="403 Forbidden"):
+        sampler.window(time.time() + 100, time.time() + 200)

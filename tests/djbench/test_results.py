@@ -1,4 +1,4 @@
-"""The results contract: v2 round trip, and v1 files still readable."""
+"""The results contract: v3 round trip, and v2 and v1 files still readable."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from djbench.results import SCHEMA, load_results, write_results
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_v2_round_trips(tmp_path: Path) -> None:
+def test_v3_round_trips(tmp_path: Path) -> None:
     results = load_results(FIXTURES / "results-small.json")
-    assert results.schema_ == SCHEMA == "djbench/results/v2"
+    assert results.schema_ == SCHEMA == "djbench/results/v3"
     again = load_results(write_results(results, tmp_path))
     assert again == results
     upstream = next(r for r in again.runs if r.variant == "uvicorn" and r.workload == "upstream")
@@ -24,6 +24,24 @@ def test_v2_round_trips(tmp_path: Path) -> None:
     assert (upstream.client.name, upstream.client.max_connections) == ("aiohttp", 384)
     assert upstream.label == "uvicorn · aiohttp"
     assert upstream.steps[0].upstream is not None
+
+
+@pytest.mark.parametrize(
+    ("backend", "source"), [("local", "process-tree"), ("kubernetes", "cadvisor")]
+)
+def test_a_v2_file_names_the_cpu_source_its_backend_used(
+    tmp_path: Path, backend: str, source: str
+) -> None:
+    raw = json.loads((FIXTURES / "results-small-v2.json").read_text())
+    assert raw["schema"] == "djbench/results/v2"
+    raw["backend"] = backend
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(raw))
+    results = load_results(path)
+    assert results.schema_ == SCHEMA
+    steps = [s for r in results.runs for s in r.steps]
+    assert steps and all(s.cpu_source == source for s in steps if s.status == "ok")
+    assert all(s.cadvisor_cpu_s is None for s in steps)
 
 
 def test_a_v1_file_reads_as_made_with_httpx() -> None:
@@ -46,6 +64,8 @@ def test_a_v1_file_reads_as_made_with_httpx() -> None:
     assert by["gunicorn-sync", "cpu"].slots == 1
     assert by["uvicorn", "cpu"].slots is None
     assert all(s.upstream is None for r in results.runs for s in r.steps)
+    measured = [s for r in results.runs for s in r.steps if s.status == "ok"]
+    assert measured and all(s.cpu_source == "process-tree" for s in measured)
 
 
 def test_an_unknown_schema_is_refused(tmp_path: Path) -> None:

@@ -1,31 +1,27 @@
 """The Kubernetes backend's lifecycle: infrastructure checked, a variant's release at a time,
-each step a k6 Job watched to its end, the server side read from Prometheus."""
+each step a k6 Job watched to its end, the server side read from its container's cgroup."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-import math
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from benchapp.catalog import WORKLOADS
 from djbench.backends.kubernetes.k6_logs import merge_client_stats, summaries_from_logs
-from djbench.backends.kubernetes.promql import (
-    PUSH_INTERVAL_S,
-    QUANTILES,
-    SCRAPE_INTERVAL_S,
-    latency_query,
-    selector,
-    usage_queries,
-)
+from djbench.backends.kubernetes.promql import SCRAPE_INTERVAL_S, selector, usage_queries
 from djbench.backends.kubernetes.releases import (
     CHARTS,
+    K6_CONTAINER,
+    K6_VERSION_CONTAINER,
     LOADTEST_CHART,
+    SERVER_CONTAINER,
     SERVER_PORT,
     VARIANT_CHART,
     cpu_quantity,
@@ -35,27 +31,33 @@ from djbench.backends.kubernetes.releases import (
     variant_release,
 )
 from djbench.backends.steps import ServerSide, failed_step, measured_step
+from djbench.cgroup import parse_counters, read_command
+from djbench.collectors import CgroupSampler
 from djbench.errors import DjbenchError
 from djbench.helm_values import chart_values, dump
 from djbench.jobwatch import wait_for_job
 from djbench.kube import Kube, PrometheusRef
-from djbench.load import contract
 from djbench.load.k6 import ClientStats, parse_summary
 from djbench.plan import LoadStep, Setup
-from djbench.results import Latency, Step, UpstreamTraffic
+from djbench.results import Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
 from djbench.verify import check_answer, expected_status
 
-SERVER_CONTAINER = "server"
 PLACEMENT_CONFIGMAP = "djbench-placement"
 """Written by `task up` on kind: the host CPUs of each node role (Taskfile.yml, placement)."""
 STUB_SERVICE = "stubapi"
 STUB_PORT = 8080
 """The stub API's Service (charts/stubapi: fullname and service.port)."""
 MIN_STEP_S = 4 * SCRAPE_INTERVAL_S
-"""A measured phase shorter than four scrapes leaves increase() with too few samples."""
+"""A measured phase shorter than four scrapes leaves k6's rate series on the dashboards, and
+the cAdvisor cross-check, with too few samples."""
+CGROUP_INTERVAL_S = 1.0
+"""Between two readings of the server's cgroup: each is one short shell in its container."""
+CGROUP_READ_TIMEOUT_S = 10.0
+CADVISOR_MIN_SAMPLES = 4
+"""cAdvisor samples of the server a window needs before its figure is worth comparing."""
 
 
 @dataclass
@@ -77,24 +79,23 @@ class KubeServer:
     def alive(self) -> bool:
         """True while the variant's Deployment has a ready pod."""
         try:
-            ready = self.kube.kubectl(
-                "get", "deployment", self.service, "-o", "jsonpath={.status.readyReplicas}"
-            )
+            found = self.kube.deployment(self.service)
         except DjbenchError:
             return False
-        return ready.strip() not in ("", "0")
+        return bool(found and (found.get("status") or {}).get("readyReplicas"))
 
     def describe_exit(self) -> str:
         """The pod's last log lines."""
         try:
-            tail = self.kube.kubectl("logs", f"deployment/{self.service}", "--tail=5")
+            pod = self.kube.running_pod(self.service)
+            tail = self.kube.pod_log(pod, SERVER_CONTAINER, tail=5)
         except DjbenchError as exc:
             tail = str(exc)
         return f"{self.variant.name} has no ready pod: {tail.strip()}"
 
 
 class KubernetesBackend:
-    """Variants as helm releases, steps as k6 Jobs, server CPU from Prometheus."""
+    """Variants as helm releases, steps as k6 Jobs, server CPU from the container's cgroup."""
 
     name: Literal["kubernetes"] = "kubernetes"
     """Recorded as ``backend`` in the results."""
@@ -133,6 +134,8 @@ class KubernetesBackend:
         self.scenario_file = out_dir / "scenario.json"
         self._steps = 0
         self._stub_counts = False
+        self._k6_version: str | None = None
+        self._cpu_quota: bool | None = None
 
     def values_args(self, chart: str) -> list[str]:
         """``--values`` with the chart's section of the ``--helm-values`` files, written to
@@ -154,18 +157,14 @@ class KubernetesBackend:
     def infrastructure(self) -> Iterator[None]:
         """Check that ``task up`` left Postgres and the stub API; seed as the scenario says."""
         for service in ("postgres", STUB_SERVICE):
-            try:
-                self.kube.kubectl("get", "service", service, "-o", "name")
-            except DjbenchError as exc:
+            if self.kube.service(service) is None:
                 raise DjbenchError(
                     f"service {service} not found in namespace {self.kube.namespace}: "
-                    f"run `task up` first ({exc})"
-                ) from exc
+                    "run `task up` first"
+                )
         # /stats through the Service is one pod's count: only a single stub counts them all.
-        replicas = self.kube.kubectl(
-            "get", "deployment", STUB_SERVICE, "-o", "jsonpath={.spec.replicas}"
-        )  # fmt: skip
-        self._stub_counts = replicas.strip() == "1"
+        stub = self.kube.deployment(STUB_SERVICE) or {}
+        self._stub_counts = (stub.get("spec") or {}).get("replicas") == 1
         # The scenario's table size: the seed Job (a post-upgrade hook) is idempotent, so this
         # is quick when `task up` already seeded as many rows.
         self.kube.helm(
@@ -190,14 +189,9 @@ class KubernetesBackend:
                 "5m",
             )
             url = f"http://{release}:{SERVER_PORT}"  # k6 runs in the same namespace
-            limit = self.kube.kubectl(
-                "get", "deployment", release, "-o",
-                f"jsonpath={{.spec.template.spec.containers[?(@.name=='{SERVER_CONTAINER}')]"
-                ".resources.limits.cpu}",
-            )  # fmt: skip
             yield KubeServer(
                 setup=setup, url=url, service=release, kube=self.kube,
-                cpu_budget=cpu_quantity(limit) or 1.0,
+                cpu_budget=server_cpu_limit(self.kube.deployment(release) or {}) or 1.0,
             )  # fmt: skip
         finally:
             with contextlib.suppress(DjbenchError):
@@ -238,7 +232,8 @@ class KubernetesBackend:
         return check_answer(workload, where, status, kind, body, client=server.setup.client)
 
     def measure(self, server: KubeServer, workload: str, step: LoadStep) -> Step:
-        """One k6 Job; client numbers from its pods' summaries, server numbers from Prometheus."""
+        """One k6 Job; client numbers from its pods' summaries, the server's CPU and memory
+        from its container's cgroup counters, read through exec while the Job runs."""
         self._steps += 1
         release = step_release(self.run_id, self._steps)
         s = self.scenario
@@ -250,39 +245,54 @@ class KubernetesBackend:
             deadline_s=int(s.warmup_s + s.duration_s + s.request_timeout_s + 60),
         )  # fmt: skip
         try:
+            sampler = self._cgroup_sampler(server)
             # helm creates the Job; its progress is read from the cluster, so a pod the
             # scheduler cannot place fails the step at once with the scheduler's reason.
-            self.kube.helm(*args, *self.values_args(LOADTEST_CHART))
-            wait_for_job(
-                lambda: self.kube.job(release), lambda: self.kube.job_pods(release), timeout
-            )
-            logs = self.kube.kubectl(
-                "logs", "-l", f"batch.kubernetes.io/job-name={release}", "--tail=-1",
-                f"--max-log-requests={self.parallelism + 1}",
-            )  # fmt: skip
-            (self.out_dir / "k6").mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "k6" / f"{release}.log").write_text(logs)
+            with sampler:
+                self.kube.helm(*args, *self.values_args(LOADTEST_CHART))
+                wait_for_job(
+                    lambda: self.kube.job(release), lambda: self.kube.job_pods(release), timeout
+                )
+            logs = self._k6_logs(release)
             parts = [
                 parse_summary(doc, s.warmup_s, s.duration_s) for doc in summaries_from_logs(logs)
             ]
-            start = min((p.window_start for p in parts), default=0.0)
-            latency = (
-                self._merged_latency(server.setup, workload, step, start)
-                if len(parts) > 1
-                else None
-            )
-            stats = merge_client_stats(parts, latency)
+            stats = merge_client_stats(parts)
             upstream = None
             if WORKLOADS[workload].touches_upstream and self._stub_counts:
                 # The stub's count is bookkeeping: without it the step's numbers still stand.
                 with contextlib.suppress(DjbenchError):
                     upstream = self._stub_traffic(stats.window_start, stats.window_end)
-            return self._step(server, step, stats, release, upstream)
+            side = self._server_side(server, stats, release, sampler)
+            return measured_step(step, stats, side, upstream=upstream)
         except DjbenchError as exc:
             return failed_step(step, str(exc))
         finally:
             with contextlib.suppress(DjbenchError):
                 self.kube.helm("uninstall", release)
+
+    def _cgroup_sampler(self, server: KubeServer) -> CgroupSampler:
+        """Readings of the server container's cgroup through exec (the pod of this step: a
+        restarted pod has a new name)."""
+        pod = self.kube.running_pod(server.service)
+        command = read_command()
+        return CgroupSampler(
+            lambda: parse_counters(
+                self.kube.exec(pod, SERVER_CONTAINER, command, timeout=CGROUP_READ_TIMEOUT_S)
+            ),
+            interval_s=CGROUP_INTERVAL_S,
+        )
+
+    def _k6_logs(self, release: str) -> str:
+        """Every k6 pod's log (kept in the run's folder), and k6's version the first time."""
+        pods = sorted(str(p["metadata"]["name"]) for p in self.kube.job_pods(release))
+        logs = "".join(self.kube.pod_log(pod, K6_CONTAINER) for pod in pods)
+        (self.out_dir / "k6").mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "k6" / f"{release}.log").write_text(logs)
+        if self._k6_version is None and pods:
+            with contextlib.suppress(DjbenchError):
+                self._k6_version = k6_version_of(self.kube.pod_log(pods[0], K6_VERSION_CONTAINER))
+        return logs
 
     def _query(self, promql: str, at: float) -> float | None:
         return self.kube.prometheus(self.prometheus, promql, at)
@@ -293,36 +303,11 @@ class KubernetesBackend:
         body = self.kube.service_get(STUB_SERVICE, STUB_PORT, stats_path(start, end))
         return parse_traffic(body)
 
-    def _merged_latency(self, setup: Setup, workload: str, step: LoadStep, start: float) -> Latency:
-        """Percentiles of the step over all pods, from k6's native histograms (never averaged).
-
-        Queried after the Job ended, over a range reaching back past the measured phase: the
-        ``phase="measure"`` tag selects its samples, wherever k6's pushes fell in time.
-        """
-        now = time.time()
-        reach = f"{math.ceil(now - start + 2 * PUSH_INTERVAL_S)}s"
-        # The tags the k6 script puts on every sample identify the step within the run.
-        tags = contract.step_tags(
-            run=self.run_id, variant=setup.variant.name, client=setup.client, workload=workload,
-            model=step.model, level=step.level,
-        )  # fmt: skip
-        sel = selector(**tags, **{contract.PHASE_TAG: contract.MEASURE_PHASE})
-        values = {}
-        for name, q in QUANTILES:
-            value = self._query(latency_query(sel, q, reach), now)
-            if value is None:
-                raise DjbenchError(f"prometheus has no k6 latency samples for {sel}")
-            values[name] = value * 1000
-        return Latency(**values)
-
-    def _step(
-        self,
-        server: KubeServer,
-        step: LoadStep,
-        stats: ClientStats,
-        release: str,
-        upstream: UpstreamTraffic | None,
-    ) -> Step:
+    def _server_side(
+        self, server: KubeServer, stats: ClientStats, release: str, sampler: CgroupSampler
+    ) -> ServerSide:
+        """The cgroup's figures for the window, with cAdvisor's beside them when Prometheus
+        holds enough samples; cAdvisor alone only when no cgroup reading could be taken."""
         ns = self.kube.namespace
         window = f"{stats.duration_s:.0f}s"
         at = stats.window_end
@@ -332,23 +317,46 @@ class KubernetesBackend:
             namespace=ns, pod=f"{server.service}-[a-z0-9]+-[a-z0-9]+", container=SERVER_CONTAINER
         )
         # container= keeps cAdvisor's pod-level series (container="") out of the sums.
-        k6_pods = selector(namespace=ns, pod=f"{release}-[0-9]+-[a-z0-9]+", container="k6")
-        found = {k: self._query(q, at) for k, q in usage_queries(pods, k6_pods, window).items()}
-        cpu_s, rss = found["cpu_s"], found["rss"]
-        if cpu_s is None or rss is None:
-            raise DjbenchError(f"prometheus has no CPU or memory samples for {pods} in the step")
-        load_cpu_s, throttled = found["load_cpu_s"], found["throttled_s"]
-        side = ServerSide(
-            cpu_s=cpu_s,
-            rss_bytes=rss,
-            cpu_budget=server.cpu_budget,
-            load_cpu_s=load_cpu_s,
-            throttled_s=throttled,
-        )
-        return measured_step(step, stats, side, upstream=upstream)
+        k6_pods = selector(namespace=ns, pod=f"{release}-[0-9]+-[a-z0-9]+", container=K6_CONTAINER)
+        found: dict[str, float | None] = {}
+        with contextlib.suppress(DjbenchError):  # Prometheus is a cross-check, not a need
+            found = {k: self._query(q, at) for k, q in usage_queries(pods, k6_pods, window).items()}
+        samples = found.get("cpu_samples")
+        cadvisor = found.get("cpu_s") if (samples or 0) >= CADVISOR_MIN_SAMPLES else None
+        try:
+            cgroup = sampler.window(stats.window_start, stats.window_end)
+        except DjbenchError as exc:
+            rss = found.get("rss")
+            if cadvisor is None or rss is None:
+                raise DjbenchError(
+                    f"no server CPU for the step: {exc}; and Prometheus holds "
+                    f"{samples or 0:.0f} cAdvisor samples of {pods} in it"
+                ) from exc
+            return ServerSide(
+                cpu_s=cadvisor, rss_bytes=rss, cpu_budget=server.cpu_budget,
+                load_cpu_s=found.get("load_cpu_s"), throttled_s=found.get("throttled_s"),
+                cpu_source="cadvisor",
+            )  # fmt: skip
+        self._cpu_quota = cgroup.quota_cpus is not None
+        return ServerSide(
+            cpu_s=cgroup.cpu_s, rss_bytes=cgroup.rss_bytes, cpu_budget=server.cpu_budget,
+            load_cpu_s=found.get("load_cpu_s"), throttled_s=cgroup.throttled_s,
+            cpu_source="cgroup", cadvisor_cpu_s=cadvisor,
+        )  # fmt: skip
 
     def environment_extra(self) -> dict[str, object]:
-        """Cluster facts recorded with the results."""
+        """Cluster facts recorded with the results; asked again as the run learns more."""
+        return {
+            # Read from the first step's k6 pod (the image tag need not say it).
+            "k6": self._k6_version or f"{self.k6_image} (version not read yet)",
+            # Whether the server container has a CFS quota: without one (exclusive CPUs),
+            # nothing throttles it and throttled_s is null. Known after the first step.
+            "cpu_quota": self._cpu_quota,
+            **self._cluster_facts,
+        }
+
+    @functools.cached_property
+    def _cluster_facts(self) -> dict[str, object]:
         facts: dict[str, object] = {
             "namespace": self.kube.namespace,
             "k6_pods": self.parallelism,
@@ -370,3 +378,19 @@ class KubernetesBackend:
             if placement:
                 facts["placement"] = placement
         return facts
+
+
+def server_cpu_limit(deployment: dict[str, Any]) -> float | None:
+    """The server container's CPU limit in a Deployment object, in CPUs (None without one)."""
+    containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in containers.get("containers") or []:
+        if container.get("name") == SERVER_CONTAINER:
+            limits = (container.get("resources") or {}).get("limits") or {}
+            return cpu_quantity(str(limits.get("cpu") or ""))
+    return None
+
+
+def k6_version_of(log: str) -> str | None:
+    """The version in ``k6 version``'s output (``k6 v1.1.0 (go1.24.4, linux/amd64)``)."""
+    words = log.split()
+    return words[1] if len(words) > 1 and words[0] == "k6" else None

@@ -6,7 +6,9 @@ import contextlib
 import json
 
 from djbench.errors import DjbenchError
+from djbench.load import contract
 from djbench.load.k6 import ClientStats
+from djbench.load.quantiles import merge_quantiles
 from djbench.results import Latency
 
 
@@ -21,22 +23,36 @@ def summaries_from_logs(logs: str) -> list[dict[str, object]]:
     return found
 
 
-def merge_client_stats(parts: list[ClientStats], latency: Latency | None) -> ClientStats:
+def merge_client_stats(parts: list[ClientStats]) -> ClientStats:
     """One step's client side from several pods: counts add up; percentiles never average.
 
-    With one pod its own histogram is exact; with several, ``latency`` must come from the
-    merged native histogram in Prometheus.
+    A pod alone keeps its own exact percentiles. Several merge on their quantile functions
+    (``djbench.load.quantiles``), weighted by their requests; the merged ``quantiles`` are the
+    mixture's on the grid.
     """
     if not parts:
         raise DjbenchError("no k6 summary in the Job's logs")
-    if len(parts) > 1 and latency is None:
-        raise DjbenchError("latency of a multi-pod step needs Prometheus' merged histogram")
+    measured = [p for p in parts if p.requests > 0] or parts[:1]
+    if len(measured) == 1:
+        latency, quantiles = measured[0].latency, measured[0].quantiles
+    elif not all(p.quantiles for p in measured):
+        raise DjbenchError("a k6 pod's summary lacks the percentile grid: is its script older?")
+    else:
+        grid = contract.QUANTILE_GRID
+        weighted = [(p.requests, p.quantiles) for p in measured]
+        quantiles = tuple(merge_quantiles(grid, weighted, grid))
+        at = dict(zip(grid, quantiles, strict=True))
+        latency = Latency(
+            p50=at[50.0], p90=at[90.0], p95=at[95.0], p99=at[99.0],
+            max=max(p.latency.max for p in measured),
+        )  # fmt: skip
     start = min(p.window_start for p in parts)
     return ClientStats(
         requests=sum(p.requests for p in parts),
         errors=sum(p.errors for p in parts),
         dropped=sum(p.dropped for p in parts),
-        latency=latency if latency is not None else parts[0].latency,
+        latency=latency,
         window_start=start,
         window_end=start + (parts[0].window_end - parts[0].window_start),
+        quantiles=quantiles,
     )

@@ -18,6 +18,11 @@ CHARTS = REPO / "charts"
 VARIANT_CHART = "django-variant"
 LOADTEST_CHART = "loadtest"
 SERVER_PORT = 8000
+SERVER_CONTAINER = "server"
+"""The variant chart's server container (its CPU and memory are the step's server side)."""
+K6_CONTAINER = "k6"
+K6_VERSION_CONTAINER = "k6-version"
+"""The loadtest chart's containers: k6 itself, and the init container printing its version."""
 
 
 def variant_release(variant: Variant) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +19,7 @@ from djbench.backends.kubernetes import (
 )
 from djbench.backends.local import HOST, stub_api
 from djbench.errors import DjbenchError
+from djbench.load import contract
 from djbench.load.k6 import SCRIPT, find_k6, parse_summary
 from djbench.local.processes import free_port, wait_http
 from djbench.plan import LoadStep
@@ -76,17 +77,25 @@ def test_one_step_split_over_two_pods_adds_up(stub_url: str, tmp_path: Path) -> 
     # Each pod drives half the rate (k6 may start one more iteration at the phase's edge):
     # together the scenario's 40 req/s for 2 s.
     assert all(abs(p.requests - 40) <= 1 for p in parts), [p.requests for p in parts]
-    latency = parts[0].latency  # stands in for Prometheus' merged histogram here
-    merged = merge_client_stats(parts, latency)
+    # Each pod's summary carries its quantile function; only there, so each line stays small.
+    assert all(len(p.quantiles) == len(contract.QUANTILE_GRID) for p in parts)
+    grid_stat = contract.quantile_stat(contract.QUANTILE_GRID[1])
+    assert [m for d in docs for m, v in d["metrics"].items() if grid_stat in v["values"]] == [
+        "http_req_duration{phase:measure}"
+    ] * 2
+    assert max(len(line) for line in logs.splitlines()) < 32_000
+    merged = merge_client_stats(parts)
+    low, high = sorted(p.latency.p50 for p in parts)
+    assert low <= merged.latency.p50 <= high
     assert merged.requests == sum(p.requests for p in parts)
     assert abs(merged.requests - 80) <= 2
     assert merged.errors == 0
     assert merged.duration_s == pytest.approx(2.0)
 
 
-def test_merging_needs_the_merged_histogram_for_several_pods() -> None:
+def test_merging_needs_a_summary() -> None:
     with pytest.raises(DjbenchError, match="no k6 summary"):
-        merge_client_stats([], None)
+        merge_client_stats([])
 
 
 def test_summaries_ignore_other_log_lines() -> None:
@@ -133,9 +142,13 @@ class RecordedKube:
         self.proxied: list[tuple[str, int, str]] = []
 
     def kubectl(self, *args: str, **_: object) -> str:
-        if args[:3] == ("get", "deployment", "stubapi"):
-            return str(self.replicas)
-        return "service/x"
+        return ""
+
+    def service(self, name: str) -> dict[str, object] | None:
+        return {"metadata": {"name": name}} if name in ("postgres", "stubapi") else None
+
+    def deployment(self, name: str) -> dict[str, object] | None:
+        return {"spec": {"replicas": self.replicas}} if name == "stubapi" else None
 
     def helm(self, *args: str, **_: object) -> str:
         return ""
@@ -167,45 +180,115 @@ def test_stub_traffic_is_read_only_from_a_single_stub(
 
 
 class PromQLKube(RecordedKube):
-    """Records the PromQL queries and answers each with one value."""
+    """Records the PromQL queries; answers from ``answers`` by the query's metric function."""
 
-    def __init__(self) -> None:
+    def __init__(self, samples: float | None) -> None:
         super().__init__(1)
         self.queries: list[str] = []
+        self.samples = samples
 
     def prometheus(self, prom: object, query: str, at: float) -> float | None:
         self.queries.append(query)
-        return 0.25
+        if "count_over_time" in query:
+            return self.samples
+        if self.samples is None:
+            return None
+        return 3.3 if "container_cpu_usage_seconds_total" in query else 1e6
 
 
-@pytest.mark.parametrize("level", [32.0, 12.5, 1234567.0, 12.3456789])
-def test_merged_latency_selects_the_tags_k6_sets(tmp_path: Path, level: float) -> None:
-    """The selector is contract.step_tags plus the measured phase: the tags the script sets
-    (tests/djbench/load/test_contract.py runs k6 to check that)."""
-    import time
-
-    from djbench.backends.kubernetes import KubernetesBackend
-    from djbench.load import contract
+def _side(tmp_path: Path, samples: float | None, readings: list[tuple[float, float]]) -> Any:
+    from djbench.backends.kubernetes import KubernetesBackend, KubeServer
+    from djbench.cgroup import CgroupCounters
+    from djbench.collectors import CgroupSampler
+    from djbench.load.k6 import ClientStats
     from djbench.plan import Setup
+    from djbench.results import Latency
     from djbench.variants import load_variants
 
-    kube = PromQLKube()
-    backend = KubernetesBackend(
-        parse_scenario("duration_s: 30", "x"),
-        out_dir=tmp_path,
-        kube=kube,
-        run_id="run-1",  # type: ignore[arg-type]
-    )
-    setup = Setup(load_variants()["uvicorn"], "aiohttp")
-    latency = backend._merged_latency(setup, "cpu", LoadStep("open", level), time.time() - 60)
-    assert latency.p99 == 250.0
-    tags = contract.step_tags(
-        run="run-1", variant="uvicorn", client="aiohttp", workload="cpu", model="open", level=level
-    )
-    matchers = {**tags, contract.PHASE_TAG: contract.MEASURE_PHASE}
-    for query in kube.queries:
-        sel = query[query.index("{") + 1 : query.index("}")]
-        assert dict(re.findall(r'(\w+)="([^"]*)"', sel)) == matchers, query
+    kube = PromQLKube(samples)
+    scenario = parse_scenario("duration_s: 30", "x")
+    backend = KubernetesBackend(scenario, out_dir=tmp_path, kube=kube, run_id="r")  # type: ignore[arg-type]
+    server = KubeServer(
+        setup=Setup(load_variants()["uvicorn"], "aiohttp"), url="http://uvicorn:8000",
+        service="uvicorn", kube=kube, cpu_budget=1.0,  # type: ignore[arg-type]
+    )  # fmt: skip
+    sampler = CgroupSampler(lambda: CgroupCounters(2, 0.0, 0, None, None))
+    for t, cpu in readings:
+        sampler.record(t, CgroupCounters(2, cpu, 80 << 20, None, None))
+    zero = Latency(p50=1, p90=1, p95=1, p99=1, max=1)
+    stats = ClientStats(100, 0, 0, zero, window_start=1000.0, window_end=1030.0)
+    return backend._server_side(server, stats, "r-1", sampler), kube, backend
+
+
+def test_server_cpu_comes_from_the_cgroup_with_cadvisor_beside_it(tmp_path: Path) -> None:
+    side, kube, backend = _side(tmp_path, 16, [(990.0, 10.0), (1040.0, 15.0)])
+    assert side.cpu_source == "cgroup"
+    assert side.cpu_s == pytest.approx(3.0)
+    assert side.rss_bytes == 80 << 20
+    assert side.throttled_s is None  # no quota: nothing throttles the container
+    assert side.cadvisor_cpu_s == 3.3
+    assert backend.environment_extra()["cpu_quota"] is False
+    assert any("count_over_time" in q and 'container="server"' in q for q in kube.queries)
+
+
+def test_cadvisor_with_too_few_samples_is_no_cross_check(tmp_path: Path) -> None:
+    side, _, _ = _side(tmp_path, 2, [(990.0, 10.0), (1040.0, 15.0)])
+    assert (side.cpu_source, side.cadvisor_cpu_s) == ("cgroup", None)
+
+
+def test_cadvisor_stands_in_when_no_cgroup_reading_was_taken(tmp_path: Path) -> None:
+    side, _, _ = _side(tmp_path, 16, [])
+    assert (side.cpu_source, side.cpu_s, side.rss_bytes) == ("cadvisor", 3.3, 1e6)
+
+
+def test_no_server_cpu_from_either_source_fails_the_step(tmp_path: Path) -> None:
+    with pytest.raises(DjbenchError, match=r"no cgroup readings.*Prometheus holds 0 cAdvisor"):
+        _side(tmp_path, None, [(1010.0, 10.0)])
+
+
+def test_the_k6_version_comes_from_its_init_container(tmp_path: Path) -> None:
+    """The init container runs `k6 version`; its output here is the harness's real k6's."""
+    from djbench.backends.kubernetes import KubernetesBackend
+    from djbench.backends.kubernetes.backend import k6_version_of
+    from djbench.load.k6 import find_k6, k6_version
+
+    printed = subprocess.run(
+        [str(find_k6()), "version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert k6_version_of(printed) == k6_version(find_k6())
+    assert k6_version_of("exec format error") is None
+    scenario = parse_scenario("duration_s: 30", "x")
+    backend = KubernetesBackend(scenario, out_dir=tmp_path, kube=RecordedKube(1), run_id="r")  # type: ignore[arg-type]
+    assert backend.environment_extra()["k6"] == "grafana/k6:1.1.0 (version not read yet)"
+    backend._k6_version = k6_version_of(printed)
+    assert backend.environment_extra()["k6"] == k6_version(find_k6())
+
+
+def test_the_server_cpu_limit_is_read_from_the_deployment() -> None:
+    from djbench.backends.kubernetes.backend import server_cpu_limit
+
+    def deployment(*containers: dict[str, object]) -> dict[str, object]:
+        return {"spec": {"template": {"spec": {"containers": list(containers)}}}}
+
+    sidecar = {"name": "proxy", "resources": {"limits": {"cpu": "4"}}}
+    server = {"name": "server", "resources": {"limits": {"cpu": "1500m"}}}
+    assert server_cpu_limit(deployment(sidecar, server)) == 1.5
+    assert server_cpu_limit(deployment(sidecar, {"name": "server"})) is None
+    assert server_cpu_limit({}) is None
+
+
+def test_infrastructure_needs_postgres_and_the_stub(tmp_path: Path) -> None:
+    from djbench.backends.kubernetes import KubernetesBackend
+
+    class NoStub(RecordedKube):
+        def service(self, name: str) -> dict[str, object] | None:
+            return None if name == "stubapi" else super().service(name)
+
+    scenario = parse_scenario("duration_s: 30", "x")
+    backend = KubernetesBackend(scenario, out_dir=tmp_path, kube=NoStub(1), run_id="r")  # type: ignore[arg-type]
+    missing = r"service stubapi not found .* run `task up` first"
+    with pytest.raises(DjbenchError, match=missing), backend.infrastructure():
+        pass
 
 
 def test_the_kind_placement_is_recorded(tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ def test_k6_in_the_installed_job_tags_as_the_contract_says(
 
 
 class HelmRecorder:
-    """Records the backend's helm commands; kubectl answers a 1-CPU limit."""
+    """Records the backend's helm commands; the variant's Deployment has a 1-CPU limit."""
 
     namespace = "djbench"
 
@@ -182,7 +182,11 @@ class HelmRecorder:
         return ""
 
     def kubectl(self, *args: str, **_: object) -> str:
-        return "1"
+        return ""
+
+    def deployment(self, name: str) -> dict[str, object]:
+        server = {"name": "server", "resources": {"limits": {"cpu": "1"}}}
+        return {"spec": {"template": {"spec": {"containers": [server]}}}}
 
 
 CLUSTER = {

@@ -12,10 +12,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from djbench.load import contract
-from djbench.load.k6 import SCRIPT, StepTarget, find_k6, k6_process
+from djbench.load.k6 import SCRIPT, StepTarget, find_k6, k6_process, parse_summary
 from djbench.scenario import load_profile
 
 K6_DIR = SCRIPT.parent
@@ -139,3 +140,60 @@ def test_k6_tags_every_metric_as_the_contract_says(
     assert options["tags"] == expected
     for scenario in options["scenarios"].values():
         assert scenario["tags"] == expected
+
+
+def test_the_scripts_grid_is_the_contracts(tmp_path: Path) -> None:
+    source = (
+        f"import {{ QUANTILE_GRID, QUANTILE_STATS }} from '{K6_DIR / 'lib' / 'summary.js'}';\n"
+        "export default function () {}\n"
+        "export function handleSummary() {\n"
+        "  return { stdout: JSON.stringify({ grid: QUANTILE_GRID, stats: QUANTILE_STATS }) };\n"
+        "}\n"
+    )
+    written = _run_js(source, tmp_path, {})
+    assert tuple(written["grid"]) == contract.QUANTILE_GRID
+    assert written["stats"] == [contract.quantile_stat(p) for p in contract.QUANTILE_GRID]
+    for p in (50, 90, 95, 99):
+        assert p in contract.QUANTILE_GRID
+
+
+def test_k6_reports_every_grid_percentile_and_parse_summary_reads_them(tmp_path: Path) -> None:
+    """Real k6 on known samples: its percentiles are numpy's linear ones, keys as the contract's.
+
+    The probe's summary has the script's shape: the grid on the measured latency only.
+    """
+    samples = np.random.default_rng(11).lognormal(np.log(20), 1.0, 3001)
+    source = (
+        "import { Trend, Counter } from 'k6/metrics';\n"
+        f"import {{ gridOnlyOn, trendStats }} from '{K6_DIR / 'lib' / 'summary.js'}';\n"
+        "const latency = new Trend('latency');\n"
+        "const other = new Trend('other');\n"
+        "const reqs = new Counter('reqs');\n"
+        "const usual = ['min', 'avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'];\n"
+        "export const options = { summaryTrendStats: trendStats(usual) };\n"
+        "export default function () {\n"
+        "  for (const x of JSON.parse(__ENV.SAMPLES)) {\n"
+        "    latency.add(x);\n"
+        "    other.add(x);\n"
+        "    reqs.add(1);\n"
+        "  }\n"
+        "}\n"
+        "export function handleSummary(data) {\n"
+        "  const m = gridOnlyOn(data.metrics, 'latency', usual);\n"
+        "  const metrics = { 'http_req_duration{phase:measure}': m.latency,\n"
+        "    'http_reqs{phase:measure}': m.reqs, other: m.other };\n"
+        "  return { stdout: JSON.stringify({ startedAtMs: 0, metrics }) };\n"
+        "}\n"
+    )
+    doc = _run_js(source, tmp_path, {"SAMPLES": json.dumps(samples.tolist())})
+    values = doc["metrics"]["http_req_duration{phase:measure}"]["values"]
+    assert {contract.quantile_stat(p) for p in contract.QUANTILE_GRID} <= set(values)
+    assert set(doc["metrics"]["other"]["values"]) == {
+        "min", "avg", "med", "p(90)", "p(95)", "p(99)", "max"
+    }  # fmt: skip
+    stats = parse_summary(doc, 0.0, 1.0)
+    assert stats.requests == len(samples)
+    expected = np.percentile(samples, contract.QUANTILE_GRID)  # numpy's default: linear
+    np.testing.assert_allclose(stats.quantiles, expected, rtol=1e-12)
+    assert stats.latency.p50 == stats.quantiles[contract.QUANTILE_GRID.index(50.0)]
+    assert stats.latency.max == stats.quantiles[-1] == samples.max()
