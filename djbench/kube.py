@@ -150,6 +150,14 @@ class Kube:
         )
         return list(listing.get("items") or [])
 
+    def server_version(self) -> str | None:
+        """The API server's version (``v1.35.0``), as it reports it."""
+        from kubernetes.client import VersionApi
+
+        found = self._read("the server version", lambda: VersionApi(self._api).get_code())
+        version = found.get("gitVersion") if isinstance(found, dict) else None
+        return str(version) if version else None
+
     def deployment(self, name: str) -> dict[str, Any] | None:
         """A Deployment of the namespace as its API object; None when there is none."""
         from kubernetes.client import AppsV1Api

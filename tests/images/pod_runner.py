@@ -18,7 +18,10 @@ What is carried over, from the rendered objects only:
   namespace and has an alias for every Service that selects the pod (short and cluster DNS
   names); the pod's other containers join that namespace, as in a pod;
 - probes: startup, readiness and liveness run as the kubelet would (HTTP GET and TCP connect to
-  the pod's address, ``exec`` in the container).
+  the pod's address, ``exec`` in the container);
+- init containers: each runs to completion, in order, before the pod's containers start (on
+  the pod's network, with its volumes); a non-zero exit fails the pod; their output is kept in
+  ``Pod.init_logs``.
 """
 
 from __future__ import annotations
@@ -118,6 +121,8 @@ class Pod:
     containers: dict[str, str] = field(default_factory=dict)
     """Container name in the spec -> Docker container name."""
     ip: str = ""
+    init_logs: dict[str, str] = field(default_factory=dict)
+    """Init container name -> what it printed."""
 
     @property
     def main(self) -> str:
@@ -317,8 +322,8 @@ class PodRunner:
         """Start every container of the rendered workload's pod (detached)."""
         pod = pod_of(owner, index)
         name = pod.name
-        if pod.spec.get("initContainers"):
-            raise PodError(f"{name}: init containers are not emulated yet")
+        for container in pod.spec.get("initContainers") or []:
+            self._run_init(pod, owner, container)
         for container in pod.spec["containers"]:
             image = self.image_for(container["image"])
             if image is None:
@@ -331,7 +336,24 @@ class PodRunner:
         pod.ip = self._ip(pod.main)
         return pod
 
-    def _run(self, pod: Pod, owner: Obj, container: Obj, image: str) -> None:
+    def _run_init(self, pod: Pod, owner: Obj, container: Obj, timeout: float = 120) -> None:
+        """One init container, run to its end before anything else of the pod starts."""
+        image = self.image_for(container["image"])
+        if image is None:
+            raise PodError(f"{pod.name}/{container['name']}: its image cannot run here")
+        docker_name = self._run(pod, owner, container, image, register=False)
+        try:
+            code = int(de.docker("wait", docker_name, timeout=timeout).stdout.strip() or "-1")
+            output = de.logs(docker_name, lines=500)
+        finally:
+            de.remove(docker_name)
+        if code != 0:
+            raise PodError(
+                f"{pod.name}: init container {container['name']} exited {code}: {output}"
+            )
+        pod.init_logs[container["name"]] = output
+
+    def _run(self, pod: Pod, owner: Obj, container: Obj, image: str, register: bool = True) -> str:
         docker_name = de.unique(f"{pod.name}-{container['name']}")[:63]
         env = self.environment(pod, container)
         command = [HR.expand(str(a), env) for a in container.get("command") or []]
@@ -357,7 +379,9 @@ class PodRunner:
         passed = {k: v for k, v in env.items() if f"{k}={v}" not in flags}
         de.docker("run", *flags, image, *argv, env=passed)
         self._started.append(docker_name)
-        pod.containers[container["name"]] = docker_name
+        if register:
+            pod.containers[container["name"]] = docker_name
+        return docker_name
 
     def _ip(self, container: str) -> str:
         fmt = f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}'

@@ -267,3 +267,18 @@ def test_k6_job_runs_against_a_variant(stack: Stack) -> None:
         assert {w["content_type"] for w in writes} == {"application/x-protobuf"}
     finally:
         de.remove(sink)
+
+
+def test_the_k6_init_container_prints_the_version_the_backend_reads(stack: Stack) -> None:
+    from djbench.backends.kubernetes.backend import k6_version_of
+    from djbench.backends.kubernetes.releases import K6_VERSION_CONTAINER
+    from djbench.load.k6 import find_k6, k6_version
+
+    job = with_args(k6_job(stack, level=1, parallelism=1, duration_s=2), ["version"])
+    pod = stack.runner.start(job)
+    try:
+        printed = pod.init_logs[K6_VERSION_CONTAINER]
+    finally:
+        de.remove(*pod.containers.values())
+    # The k6 image here carries the harness's own k6 binary.
+    assert k6_version_of(printed) == k6_version(find_k6()), printed

@@ -364,14 +364,8 @@ class KubernetesBackend:
             # run the image built from the same uv.lock.
             "versions_from": "harness host (the image installs the same uv.lock)",
         }
-        with contextlib.suppress(
-            DjbenchError, ValueError, AttributeError
-        ):  # an odd answer: left out
-            facts["kubernetes"] = (
-                json.loads(self.kube.kubectl("version", "-o", "json"))
-                .get("serverVersion", {})
-                .get("gitVersion")
-            )
+        with contextlib.suppress(DjbenchError):  # no answer: left out
+            facts["kubernetes"] = self.kube.server_version()
         # Which host CPUs each node role got (`task up` on kind); absent on other clusters.
         with contextlib.suppress(DjbenchError):
             placement = self.kube.config_map(PLACEMENT_CONFIGMAP)
