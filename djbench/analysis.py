@@ -7,7 +7,6 @@ numbers, so they cannot disagree with each other.
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -18,9 +17,17 @@ from djbench import physics
 from djbench.errors import DjbenchError
 from djbench.results import Results, Run, Step
 from djbench.scenario import Scenario, Slo
+from djbench.stats import (
+    EFFECT,
+    Comparison,
+    Estimate,
+    compare,
+    median_interval,
+    stability_warnings,
+)
 
-SIGNIFICANT_RATIO = 1.05
-"""A winner/runner-up ratio below this is within run-to-run noise: "not significant"."""
+SIGNIFICANT_RATIO = EFFECT
+"""A winner/runner-up ratio below this is within run-to-run noise: "≈"."""
 KNEE_GAIN = 0.10
 """More concurrency that adds less throughput than this fraction is past the knee."""
 MAX_DROPPED_FRACTION = 0.01
@@ -44,10 +51,12 @@ WarningKind = Literal[
     "failed-step",
     "error-rate",
     "few-requests",
+    "few-cycles",
     "load-saturation",
     "infra-bound",
     "physics",
     "cpu-sources",
+    "repeats",
 ]
 
 
@@ -112,45 +121,88 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One variant (with its upstream client) on one workload, over every round it ran."""
+
+    key: tuple[str, str | None]
+    label: str
+    capacity: Estimate
+    """Median capacity at SLO over its rounds, with its 95 % interval."""
+    samples: tuple[float, ...]
+    missed: int
+    """Confirmation rounds in which no step met the SLO (left out of ``samples``)."""
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """Which variant carries the most load within the SLO on one workload."""
+    """Which variant carries the most load within the SLO on one workload, and how sure."""
 
     workload: str
     slo: Slo
-    winner: str | None
-    winner_label: str | None
-    winner_rps: float | None
-    runner_up: str | None
-    runner_up_label: str | None
-    runner_up_rps: float | None
+    candidates: tuple[Candidate, ...] = ()
+    """Variants that met the SLO, best median capacity first."""
+    comparison: Comparison | None = None
+    """Winner against runner-up: ratio of medians, its interval and the test."""
+    void: str | None = None
+    """Why no verdict may be drawn (an infrastructure fault), else None."""
+
+    @property
+    def winner(self) -> str | None:
+        return self.candidates[0].key[0] if self.candidates and not self.void else None
+
+    @property
+    def winner_label(self) -> str | None:
+        return self.candidates[0].label if self.candidates and not self.void else None
+
+    @property
+    def winner_rps(self) -> float | None:
+        return self.candidates[0].capacity.median if self.winner else None
+
+    @property
+    def runner_up(self) -> str | None:
+        return self.candidates[1].key[0] if len(self.candidates) > 1 and not self.void else None
+
+    @property
+    def runner_up_label(self) -> str | None:
+        return self.candidates[1].label if self.runner_up else None
+
+    @property
+    def runner_up_rps(self) -> float | None:
+        return self.candidates[1].capacity.median if self.runner_up else None
 
     @property
     def ratio(self) -> float | None:
         """Winner capacity over runner-up capacity, None without two qualifying variants."""
-        if self.winner_rps is None or not self.runner_up_rps:
-            return None
-        return self.winner_rps / self.runner_up_rps
+        return self.comparison.ratio.median if self.comparison and not self.void else None
 
     @property
     def significant(self) -> bool:
-        """False when the lead is under 5 %: within noise, so no winner should be claimed."""
-        return self.ratio is None or self.ratio >= SIGNIFICANT_RATIO
+        """A lead that passed the test and the effect threshold; False means "≈"."""
+        return self.comparison is not None and self.comparison.significant and not self.void
 
     @property
     def text(self) -> str:
-        """One sentence for every renderer."""
-        if self.winner_label is None or self.winner_rps is None:
+        """One sentence for every renderer: who wins, by how much, with what confidence."""
+        if self.void:
+            return f"no verdict: {self.void}"
+        if not self.candidates:
             return "no variant met the SLO"
-        best = f"{self.winner_label} wins with {self.winner_rps:,.1f} req/s at SLO"
-        if self.runner_up_label is None or self.ratio is None:
-            return f"{best}; no other variant met the SLO"
-        other = f"{self.runner_up_label} {self.runner_up_rps:,.1f} req/s"
-        if not self.significant:
-            return (
-                f"not significant: {self.winner_label} {self.winner_rps:,.1f} req/s vs {other} "
-                f"({self.ratio:.2f}x, under the {SIGNIFICANT_RATIO - 1:.0%} noise threshold)"
-            )
-        return f"{best}; runner-up {other} (ratio {self.ratio:.2f}x)"
+        slo = f"p99 ≤ {self.slo.p99_ms:g} ms"
+        first = self.candidates[0]
+        best = f"{first.label} {first.capacity.text()} req/s at {slo}"
+        if self.comparison is None or len(self.candidates) < 2:
+            return f"{best}, n={first.capacity.n}; no other variant met the SLO"
+        second = self.candidates[1]
+        c = self.comparison
+        n = f"n={c.n_a}" if c.n_a == c.n_b else f"n={c.n_a} vs {c.n_b}"
+        ratio = c.ratio.text(".2f", "×")
+        if c.significant:
+            test = f"Mann-Whitney p={c.p_value:.2g}"
+            return f"{best}, {ratio} {second.label}: significant ({test}), {n}"
+        return (
+            f"≈ {first.label} {first.capacity.text()} and {second.label} "
+            f"{second.capacity.text()} req/s at {slo} ({ratio}; {c.why_not}), {n}"
+        )
 
 
 @dataclass(frozen=True)
@@ -186,9 +238,7 @@ def scenario_of(results: Results) -> Scenario:
 
 def load_label(step: Step) -> str:
     """The load a step applied: ``c=32`` (closed model) or ``150/s`` (open model)."""
-    if step.model == "closed":
-        return f"c={step.concurrency}"
-    return f"{step.rate:g}/s"
+    return step.load_label
 
 
 def slo_misses(step: Step, slo: Slo) -> tuple[str, ...]:
@@ -227,30 +277,49 @@ def summarize_run(run: Run, slo: Slo) -> RunSummary:
     return RunSummary(run, slo, misses, capacity, _knee_index(run.steps))
 
 
-def _verdict(workload: str, slo: Slo, summaries: Iterable[RunSummary]) -> Verdict:
+def capacity_sample(summary: RunSummary) -> float | None:
+    """The run's capacity at SLO as one repeat sees it (None when no step met the SLO)."""
+    return summary.capacity_rps
+
+
+def leaders(summaries: Iterable[RunSummary], k: int) -> list[tuple[RunSummary, Step]]:
+    """The ``k`` best survey runs of one workload by capacity at SLO, each with the step its
+    capacity came from: what confirmation rounds re-measure."""
+    ranked = [
+        (summary, step)
+        for summary in summaries
+        if summary.run.round == 0 and (step := summary.capacity_step) is not None
+    ]
+    ranked.sort(key=lambda t: -t[1].rps)
+    return ranked[:k]
+
+
+def _verdict(
+    workload: str, slo: Slo, summaries: Iterable[RunSummary], void: str | None = None
+) -> Verdict:
     # The candidates are variants with their upstream client: two clients, two candidates.
     by_key: dict[tuple[str, str | None], list[RunSummary]] = {}
     for s in summaries:
         by_key.setdefault(s.run.key, []).append(s)
-    # Repeats of a candidate count with their median capacity, never their best.
-    ranked: list[tuple[float, str, str]] = []
-    for (variant, _), runs in by_key.items():
-        capacities = [r.capacity_rps for r in runs if r.capacity_rps is not None]
-        if capacities:
-            ranked.append((statistics.median(capacities), variant, runs[0].label))
-    ranked.sort(key=lambda t: -t[0])  # stable: ties keep results order
-    first = ranked[0] if ranked else None
-    second = ranked[1] if len(ranked) > 1 else None
-    return Verdict(
-        workload=workload,
-        slo=slo,
-        winner=first[1] if first else None,
-        winner_label=first[2] if first else None,
-        winner_rps=first[0] if first else None,
-        runner_up=second[1] if second else None,
-        runner_up_label=second[2] if second else None,
-        runner_up_rps=second[0] if second else None,
+    candidates = []
+    for key, runs in by_key.items():
+        survey = [r for r in runs if r.run.round == 0]
+        # A candidate is one whose survey met the SLO; its repeats count with their median,
+        # never their best.
+        if not any(capacity_sample(r) is not None for r in survey):
+            continue
+        samples = [capacity_sample(r) for r in runs]
+        kept = tuple(x for x in samples if x is not None)
+        candidates.append(
+            Candidate(key, runs[0].label, median_interval(kept), kept, len(samples) - len(kept))
+        )
+    candidates.sort(key=lambda c: -c.capacity.median)  # stable: ties keep results order
+    comparison = (
+        compare(candidates[0].samples, candidates[1].samples)
+        if len(candidates) > 1 and candidates[1].capacity.median > 0
+        else None
     )
+    return Verdict(workload, slo, tuple(candidates), comparison, void)
 
 
 def _load_busy(step: Step, load_cpus: int) -> float | None:
@@ -297,6 +366,18 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
                     if step.cpu_s
                     else f"cAdvisor saw {step.cadvisor_cpu_s:.2f} CPU-s where the cgroup counted 0",
                 )
+        cycle_s = (step.latency_ms.p50 + scenario.think_time_ms) / 1000
+        if (
+            step.model == "closed"
+            and cycle_s > 0
+            and step.duration_s / cycle_s < scenario.min_cycles
+        ):
+            warn(
+                "few-cycles",
+                load,
+                f"{step.duration_s:g} s measured {step.duration_s / cycle_s:.1f} request cycles "
+                f"of {cycle_s * 1000:,.0f} ms (fewer than {scenario.min_cycles})",
+            )
         if step.requests < MIN_REQUESTS:
             warn("few-requests", load, f"too few requests for a stable p99 ({step.requests})")
         if busy is not None and step.load_cpu_s is not None:
@@ -328,9 +409,39 @@ def analyze(results: Results) -> Analysis:
     ran = [r.workload for r in results.runs]
     workloads = tuple(w for w in dict.fromkeys([*scenario.workloads, *ran]) if w in ran)
     verdicts = tuple(
-        _verdict(w, scenario.slo_for(w), (s for s in summaries if s.workload == w))
+        _verdict(
+            w,
+            scenario.slo_for(w),
+            (s for s in summaries if s.workload == w),
+            _void(results, w),
+        )
         for w in workloads
     )
     load_cpus = len(results.environment.load_cpus) or 1
-    warnings = tuple(w for s in summaries for w in _warnings(s, load_cpus, scenario))
-    return Analysis(results, scenario, workloads, summaries, verdicts, warnings)
+    warnings = [w for s in summaries for w in _warnings(s, load_cpus, scenario)]
+    warnings += [w for v in verdicts for w in _repeat_warnings(v)]
+    return Analysis(results, scenario, workloads, summaries, verdicts, tuple(warnings))
+
+
+def _void(results: Results, workload: str) -> str | None:
+    """Why no verdict may be drawn on a workload: an infrastructure fault stopped the run, so
+    some of its candidates were measured without the infrastructure, or never."""
+    if not results.faults:
+        return None
+    fault = results.faults[0]
+    where = f"{fault.run} / {fault.workload}" + (f" @ {fault.load}" if fault.load else "")
+    return f"{fault.message} during {where}; the run stopped there"
+
+
+def _repeat_warnings(verdict: Verdict) -> list[CheckWarning]:
+    """pyperf-style doubts about the repeats of the candidates a verdict compares."""
+    found = []
+    for candidate in verdict.candidates[:2]:
+        doubts = stability_warnings(candidate.samples) if candidate.samples else []
+        if candidate.missed:
+            doubts.append(f"{candidate.missed} confirmation round(s) met the SLO at no step")
+        found += [
+            CheckWarning("repeats", verdict.workload, candidate.label, None, doubt)
+            for doubt in doubts
+        ]
+    return found

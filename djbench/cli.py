@@ -190,13 +190,13 @@ def _kubernetes(
 
 def _finish(results: Results, out_dir: Path, started: float) -> None:
     from djbench.analysis import analyze
-    from djbench.report import render_reports
-    from djbench.report.terminal import summary_table
+    from djbench.report import print_summary, render_reports
 
     analysis = analyze(results)
     paths = render_reports(results, out_dir, analysis)
-    console.print(summary_table(results, analysis))
-    console.print(Text(f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths))))
+    print_summary(console, results, analysis, paths[0])
+    done = f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths))
+    console.print(Text(done), soft_wrap=True)  # paths whole: no wrap at 80 columns in a log
     if any(r.status != "ok" for r in results.runs):
         failed = "some runs failed: see the report and the logs/ directory"
         console.print(Text(failed, style="yellow"))
@@ -323,15 +323,41 @@ def report(
     directory: Annotated[Path, typer.Argument(help="a run directory holding results.json")],
 ) -> None:
     """Re-render report.md and report.html from results.json (never re-measures)."""
-    from djbench.report import render_reports
-    from djbench.report.terminal import summary_table
+    from djbench.report import print_summary, render_reports
     from djbench.results import load_results
 
     results = load_results(directory)
     out_dir = directory if directory.is_dir() else directory.parent
     paths = render_reports(results, out_dir)
-    console.print(summary_table(results))
-    console.print(Text("wrote " + ", ".join(map(str, paths))))
+    print_summary(console, results, report=paths[0])
+    console.print(Text("wrote " + ", ".join(map(str, paths))), soft_wrap=True)
+
+
+@app.command("compare")
+def compare_results(
+    a: Annotated[Path, typer.Argument(help="results.json (or its run directory): the baseline")],
+    b: Annotated[Path, typer.Argument(help="results.json (or its run directory) to compare")],
+) -> None:
+    """Two results files side by side: capacity at SLO of each variant both measured, B / A
+    with its 95 % interval, and whether the change is significant (Mann-Whitney U)."""
+    from djbench.analysis import analyze
+    from djbench.compare import HEADERS, compare_analyses, row_cells
+    from djbench.report.terminal import print_table
+    from djbench.results import load_results
+
+    found = compare_analyses(analyze(load_results(a)), analyze(load_results(b)))
+    if not found.rows:
+        raise DjbenchError(f"{a} and {b} have no variant and workload in common that met the SLO")
+    print_table(
+        console,
+        f"djbench compare: A = {a}, B = {b}",
+        HEADERS,
+        [row_cells(r) for r in found.rows],
+        right={"A req/s at SLO", "B req/s at SLO", "B / A"},
+    )
+    for side, names in (("A", found.only_a), ("B", found.only_b)):
+        if names:
+            console.print(Text(f"only in {side}: {', '.join(names)}"), soft_wrap=True)
 
 
 def main() -> None:

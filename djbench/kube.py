@@ -150,6 +150,17 @@ class Kube:
         )
         return list(listing.get("items") or [])
 
+    def pods(self, label_selector: str) -> list[dict[str, Any]]:
+        """The namespace's pods that match a label selector, as API objects."""
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        listing = self._read(
+            f"pods {label_selector}",
+            lambda: api.list_namespaced_pod(self.namespace, label_selector=label_selector),
+        )
+        return list(listing.get("items") or [])
+
     def server_version(self) -> str | None:
         """The API server's version (``v1.35.0``), as it reports it."""
         from kubernetes.client import VersionApi

@@ -3,14 +3,21 @@ serves, and which load steps each run gets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from benchapp.catalog import WORKLOADS, client_kind
 from djbench.errors import DjbenchError
-from djbench.results import Step
+from djbench.physics import floor_latency_s
+from djbench.results import Step, load_label
 from djbench.scenario import Scenario, revalidate
 from djbench.variants import Variant, resolve_variants
+
+WARMUP_CYCLES = 3
+"""Request cycles of warm-up: connections open, pools filled, caches and JITs warm."""
+CONFIRM_STEPS = 2
+"""Steps a confirmation round measures at most: the leader's capacity step and the next."""
 
 
 @dataclass(frozen=True)
@@ -19,11 +26,21 @@ class LoadStep:
 
     model: Literal["closed", "open"]
     level: float
+    warmup_s: float | None = None
+    duration_s: float | None = None
+    """The step's own warm-up and measured phase; None: the scenario's (``timed`` sizes them
+    by the evidence the step needs)."""
+
+    def times(self, scenario: Scenario) -> tuple[float, float]:
+        """Warm-up and measured seconds of this step."""
+        warmup = scenario.warmup_s if self.warmup_s is None else self.warmup_s
+        duration = scenario.duration_s if self.duration_s is None else self.duration_s
+        return warmup, duration
 
     @property
     def label(self) -> str:
-        """Short text for progress lines: ``c=32`` or ``r=120.0/s``."""
-        return f"c={self.level:g}" if self.model == "closed" else f"r={self.level:.1f}/s"
+        """``c=32`` or ``150/s``, as the step's result is labelled."""
+        return load_label(self.model, self.level)
 
 
 @dataclass(frozen=True)
@@ -76,10 +93,57 @@ class Plan:
         return [w for w in self.workloads if WORKLOADS[w].touches_upstream]
 
     @property
-    def total_steps(self) -> int:
-        """Every step of the whole plan."""
+    def survey_steps(self) -> int:
+        """Every step of the survey round (every candidate, the whole ladder)."""
         runs = sum(len(self.workloads_for(s)) for s in self.setups)
         return runs * self.steps_per_run
+
+    @property
+    def total_steps(self) -> int:
+        """Every step of the whole plan, the confirmation rounds at their most."""
+        rounds = self.scenario.repeats - 1
+        leaders = min(self.scenario.leaders, len(self.setups))
+        return self.survey_steps + rounds * len(self.workloads) * leaders * CONFIRM_STEPS
+
+    def order(self, setups: list[Setup], round_: int) -> list[Setup]:
+        """The setups of one round in their shuffled order: the same for one seed and round,
+        different from round to round, so no variant always runs first (or right after
+        another)."""
+        shuffled = list(setups)
+        random.Random(f"{self.scenario.seed}/{round_}").shuffle(shuffled)
+        return shuffled
+
+    def timed(
+        self, step: LoadStep, known: list[Step], workload: str, survey: bool = False
+    ) -> LoadStep:
+        """The step with a warm-up and measured phase sized by the evidence it needs: at least
+        ``min_requests`` responses and ``min_cycles`` request cycles (a closed user's request
+        plus think time), within ``duration_s`` … ``max_duration_s``.
+
+        Rates and latencies are estimated from steps already measured (the same step in an
+        earlier round, else the closed step just below it, whose rate is a lower bound), else
+        from the workload's physical floor; without any, the scenario's times stand.
+        """
+        s = self.scenario
+        rate, cycle = _estimate(step, known, s, workload)
+        if rate is None or cycle is None:
+            return replace(step, warmup_s=s.warmup_s, duration_s=s.duration_s)
+        cap = s.survey_max_duration_s if survey and s.survey_max_duration_s else s.max_duration_s
+        need = max(s.duration_s, s.min_requests / rate, s.min_cycles * cycle)
+        duration = max(s.duration_s, min(need, cap))
+        warmup = max(s.warmup_s, min(WARMUP_CYCLES * cycle, cap))
+        if step.model == "open" and 0 < warmup < 1:
+            warmup = 1.0  # k6's arrival-rate executors start whole seconds
+        return replace(step, warmup_s=round(warmup, 1), duration_s=round(duration, 1))
+
+    def confirmation_steps(self, capacity: LoadStep) -> list[LoadStep]:
+        """What a confirmation round measures of a leader whose survey capacity came from the
+        step ``capacity``: that step again, and for a closed step the next one up the ladder
+        (capacity may have been just beyond it)."""
+        if capacity.model == "open":
+            return [capacity]
+        above = sorted(c for c in self.scenario.closed.concurrency if c > capacity.level)
+        return [capacity, *(LoadStep("closed", float(c)) for c in above[: CONFIRM_STEPS - 1])]
 
     def open_steps(self, closed: list[Step]) -> list[LoadStep]:
         """Arrival-rate steps: fractions of the best closed throughput, then absolute rates."""
@@ -106,6 +170,38 @@ def make_plan(
     names = list(dict.fromkeys(workloads or scenario.workloads))
     # Re-validated through the same model, so a bad name reads as in a scenario file; the
     # stored scenario then says exactly what ran.
-    overrides = {"workloads": names, "variants": [v.name for v in chosen]}
+    overrides: dict[str, object] = {"workloads": names, "variants": [v.name for v in chosen]}
+    if scenario.seed is None:
+        # Drawn once and stored with the scenario, so the results say which order ran.
+        overrides["seed"] = random.SystemRandom().randrange(2**31)
     scenario = revalidate(scenario, overrides, "--workloads")
     return Plan(scenario=scenario, variants=chosen, workloads=names)
+
+
+def _estimate(
+    step: LoadStep, known: list[Step], scenario: Scenario, workload: str
+) -> tuple[float | None, float | None]:
+    """Expected successful responses per second and seconds per request cycle of a step."""
+    think = scenario.think_time_ms / 1000
+    ok = [k for k in known if k.status == "ok" and k.rps > 0]
+    same = [k for k in ok if k.model == step.model and k.load_label == step.label]
+    below = sorted(
+        (k for k in ok if k.model == "closed" and (k.concurrency or 0) <= step.level),
+        key=lambda k: k.concurrency or 0,
+    )
+    floor = floor_latency_s(scenario, workload)
+    if same:
+        latency = same[-1].latency_ms.p50 / 1000
+        return same[-1].rps, latency + think
+    if step.model == "open":
+        nearest = below[-1].latency_ms.p50 / 1000 if below else floor
+        return step.level, None if nearest is None else nearest + think
+    if below:
+        # The rate below is a lower bound (more users serve no fewer); its latency, or the
+        # floor, the likeliest cycle until the knee (Little's law with that lower bound
+        # would size every step past it to the cap).
+        latency = below[-1].latency_ms.p50 / 1000
+        return below[-1].rps, max(latency, floor or 0.0) + think
+    if floor is not None:
+        return step.level / (floor + think), floor + think
+    return None, None

@@ -1,4 +1,8 @@
-"""Progress on the terminal while a run goes: a bar over all steps and one line per step.
+"""Progress while a run goes: a bar over all steps and one line per step.
+
+On a terminal the bar is live. Without one (CI logs, a pipe, ``| tee``) there is no bar:
+each event (a phase, a measured step) is one line, never wrapped at the console's width and
+never split by a newline from an error message.
 
 Labels, phases and step errors come from outside (variant names, exception messages, PromQL
 selectors such as ``pod=~"x-[a-z0-9]+"``), so nothing here is read as rich markup: lines are
@@ -25,6 +29,11 @@ from djbench.plan import LoadStep
 from djbench.results import Step
 
 
+def _one_line(text: str) -> str:
+    """Text from outside on one line: newlines (a traceback, a server's stderr) become spaces."""
+    return " ".join(text.split())
+
+
 class RichProgress:
     """The runner's progress sink, drawn with rich (plain lines when not on a terminal)."""
 
@@ -42,7 +51,8 @@ class RichProgress:
         self._task = self._bar.add_task("preparing", total=total_steps)
 
     def __enter__(self) -> RichProgress:
-        self._bar.start()
+        if self.console.is_terminal:
+            self._bar.start()
         return self
 
     def __exit__(
@@ -51,13 +61,19 @@ class RichProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._bar.stop()
+        if self.console.is_terminal:
+            self._bar.stop()  # (rich's stop prints an empty line when there is no terminal)
 
     def phase(self, text: str) -> None:
         """Show a stage of the run."""
         self._bar.update(self._task, description=text)
         if not self.console.is_terminal:
-            self.console.print(Text(f"… {text}", style="dim"))
+            self._line(Text(f"… {_one_line(text)}", style="dim"))
+
+    def _line(self, text: Text) -> None:
+        # Without a terminal, wrapping at the console's width (80) would split one event
+        # over several lines; on a terminal the live bar keeps to its width anyway.
+        self.console.print(text, soft_wrap=not self.console.is_terminal)
 
     def step_started(self, run: str, workload: str, step: LoadStep) -> None:
         """Show the step being measured (``run``: the run's label)."""
@@ -68,15 +84,16 @@ class RichProgress:
         self._bar.advance(self._task)
         level = load_label(step)
         if step.status != "ok":
-            self.console.print(
+            error = _one_line(step.error or "no error recorded")
+            self._line(
                 Text.assemble(
-                    "  ", ("failed", "red"), f" {run:<28} {workload:<9} {level:<10} {step.error}"
+                    "  ", ("failed", "red"), f" {run:<28} {workload:<9} {level:<10} {error}"
                 )
             )
             return
         errors = f"  {step.errors} errors" if step.errors else ""
         dropped = f"  {step.dropped} dropped" if step.dropped else ""
-        self.console.print(
+        self._line(
             Text.assemble(
                 "  ",
                 ("ok", "green"),

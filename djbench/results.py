@@ -11,8 +11,11 @@ Format history:
 - v3: each step says where its server CPU and memory figures come from (``steps[].cpu_source``:
   the process tree locally, the container's cgroup counters or cAdvisor on Kubernetes) and, on
   Kubernetes, what cAdvisor saw of the same window (``steps[].cadvisor_cpu_s``) as a
-  cross-check. v2 files load with the source each backend then used (local: the process tree,
-  Kubernetes: cAdvisor); v1 files as v2, then v3.
+  cross-check. Runs are repeated in rounds (``runs[].round``: 0 for the survey of every
+  candidate, 1… for the confirmation rounds of each workload's leaders). An infrastructure
+  fault (Postgres or the stub API gone) stops the run and is recorded (``faults``). v2 files
+  load with the source each backend then used (local: the process tree, Kubernetes:
+  cAdvisor) and every run as round 0; v1 files as v2, then v3.
 """
 
 from __future__ import annotations
@@ -64,6 +67,14 @@ class UpstreamTraffic(_Frozen):
         return self.connections / self.calls if self.calls else None
 
 
+def load_label(model: str, level: float | None) -> str:
+    """The load a step applies, written one way everywhere: ``c=32`` (closed model: VUs) or
+    ``150/s`` (open model: arrivals per second)."""
+    if model == "closed":
+        return f"c={level or 0:g}"
+    return f"{level or 0:g}/s"
+
+
 class Step(_Frozen):
     """One measured load step: client-side numbers from k6, server-side from the collectors."""
 
@@ -75,7 +86,8 @@ class Step(_Frozen):
     errors: int
     dropped: int
     rps: float
-    """Successful responses per second over the measured phase."""
+    """Successful responses per second over the measured phase: completions credited to the
+    window by the share of each response's time inside it (not phase-quantized)."""
     latency_ms: Latency
     """Latency of every request of the phase (failed ones included)."""
     cpu_s: float
@@ -83,7 +95,7 @@ class Step(_Frozen):
     cpu_util: float
     """``cpu_s`` over the phase's duration and the server's CPU budget: 1.0 = budget used up."""
     cpu_ms_per_req: float
-    """Server CPU milliseconds per successful response."""
+    """Server CPU milliseconds per successful response (the same credited completions)."""
     rss_mib: float
     """Peak resident memory of the server's process tree during the phase."""
     status: Literal["ok", "failed"] = "ok"
@@ -102,6 +114,11 @@ class Step(_Frozen):
     samples (Kubernetes): a cross-check of ``cpu_s`` read from the cgroup."""
     upstream: UpstreamTraffic | None = None
     """The stub API's view of the step, for workloads that call it (None otherwise)."""
+
+    @property
+    def load_label(self) -> str:
+        """``c=32`` or ``150/s``."""
+        return load_label(self.model, self.concurrency if self.model == "closed" else self.rate)
 
     @property
     def error_rate(self) -> float:
@@ -134,6 +151,8 @@ class Run(_Frozen):
     """The upstream client, for workloads that call the stub API (None otherwise)."""
     slots: int | None = None
     """Requests the server works on at once: its threads; None when unbounded (async, gevent)."""
+    round: int = 0
+    """0: the survey of every candidate; 1 and on: confirmation rounds of the leaders."""
     steps: list[Step] = Field(default_factory=list)
 
     @property
@@ -166,6 +185,18 @@ class Environment(_Frozen):
     postgres: str | None = None
 
 
+class Fault(_Frozen):
+    """A piece of infrastructure gone mid-run, and where the run was when it noticed."""
+
+    message: str
+    """The cause in one line, e.g. ``Postgres exited with signal 9 (SIGKILL)``."""
+    workload: str
+    run: str
+    """The label of the run being measured (variant · client)."""
+    load: str | None = None
+    """The step's load label, when the fault was noticed after a step."""
+
+
 class Results(_Frozen):
     """One benchmark run: environment, the scenario as run, and every (variant, workload) run."""
 
@@ -176,6 +207,8 @@ class Results(_Frozen):
     environment: Environment
     scenario: dict[str, Any]
     runs: list[Run] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
+    """Infrastructure faults that stopped the run: nothing measured after them counts."""
 
     def to_json(self) -> str:
         """Serialise with the contract's field names."""

@@ -5,15 +5,26 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Generic, Protocol
 
 from benchapp.catalog import WORKLOADS
+from djbench.analysis import leaders, summarize_run
 from djbench.backends.base import Backend, ServerT
+from djbench.backends.steps import failed_step
 from djbench.environment import version_of
 from djbench.errors import DjbenchError
 from djbench.plan import LoadStep, Plan, Setup
-from djbench.results import ClientInfo, Environment, Results, Run, Step, write_results
+from djbench.results import (
+    ClientInfo,
+    Environment,
+    Fault,
+    Results,
+    Run,
+    Step,
+    write_results,
+)
 from djbench.scenario import Scenario
 
 INCOMPLETE = "incomplete: the run was interrupted before this point"
@@ -68,6 +79,16 @@ class ResultsWriter:
         self._flush()
         return index
 
+    @property
+    def runs(self) -> list[Run]:
+        """The runs recorded so far."""
+        return list(self._runs)
+
+    def fault(self, fault: Fault) -> None:
+        """Record an infrastructure fault, then write."""
+        self.results = self.results.model_copy(update={"faults": [*self.results.faults, fault]})
+        self._flush()
+
     def finish(self) -> Results:
         """Stamp the end time and write the final file."""
         self.results = self.results.model_copy(update={"finished_at": now_iso()})
@@ -93,21 +114,45 @@ def client_info(setup: Setup, scenario: Scenario, workload: str) -> ClientInfo |
     )
 
 
-def _run_record(
-    plan: Plan, setup: Setup, workload: str, steps: list[Step], error: str | None
-) -> Run:
-    variant = setup.variant
+@dataclass(frozen=True)
+class Task:
+    """One run to make: a setup on a workload in a round, with fixed steps or the ladder."""
+
+    setup: Setup
+    workload: str
+    round: int = 0
+    steps: tuple[LoadStep, ...] | None = None
+    """None: the closed ladder, then the open steps it implies (the survey)."""
+    known: tuple[Step, ...] = ()
+    """Steps measured before (the survey's, for a confirmation): they size this run's steps."""
+
+    def planned(self, plan: Plan) -> int:
+        """Its steps, for progress."""
+        return plan.steps_per_run if self.steps is None else len(self.steps)
+
+
+class InfrastructureFault(Exception):
+    """Postgres or the stub API is gone: nothing measured from here on would count."""
+
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.message)
+        self.fault = fault
+
+
+def _run_record(task: Task, plan: Plan, steps: list[Step], error: str | None) -> Run:
+    variant = task.setup.variant
     return Run(
         variant=variant.name,
         server=variant.server,
         interface=variant.interface,
         views=variant.views,
-        workload=workload,
+        workload=task.workload,
         crossed=variant.crossed,
-        client=client_info(setup, plan.scenario, workload),
+        client=client_info(task.setup, plan.scenario, task.workload),
         slots=variant.slots(plan.scenario.threads),
         status="failed" if error else "ok",
         error=error,
+        round=task.round,
         steps=list(steps),
     )
 
@@ -121,8 +166,12 @@ def execute(
 ) -> Results:
     """Run the whole plan. Returns the results; ``results.json`` is current at every point.
 
-    A failing variant or step is recorded and the run goes on. A run in progress is stored
-    as incomplete before each step, so KeyboardInterrupt (which propagates) loses nothing.
+    The survey measures every setup on every workload, setups in a shuffled order; each
+    further round (``repeats``) re-measures each workload's leaders at their capacity step, in
+    a new shuffled order, each setup on a freshly started server. A failing variant or step is
+    recorded and the run goes on; an infrastructure fault is recorded and stops the run. A run
+    in progress is stored as incomplete before each step, so KeyboardInterrupt (which
+    propagates) loses nothing.
     """
     progress.phase("preparing Postgres (seeded) and the stub API")
     with backend.infrastructure():
@@ -136,9 +185,54 @@ def execute(
             ),
             environment,
         )
-        for setup in plan.setups:
-            _run_setup(plan, backend, setup, writer, progress)
+        try:
+            for setup in plan.order(plan.setups, 0):
+                tasks = [Task(setup, w) for w in plan.workloads_for(setup)]
+                _run_setup(plan, backend, tasks, writer, progress)
+            _confirm(plan, backend, writer, progress)
+        except InfrastructureFault as exc:
+            writer.fault(exc.fault)
+            progress.phase(f"stopped: {exc.fault.message}")
         return writer.finish()
+
+
+def _confirm(
+    plan: Plan, backend: Backend[ServerT], writer: ResultsWriter, progress: Progress
+) -> None:
+    """The confirmation rounds: each workload's leaders at their survey capacity step."""
+    rounds = plan.scenario.repeats - 1
+    if rounds < 1:
+        return
+    planned: dict[Setup, list[Task]] = {}
+    scenario = plan.scenario
+    for workload in plan.workloads:
+        survey = [
+            summarize_run(r, scenario.slo_for(workload))
+            for r in writer.runs
+            if r.workload == workload and r.round == 0
+        ]
+        for summary, step in leaders(survey, scenario.leaders):
+            setup = _setup_of(summary.run, plan)
+            capacity = LoadStep(step.model, float(step.concurrency or step.rate or 0))
+            confirm = tuple(plan.confirmation_steps(capacity))
+            task = Task(setup, workload, 0, confirm, tuple(summary.run.steps))
+            planned.setdefault(setup, []).append(task)
+    # Progress counted the most the rounds could take: every workload with all its leaders.
+    most = plan.total_steps - plan.survey_steps
+    progress.skipped(most - rounds * sum(t.planned(plan) for ts in planned.values() for t in ts))
+    for round_ in range(1, rounds + 1):
+        progress.phase(f"confirmation round {round_} of {rounds}")
+        for setup in plan.order(list(planned), round_):
+            tasks = [replace(t, round=round_) for t in planned[setup]]
+            _run_setup(plan, backend, tasks, writer, progress)
+
+
+def _setup_of(run: Run, plan: Plan) -> Setup:
+    """The setup a run was made with (a workload without upstream calls records no client:
+    the variant's first setup served it)."""
+    mine = [s for s in plan.setups if s.variant.name == run.variant]
+    wanted = run.client.name if run.client is not None else mine[0].client
+    return next(s for s in mine if s.client == wanted)
 
 
 class ServerSlot(Generic[ServerT]):
@@ -178,21 +272,23 @@ class ServerSlot(Generic[ServerT]):
 def _run_setup(
     plan: Plan,
     backend: Backend[ServerT],
-    setup: Setup,
+    tasks: list[Task],
     writer: ResultsWriter,
     progress: Progress,
 ) -> None:
-    slot = ServerSlot(backend, setup, progress)
-    workloads = plan.workloads_for(setup)
+    """The tasks of one setup on one freshly started server."""
+    if not tasks:
+        return
+    slot = ServerSlot(backend, tasks[0].setup, progress)
     try:
-        for number, workload in enumerate(workloads):
+        for number, task in enumerate(tasks):
             try:
-                _run_workload(plan, backend, slot, workload, writer, progress)
+                _run_workload(plan, backend, slot, task, writer, progress)
             except ServerStartError as exc:
                 error = f"server did not start: {exc}"
-                for rest in workloads[number + 1 :]:
-                    writer.put(None, _run_record(plan, setup, rest, [], error))
-                progress.skipped((len(workloads) - number - 1) * plan.steps_per_run)
+                for rest in tasks[number + 1 :]:
+                    writer.put(None, _run_record(rest, plan, [], error))
+                progress.skipped(sum(t.planned(plan) for t in tasks[number + 1 :]))
                 return
     finally:
         slot.close()
@@ -209,52 +305,74 @@ def _ready(slot: ServerSlot[ServerT]) -> ServerT:
         raise ServerStartError(str(exc)) from exc
 
 
+def _check_infrastructure(
+    backend: Backend[ServerT], task: Task, record: Run, load: str | None
+) -> None:
+    fault = backend.infrastructure_fault()
+    if fault is not None:
+        raise InfrastructureFault(
+            Fault(message=fault, workload=task.workload, run=record.label, load=load)
+        )
+
+
 def _run_workload(
     plan: Plan,
     backend: Backend[ServerT],
     slot: ServerSlot[ServerT],
-    workload: str,
+    task: Task,
     writer: ResultsWriter,
     progress: Progress,
 ) -> None:
-    setup = slot.setup
+    workload = task.workload
     steps: list[Step] = []
-    record = _run_record(plan, setup, workload, steps, INCOMPLETE)
+    record = _run_record(task, plan, steps, INCOMPLETE)
     index = writer.put(None, record)
+    planned = task.planned(plan)
+    _check_infrastructure(backend, task, record, None)
     try:
         server = _ready(slot)
     except ServerStartError as exc:
-        writer.put(index, _run_record(plan, setup, workload, steps, f"server did not start: {exc}"))
-        progress.skipped(plan.steps_per_run)
+        writer.put(index, _run_record(task, plan, steps, f"server did not start: {exc}"))
+        progress.skipped(planned)
         raise
     problem = backend.verify(server, workload)
     if problem:
-        writer.put(index, _run_record(plan, setup, workload, steps, problem))
-        progress.skipped(plan.steps_per_run)
+        _check_infrastructure(backend, task, record, None)
+        writer.put(index, _run_record(task, plan, steps, problem))
+        progress.skipped(planned)
         return
-    todo = list(plan.closed_steps)
-    open_added = False
+    todo = list(plan.closed_steps) if task.steps is None else list(task.steps)
+    open_added = task.steps is not None
     done = 0
     while todo:
         step = todo.pop(0)
         try:
             server = _ready(slot)
         except ServerStartError as exc:
-            writer.put(
-                index, _run_record(plan, setup, workload, steps, f"server did not start: {exc}")
-            )
-            progress.skipped(plan.steps_per_run - done)
+            writer.put(index, _run_record(task, plan, steps, f"server did not start: {exc}"))
+            progress.skipped(planned - done)
             raise
+        step = plan.timed(step, [*task.known, *steps], workload, survey=task.round == 0)
         progress.step_started(record.label, workload, step)
         result = backend.measure(server, workload, step)
+        fault = backend.infrastructure_fault()
+        if fault is not None:
+            # The fault names the cause, whatever the step made of it ("pool exhausted"...).
+            result = failed_step(step, fault)
         steps.append(result)
         done += 1
         progress.step_done(record.label, workload, result)
-        writer.put(index, _run_record(plan, setup, workload, steps, INCOMPLETE))
+        if fault is not None:
+            writer.put(index, _run_record(task, plan, steps, fault))
+            progress.skipped(planned - done)
+            raise InfrastructureFault(
+                Fault(message=fault, workload=workload, run=record.label, load=step.label)
+            )
+        writer.put(index, _run_record(task, plan, steps, INCOMPLETE))
         if not todo and not open_added:
             open_added = True
             todo = plan.open_steps(steps)
-            progress.skipped(plan.steps_per_run - done - len(todo))
+            progress.skipped(planned - done - len(todo))
     failed = [s for s in steps if s.status == "failed"]
     error = f"{len(failed)} of {len(steps)} steps failed: {failed[0].error}" if failed else None
-    writer.put(index, _run_record(plan, setup, workload, steps, error))
+    writer.put(index, _run_record(task, plan, steps, error))

@@ -130,6 +130,14 @@ class Scenario(_Strict):
     warmup_s: float = Field(default=1.0, ge=0)
     """Warm-up at the step's own load before it is measured (with open steps: 0 or >= 1 s)."""
     duration_s: float = Field(default=5.0, ge=1)
+    """The shortest measured phase; a step lasts longer when it needs to hold ``min_requests``
+    responses and ``min_cycles`` request cycles, up to ``max_duration_s``."""
+    min_requests: int = Field(default=300, ge=1)
+    min_cycles: int = Field(default=10, ge=1)
+    max_duration_s: float = Field(default=10.0, ge=1)
+    survey_max_duration_s: float | None = Field(default=None, ge=1)
+    """A shorter cap for the survey's steps (they find the leaders and draw the curves; the
+    confirmation rounds carry the verdict); None: ``max_duration_s``."""
     request_timeout_s: float = Field(default=10.0, gt=0)
     think_time_ms: float = Field(default=0.0, ge=0)
     threads: int | None = Field(default=None, ge=1)
@@ -146,6 +154,14 @@ class Scenario(_Strict):
     upstream_clients: UpstreamClients = Field(default_factory=UpstreamClients)
     upstream_connections: int | None = Field(default=None, ge=1)
     """Pool limit of every upstream client; None sizes it for the run's peak calls in flight."""
+    repeats: int = Field(default=1, ge=1)
+    """Measurements of each workload's leaders: the survey (every candidate, the whole ladder)
+    counts as one; each further round re-measures the leaders at their capacity, each on a
+    freshly started server, in a shuffled order."""
+    leaders: int = Field(default=2, ge=2)
+    """Candidates per workload that confirmation rounds re-measure: the survey's best."""
+    seed: int | None = Field(default=None, ge=0)
+    """Seed of the rounds' shuffled order; None draws one (recorded in the results)."""
 
     @model_validator(mode="after")
     def _known_workloads(self) -> Scenario:

@@ -4,11 +4,14 @@
 // DJBENCH_VIEWS, DJBENCH_WORKLOAD, DJBENCH_MODEL (closed|open), DJBENCH_LEVEL (VUs or req/s),
 // optional DJBENCH_SUMMARY (path of the JSON summary), DJBENCH_RUN, DJBENCH_VARIANT, DJBENCH_CLIENT (tags),
 // DJBENCH_PARALLELISM with JOB_COMPLETION_INDEX (one step split across the pods of a Job).
-// The environment and the tags are the k6 contract, djbench/load/contract.py (tested against it).
+// The environment, the tags and the completions metric are the k6 contract,
+// djbench/load/contract.py (tested against it).
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
+import { Counter } from 'k6/metrics';
 import { loadStep, queryString } from './lib/config.js';
+import { COMPLETED_METRIC, measuredWindow, windowCredit } from './lib/credit.js';
 import { buildScenarios, phaseAt } from './lib/executors.js';
 import { gridOnlyOn, trendStats } from './lib/summary.js';
 
@@ -30,6 +33,8 @@ export const options = {
     // Dropped iterations carry the scenario, not the phase; the closed model never drops.
     'dropped_iterations{scenario:measure}': ['count>=0'],
     [`checks${measured}`]: ['rate>=0'],
+    // Whole metric: a response started in the warm-up but finished in the window counts too.
+    [COMPLETED_METRIC]: ['count>=0'],
   },
   // The measured latency's percentiles on the contract's grid: pods of one step merge on them.
   summaryTrendStats: trendStats(usualTrendStats),
@@ -38,6 +43,10 @@ export const options = {
   setupTimeout: '30s',
   teardownTimeout: '5s',
 };
+
+// Successful responses credited to the measured window (lib/credit.js): throughput is its
+// count over the window, requests started in it would count whole closed-loop cycles.
+const completed = new Counter(COMPLETED_METRIC);
 
 const request = step.request;
 const url = `${step.target}${request.path.replace('{views}', step.views)}${queryString(request.query)}`;
@@ -61,7 +70,13 @@ export function setup() {
 
 export function hit(data) {
   const tags = { ...params.tags, phase: phaseAt(step, exec.scenario.name, data.startedAtMs) };
+  const sentMs = Date.now();
   const res = http.request(request.method, url, body, { ...params, tags });
+  const doneMs = Date.now();
+  // Success as http_req_failed sees it (k6's default expected statuses, 200-399).
+  if (res.status >= 200 && res.status < 400) {
+    completed.add(windowCredit(sentMs, doneMs, measuredWindow(step, data.startedAtMs)));
+  }
   check(res, { 'status is expected': (r) => r.status === okStatus }, tags);
   if (thinkS > 0) {
     sleep(thinkS);

@@ -55,6 +55,12 @@ class Backend(Protocol[ServerT]):
         """Warm up and measure one step; a failure is a Step with status ``failed``."""
         ...
 
+    def infrastructure_fault(self) -> str | None:
+        """A one-line cause when a piece of infrastructure (Postgres, the stub API) is gone or
+        was restarted since the run began (``Postgres exited with signal 9 (SIGKILL)``), else
+        None. Asked after every step: a step measured meanwhile is void."""
+        ...
+
     def environment_extra(self) -> dict[str, object]:
         """Backend facts worth recording with the results (CPU layout, quotas...)."""
         ...

@@ -22,7 +22,13 @@ from djbench.errors import DjbenchError
 from djbench.load.k6 import StepTarget, k6_process, wait_k6
 from djbench.local.cpus import CpuLayout, cpu_quota, quota_supported, throttled_s
 from djbench.local.postgres import PostgresInfo, embedded_postgres
-from djbench.local.processes import ManagedProcess, ensure_port_free, free_port, wait_http
+from djbench.local.processes import (
+    ManagedProcess,
+    ensure_port_free,
+    exit_status,
+    free_port,
+    wait_http,
+)
 from djbench.plan import LoadStep, Setup
 from djbench.results import Step, UpstreamTraffic
 from djbench.scenario import Scenario
@@ -60,10 +66,9 @@ class LocalServer:
 
     def describe_exit(self) -> str:
         """Exit status and the last lines of the server's output."""
-        return (
-            f"{self.variant.name} exited with status {self.process.returncode()}: "
-            f"{self.process.log_tail(5)}"
-        )
+        code = self.process.returncode()
+        status = "no status yet" if code is None else exit_status(code)
+        return f"{self.variant.name} exited with {status}: {self.process.log_tail(5)}"
 
 
 class LocalBackend:
@@ -116,9 +121,19 @@ class LocalBackend:
             with contextlib.ExitStack() as stack:
                 stack.callback(stub.stop)
                 self._infra = [pg.process, stub]
+                stack.callback(self._infra.clear)  # stopped on purpose from here on: no fault
                 stub.start()
                 wait_http(f"{self.stub_url}/healthz", stub, timeout=30)
                 yield
+
+    def infrastructure_fault(self) -> str | None:
+        """Postgres or the stub API exited (or Postgres restarted every server process after
+        a crash) since the infrastructure started: one line naming it; else None."""
+        if not self._infra:
+            return None
+        if self.postgres is not None and (cause := self.postgres.fault()) is not None:
+            return cause
+        return next((c for p in self._infra if (c := p.exit_cause()) is not None), None)
 
     def _app_env(self, pg: PostgresInfo) -> dict[str, str]:
         pool = self.scenario.db_pool
@@ -223,11 +238,23 @@ class LocalBackend:
     # -- one step ---------------------------------------------------------------------------
 
     def measure(self, server: LocalServer, workload: str, step: LoadStep) -> Step:
-        """Run k6 for one step on the load CPUs while sampling the server's process tree."""
+        """Run k6 for one step on the load CPUs while sampling the server's process tree.
+
+        A step measured while Postgres or the stub API was gone is void: it fails with that
+        cause, whatever the server answered meanwhile (e.g. "database pool exhausted")."""
+        if (fault := self.infrastructure_fault()) is not None:
+            return failed_step(step, fault)
+        measured = self._measure(server, workload, step)
+        fault = self.infrastructure_fault()
+        return measured if fault is None else failed_step(step, fault)
+
+    def _measure(self, server: LocalServer, workload: str, step: LoadStep) -> Step:
         self._step_counter += 1
         work = self.out_dir / "k6" / f"{self._step_counter:04d}"
         work.mkdir(parents=True, exist_ok=True)
         summary = work / "summary.json"
+        s = self.scenario
+        warmup_s, duration_s = step.times(s)
         target = StepTarget(
             target=server.url,
             variant=server.variant.name,
@@ -235,14 +262,15 @@ class LocalBackend:
             workload=workload,
             model=step.model,
             level=step.level,
+            warmup_s=warmup_s,
+            duration_s=duration_s,
             client=server.setup.client,
         )
         k6 = k6_process(
             self.k6, self.scenario_file, target, summary=summary, log=work / "k6.log",
             cpus=self.layout.infra_arg, run_id=self.run_id,
         )  # fmt: skip
-        s = self.scenario
-        timeout = s.warmup_s + s.duration_s + s.request_timeout_s + 60
+        timeout = warmup_s + duration_s + s.request_timeout_s + 60
         sampler = Sampler(
             {
                 "server": server.process.tree,
@@ -254,7 +282,7 @@ class LocalBackend:
         try:
             with sampler:
                 k6.start()
-                stats = wait_k6(k6, summary, timeout, s.warmup_s, s.duration_s)
+                stats = wait_k6(k6, summary, timeout, warmup_s, duration_s)
         except DjbenchError as exc:
             return failed_step(step, str(exc))
         finally:
@@ -307,7 +335,7 @@ class LocalBackend:
 def stub_api(port: int, env: dict[str, str], cpus: str, log_path: Path) -> ManagedProcess:
     """The stub API process (not yet started) on loopback."""
     argv = [_in_venv(a.format(port=port)) for a in STUB_API_ARGV]
-    return ManagedProcess("stub API", argv, log_path=log_path, env=env, cpus=cpus)
+    return ManagedProcess("the stub API", argv, log_path=log_path, env=env, cpus=cpus)
 
 
 def _in_venv(program: str) -> str:

@@ -9,6 +9,7 @@ from djbench.plan import LoadStep
 from djbench.results import CpuSource, Latency, Step, UpstreamTraffic
 
 _MIB = 1024 * 1024
+NO_SUCCESS = "no successful responses in the measured window"
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,15 @@ def measured_step(
             "requests": client.requests,
             "errors": client.errors,
             "dropped": client.dropped,
-            "rps": round(ok / duration, 3),
+            # Completions credited to the window, not requests started in it (phase-quantized).
+            "rps": round(client.completions / duration, 3),
             "latency_ms": client.latency,
             "cpu_s": round(server.cpu_s, 4),
             "cpu_util": round(server.cpu_s / duration / server.cpu_budget, 4),
-            "cpu_ms_per_req": round(server.cpu_s * 1000 / ok, 4) if ok else 0.0,
+            # Over the same credited completions as rps: CPU of the window per response.
+            "cpu_ms_per_req": (
+                round(server.cpu_s * 1000 / client.completions, 4) if client.completions else 0.0
+            ),
             "rss_mib": round(server.rss_bytes / _MIB, 2),
             "load_cpu_s": _round(server.load_cpu_s),
             "infra_cpu_s": _round(server.infra_cpu_s),
@@ -70,8 +75,9 @@ def measured_step(
             "cpu_source": server.cpu_source,
             "cadvisor_cpu_s": _round(server.cadvisor_cpu_s),
             "upstream": upstream,
-            "status": "failed" if error else "ok",
-            "error": error,
+            # A step that served nothing is no measurement of the server, whatever k6 saw.
+            "status": "failed" if error or not ok else "ok",
+            "error": error or (None if ok else NO_SUCCESS),
         }
     )
 

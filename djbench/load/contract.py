@@ -2,7 +2,8 @@
 
 ``k6/lib/config.js`` reads these variables and sets these tags; ``djbench.load.k6`` (local
 runs) and ``charts/loadtest`` (Kubernetes Jobs, installed by ``djbench.backends.kubernetes``)
-set the variables; the dashboards select k6's series on the tags. ``k6/lib/summary.js`` asks
+set the variables; the dashboards select k6's series on the tags. ``k6/lib/credit.js`` names
+the metric of credited completions (``COMPLETED_METRIC``). ``k6/lib/summary.js`` asks
 k6 for the percentiles of ``QUANTILE_GRID``, which ``djbench.load.k6`` reads back (and merges
 across the pods of a step). Every copy is tested against this module
 (``tests/djbench/load/test_contract.py``): a drift fails a test instead of leaving a dashboard
@@ -43,6 +44,8 @@ LEVEL = "DJBENCH_LEVEL"
 RUN = "DJBENCH_RUN"
 VARIANT = "DJBENCH_VARIANT"
 CLIENT = "DJBENCH_CLIENT"
+WARMUP = "DJBENCH_WARMUP_S"
+DURATION = "DJBENCH_DURATION_S"
 SUMMARY = "DJBENCH_SUMMARY"
 PARALLELISM = "DJBENCH_PARALLELISM"
 JOB_COMPLETION_INDEX = "JOB_COMPLETION_INDEX"
@@ -58,6 +61,8 @@ ENV: tuple[EnvVar, ...] = (
     EnvVar(RUN, "run id (tag `run`)", "both", chart_value="run"),
     EnvVar(VARIANT, "variant name (tag `variant`)", "both", chart_value="variant"),
     EnvVar(CLIENT, "the variant's upstream client (tag `client`)", "both", chart_value="client"),
+    EnvVar(WARMUP, "this step's warm-up in seconds", "both", required=True, chart_value="warmupS"),
+    EnvVar(DURATION, "this step's measured phase", "both", required=True, chart_value="durationS"),
     EnvVar(SUMMARY, "file the JSON summary is also written to", "local"),
     EnvVar(PARALLELISM, "pods the step is split across", "kubernetes", chart_value="parallelism"),
     EnvVar(JOB_COMPLETION_INDEX, "this pod's index: its execution segment", "kubernetes"),
@@ -69,6 +74,12 @@ TAGS: tuple[str, ...] = ("run", "variant", "client", "workload", "step")
 PHASE_TAG = "phase"
 """Request tag: ``warmup`` or ``measure``."""
 MEASURE_PHASE = "measure"
+
+COMPLETED_METRIC = "djbench_completed"
+"""Counter of successful responses credited to the measured window (``k6/lib/credit.js``): each
+adds the share of its own duration inside the window, so its count over the window is the
+throughput without closed-loop phase quantization. The whole metric, not its ``phase:measure``
+submetric: a response started in the warm-up and finished in the window counts its share."""
 
 
 QUANTILE_STEPS: tuple[tuple[int, int, int], ...] = ((0, 90, 2), (90, 99, 10), (99, 100, 100))
@@ -163,9 +174,13 @@ def step_env(
     run: str,
     variant: str,
     client: str,
+    warmup_s: float,
+    duration_s: float,
 ) -> dict[str, str]:
     """The variables every run sets (side ``both``), by name."""
     return {
+        WARMUP: format_level(warmup_s),
+        DURATION: format_level(duration_s),
         SCENARIO: scenario,
         TARGET: target,
         VIEWS: views,
@@ -178,6 +193,10 @@ def step_env(
     }
 
 
+NUMBERS = frozenset({LEVEL, WARMUP, DURATION})
+"""Variables the chart takes as numbers (``--set-json``: ``--set`` would make 12.5 a string)."""
+
+
 def chart_set_args(env: Mapping[str, str]) -> list[str]:
     """``helm`` arguments giving the loadtest chart the chart-backed variables of ``env``.
 
@@ -188,5 +207,5 @@ def chart_set_args(env: Mapping[str, str]) -> list[str]:
     for name, text in env.items():
         value = ENV_BY_NAME[name].chart_value
         if value is not None:
-            args += ["--set-json" if name == LEVEL else "--set-string", f"{value}={text}"]
+            args += ["--set-json" if name in NUMBERS else "--set-string", f"{value}={text}"]
     return args

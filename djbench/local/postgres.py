@@ -29,6 +29,10 @@ from djbench.local.processes import ManagedProcess, free_port
 DATABASE = "djbench"
 ROLE = "djbench"
 SYSTEM_USER = "embedded_postgres"
+_RESTART = "all server processes terminated; reinitializing"
+"""Logged when the postmaster restarts every server process after one of them crashed."""
+_CRASHES = (") was terminated by signal", ") exited with exit code")
+"""The postmaster's line naming the crashed process (before ``_RESTART``)."""
 
 
 def _bin_dir() -> Path:
@@ -68,10 +72,27 @@ class PostgresInfo:
     version: str
     process: ManagedProcess
     """The postmaster (its tree holds every backend), for CPU accounting."""
+    log_start: int = 0
+    """Where the log stood once the server was ready: what follows was logged since."""
 
     def url(self, database: str = DATABASE) -> str:
         """A postgres:// URL for the benchmark role."""
         return f"postgres://{ROLE}:{self.password}@{self.host}:{self.port}/{database}"
+
+    def fault(self) -> str | None:
+        """Why this Postgres is no longer the one the run began with: the postmaster exited,
+        or it restarted every server process after one crashed (as when the OOM killer takes a
+        backend: every connection is dropped and the database recovers); else None."""
+        exited = self.process.exit_cause()
+        if exited is not None:
+            return exited
+        try:
+            with self.process.log_path.open("rb") as log:
+                log.seek(self.log_start)
+                since = log.read().decode(errors="replace")
+        except OSError:
+            return None
+        return crash_restart(since)
 
 
 @contextlib.contextmanager
@@ -114,7 +135,7 @@ def embedded_postgres(
         pwfile.unlink()
         port = free_port(host)
         proc = ManagedProcess(
-            "postgres",
+            "Postgres",
             [
                 str(bin_dir / "postgres"), "-D", str(data),
                 "-c", f"listen_addresses={host}", "-c", f"port={port}",
@@ -133,11 +154,38 @@ def embedded_postgres(
         proc.start()  # after the assignment: an interrupt now still reaches the finally
         version = _wait_ready(host, port, password, proc)
         _create_database(host, port, password)
-        yield PostgresInfo(host=host, port=port, password=password, version=version, process=proc)
+        yield PostgresInfo(
+            host=host, port=port, password=password, version=version, process=proc,
+            log_start=_size(log_path),
+        )  # fmt: skip
     finally:
         if proc is not None:
             proc.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def crash_restart(log: str) -> str | None:
+    """The crash behind a restart of every server process in a Postgres log, if it holds one:
+    ``client backend (PID 5160) was terminated by signal 9: Killed``."""
+    lines = log.splitlines()
+    for number, line in enumerate(lines):
+        if _RESTART in line:
+            crashes = [_message(x) for x in lines[:number] if any(c in x for c in _CRASHES)]
+            after = f" after {crashes[-1]}" if crashes else ""
+            return f"Postgres restarted every server process{after}"
+    return None
+
+
+def _message(line: str) -> str:
+    """A log line without its prefix (time, pid, level)."""
+    return line.split(":  ", 1)[-1].strip()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _wait_ready(host: str, port: int, password: str, proc: ManagedProcess) -> str:

@@ -17,6 +17,9 @@ import psutil
 
 from djbench.errors import DjbenchError
 
+TAIL_CHARS = 300
+"""The most of a process's last output an exit cause carries (it is one line of a result)."""
+
 
 class ManagedProcess:
     """One child started through the launcher in its own session (so Ctrl-C reaches only us).
@@ -105,6 +108,21 @@ class ManagedProcess:
         """Exit status once exited."""
         return None if self._popen is None else self._popen.poll()
 
+    def exit_cause(self, tail_lines: int = 3) -> str | None:
+        """One line once the command has exited (``Postgres exited with signal 9 (SIGKILL)``,
+        with its last output unless SIGKILL left it no chance to explain); None while it runs
+        or before it started."""
+        code = self.returncode()
+        if code is None:
+            return None
+        cause = f"{self.name} exited with {exit_status(code)}"
+        if code == -signal.SIGKILL:
+            return cause
+        tail = " | ".join(line.strip() for line in self.log_tail(tail_lines).splitlines())
+        if tail:
+            cause += f"; last output: {tail[-TAIL_CHARS:]}"
+        return cause
+
     def tree(self) -> list[psutil.Process]:
         """The command and all its descendants that are alive now (none before start, none
         once it was reaped: its pid may belong to another process by then)."""
@@ -152,6 +170,16 @@ class ManagedProcess:
             psutil.wait_procs(leftovers, timeout=5)
 
 
+def exit_status(code: int) -> str:
+    """``status 1``, or ``signal 9 (SIGKILL)`` for a negative status (killed by a signal)."""
+    if code >= 0:
+        return f"status {code}"
+    try:
+        return f"signal {-code} ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"signal {-code}"
+
+
 def _alive(proc: psutil.Process) -> bool:
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
@@ -164,9 +192,9 @@ def wait_http(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
-            if not proc.running():
+            if (code := proc.returncode()) is not None:
                 raise DjbenchError(
-                    f"{proc.name} exited with status {proc.returncode()} before answering "
+                    f"{proc.name} exited with {exit_status(code)} before answering "
                     f"{url}:\n{proc.log_tail()}"
                 )
             with contextlib.suppress(httpx.HTTPError):

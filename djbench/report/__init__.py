@@ -1,4 +1,4 @@
-"""Reports of one results file: ``report.md``, ``report.html`` and the terminal table."""
+"""Reports of one results file: ``report.md``, ``report.html`` and the terminal summary."""
 
 from __future__ import annotations
 
@@ -7,20 +7,35 @@ from pathlib import Path
 from djbench.analysis import Analysis, analyze
 from djbench.report.html import render_html
 from djbench.report.markdown import render_markdown
-from djbench.report.terminal import summary_table
+from djbench.report.plots import plot_files, workload_svgs
+from djbench.report.terminal import print_summary, summary_table, summary_text
 from djbench.results import Results
 
-__all__ = ["render_html", "render_markdown", "render_reports", "summary_table"]
+__all__ = [
+    "print_summary",
+    "render_html",
+    "render_markdown",
+    "render_reports",
+    "summary_table",
+    "summary_text",
+]
 
 
 def render_reports(results: Results, out_dir: Path, analysis: Analysis | None = None) -> list[Path]:
-    """Write ``report.md`` and ``report.html`` into ``out_dir``; return their paths."""
+    """Write ``report.md`` (with its figures under ``plots/``) and ``report.html`` into
+    ``out_dir``; return the two reports' paths."""
     analysis = analysis or analyze(results)
     out_dir.mkdir(parents=True, exist_ok=True)
+    svgs = workload_svgs(analysis)
+    files = {w: f for w, f in plot_files(analysis).items() if w in svgs}
+    for w, name in files.items():
+        path = out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(svgs[w], encoding="utf-8")
     written = []
     for name, text in (
-        ("report.md", render_markdown(analysis)),
-        ("report.html", render_html(analysis)),
+        ("report.md", render_markdown(analysis, files)),
+        ("report.html", render_html(analysis, svgs)),
     ):
         path = out_dir / name
         path.write_text(text, encoding="utf-8")

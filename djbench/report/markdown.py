@@ -6,21 +6,15 @@ in all three outputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import jinja2
 
 from benchapp.catalog import WORKLOADS
-from djbench.analysis import (
-    KNEE_GAIN,
-    MAX_DROPPED_FRACTION,
-    SIGNIFICANT_RATIO,
-    Analysis,
-    RunSummary,
-    Verdict,
-    load_label,
-)
+from djbench.analysis import KNEE_GAIN, MAX_DROPPED_FRACTION, Analysis, RunSummary, load_label
+from djbench.report.checks import counts_text, group_warnings
+from djbench.report.plots import plot_files
 from djbench.results import Environment
 from djbench.scenario import Scenario, Slo
 
@@ -54,14 +48,18 @@ UPSTREAM_COLUMNS = (
 """Header of the per-workload table of what the stub API saw (markdown and HTML)."""
 
 HOW_TO_READ = (
-    "Every variant runs one worker on the same CPU budget and serves the same Django views. "
+    "Each workload opens with its verdict: the variant (with its upstream client, where the "
+    "workload calls one) that carries the most throughput within the workload's SLO, its "
+    "median over the repeats with a 95% interval, its lead over the runner-up and whether a "
+    "test finds that lead significant. Every variant runs one worker on the same CPU budget "
+    "and serves the same Django views. "
     "The capacity at SLO of a variant is the highest throughput among its completed steps "
     "whose p99 latency and error rate meet the workload's SLO (open-model steps must also have "
     f"dropped no more than {MAX_DROPPED_FRACTION:.0%} of their iterations); ★ marks that step. "
-    "The winner has the highest capacity at SLO; a lead under "
-    f"{SIGNIFICANT_RATIO - 1:.0%} over the runner-up is reported as not significant, because "
-    "repeated runs differ by that much. The knee is the concurrency after which more "
-    f"concurrent users added less than {KNEE_GAIN:.0%} throughput. CPU util is the server's "
+    "In the plot, filled markers met the SLO and hollow ones missed it; where a throughput "
+    "line flattens the server is saturated, and queueing shows as p99 rising. The knee is the "
+    f"concurrency after which more concurrent users added less than {KNEE_GAIN:.0%} "
+    "throughput. CPU util is the server's "
     "CPU time per wall-clock second over its CPU budget (100% = the budget used up) and CPU "
     "ms/req its CPU cost per request: "
     "lower means more requests per core. Variants marked (crossed) serve the other interface's "
@@ -69,9 +67,9 @@ HOW_TO_READ = (
     "the run names the HTTP client its views called with (variant · client): the client is "
     "part of the result, and the upstream table shows what the stub saw — new connections per "
     "call near 0 mean the client reused its connections, near 1 that it opened one per call. "
-    "Read the warnings first: a step with few requests, errors, a saturated load side, a busy "
-    "database, or a waiting workload below what its concurrency, slots and CPU allow "
-    "(physics) measures less than it seems."
+    "Read the self-checks before you trust a number: a step with few requests, errors, a "
+    "saturated load side, a busy database, or a waiting workload below what its concurrency, "
+    "slots and CPU allow (physics) measures less than it seems."
 )
 
 # Characters that would turn text from the results file into Markdown or HTML structure.
@@ -125,13 +123,6 @@ def fmt_plain(value: object) -> str:
 def md_escape(value: object) -> str:
     """Text safe inside a Markdown table cell or paragraph; ``None`` becomes a dash."""
     return DASH if value is None else str(value).translate(_MD_ESCAPES)
-
-
-def outcome(verdict: Verdict) -> str:
-    """The verdict in a word or three, for table cells."""
-    if verdict.winner is None:
-        return "no variant met the SLO"
-    return "winner" if verdict.significant else "not significant"
 
 
 def slo_mark(summary: RunSummary, index: int) -> str:
@@ -256,7 +247,8 @@ def template_environment() -> jinja2.Environment:
         upstream_rows=upstream_rows,
         clients_text=clients_text,
         HOW_TO_READ=HOW_TO_READ,
-        outcome=outcome,
+        group_warnings=group_warnings,
+        counts_text=counts_text,
         WORKLOADS=WORKLOADS,
         slo_text=slo_text,
         step_rows=step_rows,
@@ -266,7 +258,14 @@ def template_environment() -> jinja2.Environment:
     return env
 
 
-def render_markdown(analysis: Analysis) -> str:
-    """``report.md`` text of one analysed results file."""
+def render_markdown(analysis: Analysis, plots: Mapping[str, str] | None = None) -> str:
+    """``report.md`` text of one analysed results file; ``plots`` maps a workload to its
+    figure's path relative to the report (by default ``plot_files``: what
+    ``render_reports`` writes)."""
     template = template_environment().get_template("report.md.j2")
-    return template.render(analysis=analysis, results=analysis.results, s=analysis.scenario)
+    return template.render(
+        analysis=analysis,
+        results=analysis.results,
+        s=analysis.scenario,
+        plots=plot_files(analysis) if plots is None else plots,
+    )

@@ -1,64 +1,189 @@
-"""The summary table printed after a run and by ``djbench report``."""
+"""The summary printed after a run and by ``djbench report``.
+
+On a terminal it is a rich table. Without one (CI logs, a pipe, ``| tee``) rich would fit the
+table into 80 columns and cut the variant names to ``gunicorn…``, so four gunicorn variants
+read alike: there it is plain text, columns as wide as their widest cell, one line per row.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+
+from rich.cells import cell_len
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from djbench.analysis import Analysis, RunSummary, Verdict, analyze
+from djbench.report.checks import counts_text, group_warnings
 from djbench.report.markdown import fmt_num
 from djbench.results import Results
 
+COLUMNS = ("workload", "variant", "best req/s", "req/s at SLO", "p99 ms", "CPU ms/req", "verdict")
+_RIGHT = {"best req/s", "req/s at SLO", "p99 ms", "CPU ms/req"}
 
-def _marker(summary: RunSummary, verdict: Verdict) -> Text:
-    # A run with a failed step still has the capacity its good steps showed: verdict first.
-    ranked = summary.label in (verdict.winner_label, verdict.runner_up_label)
-    if summary.run.status == "failed" and not ranked:
-        return Text("failed", style="red")
+
+def _marker(summary: RunSummary, verdict: Verdict) -> tuple[str, str]:
+    """The verdict cell of a run, with its style. Whether a lead is significant is the
+    verdict sentence's to say."""
+    best = summary.label == verdict.winner_label
+    if summary.run.status == "failed" and not best:
+        return "failed", "red"
     if summary.capacity_rps is None:
-        return Text("misses SLO", style="yellow")
-    if not ranked:
-        return Text("")
-    if not verdict.significant:
-        return Text("≈ tie", style="yellow")
-    if summary.label == verdict.winner_label:
-        return Text("★ winner", style="bold green")
-    return Text("runner-up")
+        return "misses SLO", "yellow"
+    return ("★ best at SLO", "bold green") if best else ("", "")
 
 
-def summary_table(results: Results, analysis: Analysis | None = None) -> Table:
-    """Per workload and variant: best req/s, capacity at SLO, its p99 and CPU cost, verdict."""
-    analysis = analysis or analyze(results)
-    # Text, not str, for every name from the results file: none is read as rich markup.
-    title = Text(f"djbench: {analysis.scenario.name}", style="table.title")
-    table = Table(title=title, title_justify="left")
-    table.add_column("workload")
-    # Whole names even without a terminal (CI logs, a pipe): four gunicorn variants and their
-    # clients must stay apart.
-    table.add_column("variant", no_wrap=True)
-    for header in ("best req/s", "req/s at SLO", "p99 ms", "CPU ms/req"):
-        table.add_column(header, justify="right")
-    table.add_column("verdict")
+def _rows(analysis: Analysis) -> list[list[tuple[str, str]]]:
+    """Cells (text, style) per workload and run; a workload's name on its first row only."""
+    rows = []
     for w in analysis.workloads:
         verdict = analysis.verdict_for(w)
         for i, summary in enumerate(analysis.runs_for(w)):
             step = summary.capacity_step
-            table.add_row(
-                Text(w if i == 0 else ""),
-                Text(summary.label),
+            cells = [
+                w if i == 0 else "",
+                summary.label,
                 fmt_num(summary.best_rps),
                 fmt_num(summary.capacity_rps),
                 fmt_num(step.latency_ms.p99 if step else None),
                 fmt_num(step.cpu_ms_per_req if step else None, 2),
-                _marker(summary, verdict),
-            )
-        table.add_section()
-    # The verdict sentences and the warning count travel with the table, so a glance is enough.
+            ]
+            rows.append([(c, "") for c in cells] + [_marker(summary, verdict)])
+    return rows
+
+
+def _footer(analysis: Analysis, report: Path | None) -> list[str]:
+    """The verdict sentences and the self-check counts: a glance is enough."""
     lines = [
-        f"{v.workload} (p99 ≤ {fmt_num(v.slo.p99_ms, 0)} ms): {v.text}" for v in analysis.verdicts
+        f"{v.workload} (p99 ≤ {fmt_num(analysis.scenario.slo_for(v.workload).p99_ms, 0)} ms): "
+        f"{v.text}"
+        for v in analysis.verdicts
     ]
     if analysis.warnings:
-        lines.append(f"{len(analysis.warnings)} self-check warning(s): see report.md")
-    table.caption = Text("\n".join(lines))
-    table.caption_justify = "left"
+        where = str(report) if report else "report.md"
+        lines.append(
+            f"{len(analysis.warnings)} self-check warnings: "
+            f"{counts_text(group_warnings(analysis.warnings))}; see {where}"
+        )
+    return lines
+
+
+Cell = str | Text
+"""A table cell: ``Text`` carries a style; neither is ever read as rich markup."""
+
+
+def _cell_text(cell: Cell) -> str:
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+def rich_table(
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    right: Collection[str] = frozenset(),
+    footer: Sequence[str] = (),
+) -> Table:
+    """A rich table for a terminal: a section per value of the first column; a narrow
+    terminal folds the second column (the variant) onto more lines, never cuts it."""
+    rows = list(rows)
+    table = Table(title=Text(title, style="table.title"), title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(
+            header,
+            justify="right" if header in right else "left",
+            overflow="fold" if i == 1 else "ellipsis",
+        )
+    group = None
+    for n, row in enumerate(rows):
+        first = _cell_text(row[0])
+        if first and first != group:
+            if n:
+                table.add_section()
+            group = first
+        table.add_row(*(c if isinstance(c, Text) else Text(c) for c in row))
+    if footer:
+        table.caption = Text("\n".join(footer))
+        table.caption_justify = "left"
     return table
+
+
+def plain_table(
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    right: Collection[str] = frozenset(),
+    footer: Sequence[str] = (),
+) -> list[str]:
+    """The same table as plain lines: columns as wide as their widest cell, nothing cut."""
+    cells = [list(headers)] + [[_cell_text(c) for c in row] for row in rows]
+    widths = [max(cell_len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        padded = [
+            " " * (w - cell_len(c)) + c if h in right else c + " " * (w - cell_len(c))
+            for c, w, h in zip(row, widths, headers, strict=True)
+        ]
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [title, line(cells[0]), rule, *(line(r) for r in cells[1:])]
+    return [*out, "", *footer] if footer else out
+
+
+def print_table(
+    console: Console,
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    right: Collection[str] = frozenset(),
+    footer: Sequence[str] = (),
+) -> None:
+    """A rich table on a terminal; without one (a CI log, a pipe) plain lines, never wrapped,
+    so every name stays whole."""
+    rows = list(rows)
+    if console.is_terminal:
+        console.print(rich_table(title, headers, rows, right, footer))
+        return
+    for text in plain_table(title, headers, rows, right, footer):
+        console.print(Text(text), soft_wrap=True)
+
+
+def summary_table(
+    results: Results, analysis: Analysis | None = None, report: Path | None = None
+) -> Table:
+    """Per workload and variant: best req/s, capacity at SLO, its p99 and CPU cost, verdict."""
+    analysis = analysis or analyze(results)
+    return rich_table(*_summary(analysis, report))
+
+
+def summary_text(
+    results: Results, analysis: Analysis | None = None, report: Path | None = None
+) -> str:
+    """The summary as plain text: every name whole, one line per row, no line wrapped."""
+    analysis = analysis or analyze(results)
+    return "\n".join(plain_table(*_summary(analysis, report)))
+
+
+def _summary(
+    analysis: Analysis, report: Path | None
+) -> tuple[str, Sequence[str], list[list[Cell]], Collection[str], list[str]]:
+    rows: list[list[Cell]] = [
+        [text if not style else Text(text, style=style) for text, style in row]
+        for row in _rows(analysis)
+    ]
+    title = f"djbench: {analysis.scenario.name}"
+    return title, COLUMNS, rows, _RIGHT, _footer(analysis, report)
+
+
+def print_summary(
+    console: Console,
+    results: Results,
+    analysis: Analysis | None = None,
+    report: Path | None = None,
+) -> None:
+    """Print the summary: a table on a terminal, plain unwrapped lines otherwise; ``report``
+    is the path the self-check line points at."""
+    analysis = analysis or analyze(results)
+    print_table(console, *_summary(analysis, report))

@@ -11,8 +11,21 @@ export function required(name) {
   return value;
 }
 
+// A step's own timing: the harness sizes each step by the evidence it needs.
+function seconds(name, text) {
+  const value = Number(text);
+  if (!(value >= 0)) {
+    throw new Error(`${name} must be a number of seconds >= 0, not ${text}`);
+  }
+  return value;
+}
+
 export function loadStep() {
-  const scenario = JSON.parse(open(required('DJBENCH_SCENARIO')));
+  const scenario = {
+    ...JSON.parse(open(required('DJBENCH_SCENARIO'))),
+    warmup_s: seconds('DJBENCH_WARMUP_S', required('DJBENCH_WARMUP_S')),
+    duration_s: seconds('DJBENCH_DURATION_S', required('DJBENCH_DURATION_S')),
+  };
   const workload = required('DJBENCH_WORKLOAD');
   const request = scenario.requests[workload];
   if (request === undefined) {

@@ -135,6 +135,7 @@ def test_environment_is_the_k6_contracts_kubernetes_side(helm: Path, scenario_fi
     values = {
         "target": "http://t:1", "variant": "v-x", "views": "async", "workload": "db-read",
         "model": "open", "level": 2.5, "run": "r-x", "client": "c-x", "parallelism": 3,
+        "warmupS": 1.5, "durationS": 12,
     }  # fmt: skip
     assert {v.chart_value for v in contract.ENV} - {None} == set(values)
     objects = render("loadtest", "k6-0001", values, set_files={"scenario": scenario_file})

@@ -8,6 +8,7 @@ import pytest
 
 from djbench.analysis import (
     Analysis,
+    CheckWarning,
     RunSummary,
     analyze,
     load_label,
@@ -67,6 +68,11 @@ def run_of(variant: str, steps: list[Step], workload: str = "cpu") -> Run:
         error=None,
         steps=steps,
     )
+
+
+def measured_warnings(analysis: Analysis) -> list[CheckWarning]:
+    """The steps' self-checks, without the doubts about a single repeat."""
+    return [w for w in analysis.warnings if w.kind != "repeats"]
 
 
 def test_scenario_of_restores_the_scenario_as_run(results: Results) -> None:
@@ -143,44 +149,74 @@ def test_knee_is_none_while_throughput_keeps_growing(analysis: Analysis) -> None
     assert knee.concurrency == 1
 
 
-def test_verdict_names_winner_runner_up_and_ratio(analysis: Analysis) -> None:
+def test_one_measurement_each_is_no_verdict(analysis: Analysis) -> None:
+    """The fixture measured every candidate once: a lead of 94× still gets no test."""
     verdict = analysis.verdict_for("upstream")
     assert (verdict.winner, verdict.runner_up) == ("uvicorn", "gunicorn-sync")
     assert verdict.ratio == pytest.approx(149.8 / 1.6)
-    assert verdict.significant
+    assert not verdict.significant
     assert (verdict.winner_label, verdict.runner_up_label) == (
         "uvicorn · aiohttp",
         "gunicorn-sync · requests",
     )
-    assert verdict.text.startswith("uvicorn · aiohttp wins with 149.8 req/s at SLO")
+    assert verdict.text == (
+        "≈ uvicorn · aiohttp 149.8 and gunicorn-sync · requests 1.6 req/s at p99 ≤ 2000 ms "
+        "(93.62×; no test with n=1), n=1"
+    )
 
 
-def test_a_lead_under_five_percent_is_not_significant(analysis: Analysis) -> None:
-    verdict = analysis.verdict_for("cpu")
-    assert verdict.winner == "gunicorn-sync"
-    assert verdict.runner_up_label == "uvicorn-syncviews (crossed)"
-    assert verdict.ratio == pytest.approx(98.0 / 97.9)
+def repeated(variant: str, rates: list[float], workload: str = "cpu") -> list[Run]:
+    """One run per round, each with a single closed step at ``rate``."""
+    return [
+        run_of(variant, [closed(8, rate)], workload).model_copy(update={"round": i})
+        for i, rate in enumerate(rates)
+    ]
+
+
+def test_five_repeats_apart_give_a_significant_verdict(results: Results) -> None:
+    runs = repeated("uvicorn", [210, 204, 215, 208, 212]) + repeated(
+        "granian", [50, 49, 52, 48, 51]
+    )
+    verdict = analyze(results.model_copy(update={"runs": runs})).verdict_for("cpu")
+    assert verdict.significant
+    assert verdict.winner == "uvicorn"
+    assert verdict.text.startswith("uvicorn 210.0 [204.0–215.0] req/s at p99 ≤ 500 ms, 4.20× [")
+    assert verdict.text.endswith(": significant (Mann-Whitney p=0.0079), n=5")
+
+
+def test_an_interval_that_includes_one_gives_approximately(results: Results) -> None:
+    runs = repeated("uvicorn", [100, 104, 97, 103, 99]) + repeated(
+        "granian", [98, 101, 96, 102, 100]
+    )
+    verdict = analyze(results.model_copy(update={"runs": runs})).verdict_for("cpu")
+    assert verdict.comparison is not None
+    assert verdict.comparison.ratio.low < 1.0 < verdict.comparison.ratio.high
     assert not verdict.significant
-    assert verdict.text.startswith("not significant:")
+    assert verdict.text.startswith("≈ uvicorn 100.0 [")
 
 
-def test_verdict_without_rivals(results: Results) -> None:
-    lone = run_of("uvicorn", [closed(8, 90.0)])
-    slow = run_of("granian", [closed(8, 95.0, p99=900)])
-    verdict = analyze(results.model_copy(update={"runs": [lone, slow]})).verdict_for("cpu")
-    assert (verdict.winner, verdict.runner_up, verdict.ratio) == ("uvicorn", None, None)
-    assert "no other variant met the SLO" in verdict.text
-    verdict = analyze(results.model_copy(update={"runs": [slow]})).verdict_for("cpu")
-    assert verdict.winner is None
-    assert verdict.text == "no variant met the SLO"
+def test_noisy_repeats_are_flagged(results: Results) -> None:
+    runs = repeated("uvicorn", [210, 150, 215, 280, 212]) + repeated("granian", [50, 49, 52])
+    warnings = analyze(results.model_copy(update={"runs": runs})).warnings
+    doubts = {(w.variant, w.message.split(" ")[0]) for w in warnings if w.kind == "repeats"}
+    assert ("uvicorn", "spread") in doubts
+    assert ("granian", "only") in doubts
 
 
-def test_repeats_count_with_their_median(results: Results) -> None:
-    repeats = [run_of("uvicorn", [closed(8, rps)]) for rps in (90.0, 200.0, 92.0)]
-    rival = run_of("granian", [closed(8, 100.0)])
-    verdict = analyze(results.model_copy(update={"runs": [*repeats, rival]})).verdict_for("cpu")
-    # One lucky repeat (200 req/s) must not win: the median (92) does not beat 100.
-    assert (verdict.winner, verdict.runner_up_rps) == ("granian", 92.0)
+def test_a_fault_voids_every_verdict(results: Results) -> None:
+    from djbench.results import Fault
+
+    runs = repeated("uvicorn", [210, 204, 215, 208, 212]) + repeated(
+        "granian", [50, 49, 52, 48, 51]
+    )
+    fault = Fault(message="Postgres exited with signal 9 (SIGKILL)", workload="cpu", run="granian")
+    analysis = analyze(results.model_copy(update={"runs": runs, "faults": [fault]}))
+    verdict = analysis.verdict_for("cpu")
+    assert (verdict.winner, verdict.significant) == (None, False)
+    assert verdict.text == (
+        "no verdict: Postgres exited with signal 9 (SIGKILL) during granian / cpu; "
+        "the run stopped there"
+    )
 
 
 def test_workloads_follow_the_scenario_and_skip_those_never_run(analysis: Analysis) -> None:
@@ -200,8 +236,15 @@ def test_self_checks(analysis: Analysis) -> None:
     assert ("few-requests", "upstream", crossed, "c=8") not in found
     # Steps with enough requests, idle k6 and no errors stay quiet.
     assert not [
-        w for w in analysis.warnings if w.workload == "cpu" and w.variant == "gunicorn-sync"
+        w
+        for w in analysis.warnings
+        if w.workload == "cpu"
+        and w.variant == "gunicorn-sync"
+        and w.kind != "repeats"
+        and w.load != "c=128"
     ]
+    # c=128 measured 10 s of 1.3 s cycles: 7.6 cycles, under the scenario's 10.
+    assert ("few-cycles", "cpu", "gunicorn-sync", "c=128") in found
     message = next(str(w) for w in analysis.warnings if w.kind == "load-saturation")
     assert message == (
         "cpu / uvicorn @ c=128: load side near saturation (85% of its CPUs: k6 85%, "
@@ -215,7 +258,7 @@ def test_postgres_on_the_load_cpu_counts_towards_saturation(results: Results) ->
     quiet = closed(8, 90.0, load_cpu_s=1.0)
     busy_db = closed(32, 90.0, load_cpu_s=1.0).model_copy(update={"infra_cpu_s": 7.5})
     runs = [run_of("x", [quiet, busy_db])]
-    warnings = analyze(results.model_copy(update={"runs": runs})).warnings
+    warnings = measured_warnings(analyze(results.model_copy(update={"runs": runs})))
     assert [(w.kind, w.load) for w in warnings] == [("load-saturation", "c=32")]
     assert "Postgres and stub API 75%" in str(warnings[0])
 
@@ -223,14 +266,16 @@ def test_postgres_on_the_load_cpu_counts_towards_saturation(results: Results) ->
 def test_idle_server_with_a_busy_database_is_flagged(results: Results) -> None:
     """db-read on a big table: the server idles at 10 % while Postgres works: say so."""
     step = closed(32, 50.0, load_cpu_s=0.5).model_copy(update={"infra_cpu_s": 6.0, "cpu_util": 0.1})
-    warnings = analyze(results.model_copy(update={"runs": [run_of("x", [step])]})).warnings
+    warnings = measured_warnings(
+        analyze(results.model_copy(update={"runs": [run_of("x", [step])]}))
+    )
     assert [w.kind for w in warnings] == ["infra-bound"]
     assert "the database is the limit" in str(warnings[0])
 
 
 def test_load_saturation_fires_at_the_threshold(results: Results) -> None:
     steps = [closed(8, 90.0, load_cpu_s=8.0), closed(32, 95.0, load_cpu_s=7.9)]
-    warnings = analyze(results.model_copy(update={"runs": [run_of("x", steps)]})).warnings
+    warnings = measured_warnings(analyze(results.model_copy(update={"runs": [run_of("x", steps)]})))
     assert [(w.kind, w.load) for w in warnings] == [("load-saturation", "c=8")]
 
 

@@ -183,3 +183,32 @@ def test_verification_uses_the_scenarios_parameters(tmp_path: Path) -> None:
     assert "answered 400" in run["error"]
     assert "ms=abc" in run["error"]
     assert run["steps"] == []
+
+
+def test_report_without_a_terminal_prints_whole_names(tmp_path: Path) -> None:
+    """A CI log or `| tee`: four gunicorn variants must not all read `gunicorn…`."""
+    from djbench.results import load_results, write_results
+
+    results = load_results(FIXTURE)
+    names = {"gunicorn-sync": "gunicorn-gthread", "uvicorn": "gunicorn-uvicorn"}
+    names["uvicorn-syncviews"] = "gunicorn-uvicorn-syncviews"
+    runs = [r.model_copy(update={"variant": names.get(r.variant, r.variant)}) for r in results.runs]
+    renamed = results.model_copy(update={"runs": runs})
+    write_results(renamed, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    done = subprocess.run(
+        [sys.executable, "-m", "djbench", "report", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    labels = {r.label for r in runs}
+    assert len(labels) == 6
+    for label in labels:
+        assert any(f"  {label}  " in line for line in lines), (label, done.stdout)
+    assert "…" not in done.stdout
+    assert not any(c in done.stdout for c in "│┃")
+    checks = next(line for line in lines if "self-check warnings: " in line)
+    assert "few-requests ×" in checks
+    assert checks.endswith(f"; see {tmp_path / 'report.md'}")
+    assert lines[-1] == f"wrote {tmp_path / 'report.md'}, {tmp_path / 'report.html'}"

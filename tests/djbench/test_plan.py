@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from djbench.plan import make_plan
+from djbench.plan import LoadStep, make_plan
+from djbench.results import Step
 from djbench.scenario import parse_scenario
 
 CLIENTS = "upstream_clients: {sync: [requests, httpx], async: [aiohttp, httpx2, httpx]}\n"
@@ -33,3 +34,66 @@ def test_without_upstream_workloads_each_variant_starts_once() -> None:
         ("uvicorn", "aiohttp"),
         ("uwsgi", "requests"),
     ]
+
+
+def _measured(model: str, level: float, rps: float, p50_ms: float) -> Step:
+    closed = model == "closed"
+    return Step.model_validate(
+        {
+            "model": model, "concurrency": int(level) if closed else None,
+            "rate": None if closed else level, "duration_s": 2, "requests": int(rps * 2),
+            "errors": 0, "dropped": 0, "rps": rps,
+            "latency_ms": {"p50": p50_ms, "p90": p50_ms, "p95": p50_ms, "p99": p50_ms,
+                           "max": p50_ms},
+            "cpu_s": 1, "cpu_util": 0.5, "cpu_ms_per_req": 1, "rss_mib": 50,
+        }
+    )  # fmt: skip
+
+
+TIMING = "warmup_s: 1\nduration_s: 2\nmin_requests: 300\nmin_cycles: 10\nmax_duration_s: 10"
+
+
+def test_steps_without_an_estimate_keep_the_scenarios_times() -> None:
+    plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["cpu"])
+    step = plan.timed(LoadStep("closed", 1), [], "cpu")
+    assert (step.warmup_s, step.duration_s) == (1, 2)
+
+
+def test_a_first_upstream_step_is_sized_from_the_slowest_call() -> None:
+    """c=1 on 300/600/150 ms calls: 1.7 req/s needs 180 s for 300 responses: the cap."""
+    plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["upstream"])
+    step = plan.timed(LoadStep("closed", 1), [], "upstream")
+    assert (step.warmup_s, step.duration_s) == (1.8, 10)
+
+
+def test_a_step_is_sized_from_the_one_below() -> None:
+    plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["cpu"])
+    below = [_measured("closed", 1, 95.0, 10.5)]
+    # 95 req/s at least: 300 responses take 3.2 s; a cycle likely takes the 10.5 ms below.
+    step = plan.timed(LoadStep("closed", 8), below, "cpu")
+    assert (step.warmup_s, step.duration_s) == (1, 3.2)
+    # The upstream floor (600 ms) bounds the cycle from below, whatever the step below says.
+    plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["upstream"])
+    step = plan.timed(LoadStep("closed", 32), [_measured("closed", 8, 13.0, 500.0)], "upstream")
+    assert (step.warmup_s, step.duration_s) == (1.8, 10)
+
+
+def test_survey_steps_have_their_own_cap() -> None:
+    scenario = parse_scenario(TIMING + "\nsurvey_max_duration_s: 3", "s")
+    plan = make_plan(scenario, ["uvicorn"], ["upstream"])
+    assert plan.timed(LoadStep("closed", 1), [], "upstream", survey=True).duration_s == 3
+    assert plan.timed(LoadStep("closed", 1), [], "upstream").duration_s == 10
+
+
+def test_a_repeated_step_is_sized_from_its_own_earlier_measurement() -> None:
+    plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["upstream"])
+    known = [_measured("closed", 8, 13.0, 610.0), _measured("closed", 32, 52.0, 615.0)]
+    step = plan.timed(LoadStep("closed", 32), known, "upstream")
+    # 300 / 52 = 5.8 s; 10 cycles of 0.615 s = 6.2 s.
+    assert (step.warmup_s, step.duration_s) == (1.8, 6.2)
+
+
+def test_open_steps_are_sized_by_their_rate() -> None:
+    plan = make_plan(parse_scenario(TIMING + "\nopen: {rates: [60]}", "s"), ["uvicorn"], ["cpu"])
+    step = plan.timed(LoadStep("open", 60.0), [_measured("closed", 8, 95.0, 80.0)], "cpu")
+    assert (step.warmup_s, step.duration_s) == (1, 5)

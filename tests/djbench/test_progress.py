@@ -67,3 +67,29 @@ def test_the_bar_shows_phases_and_steps_literally() -> None:
     text = out.export_text(clear=False)
     assert f"restarting {LABEL}: {SELECTOR}" in text
     assert f"{LABEL} · [cpu] · closed c=8" in text
+
+
+LONG = "gunicorn-uvicorn-syncviews (crossed) · httpx2"
+
+
+def test_without_a_terminal_each_event_is_one_whole_line() -> None:
+    """CI logs and pipes: no live bar, and no line wrapped at rich's 80 columns or split by a
+    newline in an error."""
+    out = Console(file=io.StringIO(), record=True, width=80)
+    assert not out.is_terminal
+    with RichProgress(out, 3) as progress:
+        progress.phase(f"starting {LONG} (httpx2 upstream) on CPU 1, Postgres on CPU 0")
+        progress.step_started(LONG, "upstream", LoadStep("closed", 128))
+        progress.step_done(LONG, "upstream", step())
+        progress.step_done(
+            LONG, "upstream", step("failed", "k6 exited 107\n  every request\ttimed out")
+        )
+        progress.skipped(1)
+    lines = out.export_text().splitlines()
+    assert lines == [
+        f"… starting {LONG} (httpx2 upstream) on CPU 1, Postgres on CPU 0",
+        f"  ok     {LONG} upstream  c=8            100.0 req/s  p50      1.0 ms  p99      4.0 ms"
+        "  cpu  50%  3 errors",
+        f"  failed {LONG} upstream  c=8        k6 exited 107 every request timed out",
+    ]
+    assert max(map(len, lines)) > 80

@@ -45,6 +45,11 @@ class ScriptedBackend:
     broken: set[str] = field(default_factory=set)
     busy_after: set[float] = field(default_factory=set)
     starts: list[str] = field(default_factory=list)
+    rates: dict[str, float] = field(default_factory=dict)
+    """Requests per second of each variant (10 when not named), whatever the load."""
+    fault_after: int | None = None
+    """Infrastructure gone after this many measured steps."""
+    measured: list[tuple[str, str, LoadStep]] = field(default_factory=list)
     name: Literal["local"] = "local"
     _last_level: float = 0.0
 
@@ -67,8 +72,15 @@ class ScriptedBackend:
 
     def measure(self, server: ScriptedServer, workload: str, step: LoadStep) -> Step:
         self._last_level = step.level
-        client = ClientStats(10, 0, 0, LATENCY, 0.0, 1.0)
+        self.measured.append((server.variant.name, workload, step))
+        rate = round(self.rates.get(server.variant.name, 10.0) * (1 + 0.01 * step.level))
+        client = ClientStats(rate, 0, 0, LATENCY, 0.0, 1.0)
         return measured_step(step, client, ServerSide(0.5, 1 << 20, 1.0))
+
+    def infrastructure_fault(self) -> str | None:
+        if self.fault_after is not None and len(self.measured) >= self.fault_after:
+            return "Postgres exited with signal 9 (SIGKILL)"
+        return None
 
     def environment_extra(self) -> dict[str, object]:
         return {}
@@ -104,3 +116,53 @@ def test_a_server_that_does_not_settle_is_restarted_fresh(tmp_path: Path) -> Non
     execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Quiet())
     # Started once, then once more after the step that left it busy.
     assert backend.starts == ["uvicorn", "uvicorn"]
+
+
+def test_rounds_confirm_each_workloads_leaders_on_fresh_servers(tmp_path: Path) -> None:
+    scenario = parse_scenario(
+        "closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]\nrepeats: 3\nseed: 7", "s"
+    )
+    plan = make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync"])
+    backend = ScriptedBackend(rates={"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0})
+    results = execute(plan, backend, tmp_path, _env, Quiet())
+    survey = [r for r in results.runs if r.round == 0]
+    assert sorted(r.variant for r in survey) == ["granian", "gunicorn-sync", "uvicorn"]
+    assert all(len(r.steps) == 3 for r in survey)
+    confirmations = [r for r in results.runs if r.round > 0]
+    # The two leaders, once per further round, at their capacity step (the top: c=32).
+    assert sorted((r.variant, r.round) for r in confirmations) == [
+        ("granian", 1), ("granian", 2), ("uvicorn", 1), ("uvicorn", 2),
+    ]  # fmt: skip
+    assert all([s.concurrency for s in r.steps] == [32] for r in confirmations)
+    # Each round starts each leader afresh: 3 survey starts, 2 per further round.
+    assert len(backend.starts) == 7
+    # The seed is recorded and fixes the order: the same plan runs the same way again.
+    assert results.scenario["seed"] == 7
+    again = ScriptedBackend(rates=backend.rates)
+    execute(plan, again, tmp_path / "again", _env, Quiet())
+    assert again.starts == backend.starts
+
+
+def test_round_orders_differ_between_rounds() -> None:
+    scenario = parse_scenario("workloads: [cpu]\nseed: 3", "s")
+    plan = make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync", "gunicorn-gthread"])
+    orders = {tuple(s.variant.name for s in plan.order(plan.setups, r)) for r in range(6)}
+    assert len(orders) > 1
+
+
+def test_an_infrastructure_fault_fails_its_step_and_stops_the_run(tmp_path: Path) -> None:
+    from djbench.analysis import analyze
+
+    scenario = parse_scenario("closed: {concurrency: [1, 2]}\nworkloads: [cpu, sleep]", "s")
+    plan = make_plan(scenario, ["uvicorn", "granian"])
+    backend = ScriptedBackend(fault_after=3)
+    results = execute(plan, backend, tmp_path, _env, Quiet())
+    assert len(backend.measured) == 3  # nothing measured after the fault
+    failed = [s for r in results.runs for s in r.steps if s.status == "failed"]
+    assert [s.error for s in failed] == ["Postgres exited with signal 9 (SIGKILL)"]
+    [fault] = results.faults
+    assert fault.message == "Postgres exited with signal 9 (SIGKILL)"
+    assert load_results(tmp_path).faults == results.faults
+    for verdict in analyze(results).verdicts:
+        assert verdict.winner is None
+        assert verdict.text.startswith("no verdict: Postgres exited with signal 9")

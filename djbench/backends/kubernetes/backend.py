@@ -50,6 +50,12 @@ PLACEMENT_CONFIGMAP = "djbench-placement"
 STUB_SERVICE = "stubapi"
 STUB_PORT = 8080
 """The stub API's Service (charts/stubapi: fullname and service.port)."""
+INFRASTRUCTURE_PODS = {
+    "Postgres": "app.kubernetes.io/instance=postgres,app.kubernetes.io/component=database",
+    "the stub API": f"app.kubernetes.io/instance={STUB_SERVICE}",
+}
+"""The infrastructure's pods by the names users know: the Postgres StatefulSet's (not its seed
+Job's) and the stub API Deployment's (charts/postgres, charts/stubapi: selector labels)."""
 MIN_STEP_S = 4 * SCRAPE_INTERVAL_S
 """A measured phase shorter than four scrapes leaves k6's rate series on the dashboards, and
 the cAdvisor cross-check, with too few samples."""
@@ -136,6 +142,7 @@ class KubernetesBackend:
         self._stub_counts = False
         self._k6_version: str | None = None
         self._cpu_quota: bool | None = None
+        self._infra_restarts: dict[str, int] | None = None
 
     def values_args(self, chart: str) -> list[str]:
         """``--values`` with the chart's section of the ``--helm-values`` files, written to
@@ -174,7 +181,23 @@ class KubernetesBackend:
         )  # fmt: skip
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.scenario_file.write_text(json.dumps(self.scenario.resolved(), indent=2))
+        # What infrastructure_fault compares with: the pods and restarts the run began with.
+        pods = [p for labels in INFRASTRUCTURE_PODS.values() for p in self.kube.pods(labels)]
+        self._infra_restarts = restart_counts(pods)
         yield
+
+    def infrastructure_fault(self) -> str | None:
+        """Postgres' or the stub API's pods gone, not ready, replaced or restarted since the
+        run began; None while they are as they were, or when the API cannot say (a restart
+        stays in restartCount and a replaced pod has a new uid: the next question sees it)."""
+        for what, labels in INFRASTRUCTURE_PODS.items():
+            try:
+                pods = self.kube.pods(labels)
+            except DjbenchError:
+                return None
+            if (cause := pods_fault(what, pods, self._infra_restarts)) is not None:
+                return cause
+        return None
 
     @contextlib.contextmanager
     def server(self, setup: Setup) -> Iterator[KubeServer]:
@@ -237,12 +260,14 @@ class KubernetesBackend:
         self._steps += 1
         release = step_release(self.run_id, self._steps)
         s = self.scenario
-        timeout = s.warmup_s + s.duration_s + s.request_timeout_s + 300
+        warmup_s, duration_s = step.times(s)
+        timeout = warmup_s + duration_s + s.request_timeout_s + 300
         args = step_install_args(
             release, server.url, server.setup, workload, step, run_id=self.run_id,
             scenario_file=self.scenario_file, parallelism=self.parallelism,
             remote_write=self.remote_write, k6_image=self.k6_image,
-            deadline_s=int(s.warmup_s + s.duration_s + s.request_timeout_s + 60),
+            deadline_s=int(warmup_s + duration_s + s.request_timeout_s + 60),
+            warmup_s=warmup_s, duration_s=duration_s,
         )  # fmt: skip
         try:
             sampler = self._cgroup_sampler(server)
@@ -254,9 +279,7 @@ class KubernetesBackend:
                     lambda: self.kube.job(release), lambda: self.kube.job_pods(release), timeout
                 )
             logs = self._k6_logs(release)
-            parts = [
-                parse_summary(doc, s.warmup_s, s.duration_s) for doc in summaries_from_logs(logs)
-            ]
+            parts = [parse_summary(doc, warmup_s, duration_s) for doc in summaries_from_logs(logs)]
             stats = merge_client_stats(parts)
             upstream = None
             if WORKLOADS[workload].touches_upstream and self._stub_counts:
@@ -382,6 +405,74 @@ def server_cpu_limit(deployment: dict[str, Any]) -> float | None:
             limits = (container.get("resources") or {}).get("limits") or {}
             return cpu_quantity(str(limits.get("cpu") or ""))
     return None
+
+
+def restart_counts(pods: list[dict[str, Any]]) -> dict[str, int]:
+    """Each container's restarts, keyed ``pod uid/container`` (a replaced pod has a new uid)."""
+    return {
+        _container_key(pod, c): int(c.get("restartCount") or 0)
+        for pod in pods
+        for c in (pod.get("status") or {}).get("containerStatuses") or []
+    }
+
+
+def _container_key(pod: dict[str, Any], container: dict[str, Any]) -> str:
+    return f"{pod['metadata'].get('uid')}/{container['name']}"
+
+
+def pods_fault(what: str, pods: list[dict[str, Any]], began: dict[str, int] | None) -> str | None:
+    """Why ``what``'s pods are not as the run began with them (``began``: their restart
+    counts then; None: not known, only readiness is checked); None when nothing is wrong."""
+    if not pods:
+        return f"{what} has no pod"
+    for pod in pods:
+        name = f"{what} pod {pod['metadata']['name']}"
+        if pod["metadata"].get("deletionTimestamp"):
+            return f"{name} is being deleted"
+        status = pod.get("status") or {}
+        if began is not None and (restarted := _restarted(name, pod, began)) is not None:
+            return restarted
+        conditions = status.get("conditions") or []
+        ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+        if ready.get("status") != "True":
+            return f"{name} is not ready: {_unready(status, ready)}"
+    return None
+
+
+def _restarted(name: str, pod: dict[str, Any], began: dict[str, int]) -> str | None:
+    """A container of the pod that restarted since ``began``, or the pod is new."""
+    for container in (pod.get("status") or {}).get("containerStatuses") or []:
+        before = began.get(_container_key(pod, container))
+        restarts = int(container.get("restartCount") or 0)
+        if before is None:
+            return f"{name} was replaced since the run began"
+        if restarts > before:
+            return (
+                f"{name} restarted since the run began: container {container['name']}, "
+                f"{restarts - before} restart(s){_last_exit(container)}"
+            )
+    return None
+
+
+def _last_exit(container: dict[str, Any]) -> str:
+    """``, last exit OOMKilled (exit code 137, signal 9)`` from a container's last state."""
+    ended = (container.get("lastState") or {}).get("terminated")
+    if not ended:
+        return ""
+    code = ended.get("exitCode")
+    signal = f", signal {code - 128}" if isinstance(code, int) and code > 128 else ""
+    return f", last exit {ended.get('reason') or 'unknown'} (exit code {code}{signal})"
+
+
+def _unready(status: dict[str, Any], ready: dict[str, Any]) -> str:
+    """``container postgres waiting (CrashLoopBackOff)``, else what the Ready condition says,
+    else the pod's phase."""
+    for c in status.get("containerStatuses") or []:
+        waiting = (c.get("state") or {}).get("waiting")
+        if waiting:
+            return f"container {c['name']} waiting ({waiting.get('reason') or 'no reason'})"
+    said = ready.get("message") or ready.get("reason")
+    return str(said) if said else f"phase {status.get('phase') or 'unknown'}"
 
 
 def k6_version_of(log: str) -> str | None:

@@ -24,7 +24,8 @@ def summaries_from_logs(logs: str) -> list[dict[str, object]]:
 
 
 def merge_client_stats(parts: list[ClientStats]) -> ClientStats:
-    """One step's client side from several pods: counts add up; percentiles never average.
+    """One step's client side from several pods: counts (and completions) add up; percentiles
+    never average.
 
     A pod alone keeps its own exact percentiles. Several merge on their quantile functions
     (``djbench.load.quantiles``), weighted by their requests; the merged ``quantiles`` are the
@@ -47,6 +48,8 @@ def merge_client_stats(parts: list[ClientStats]) -> ClientStats:
             max=max(p.latency.max for p in measured),
         )  # fmt: skip
     start = min(p.window_start for p in parts)
+    # Credited completions add up; a pod of an older script counts its successes started.
+    credited = any(p.completed is not None for p in parts)
     return ClientStats(
         requests=sum(p.requests for p in parts),
         errors=sum(p.errors for p in parts),
@@ -55,4 +58,5 @@ def merge_client_stats(parts: list[ClientStats]) -> ClientStats:
         window_start=start,
         window_end=start + (parts[0].window_end - parts[0].window_start),
         quantiles=quantiles,
+        completed=sum(p.completions for p in parts) if credited else None,
     )

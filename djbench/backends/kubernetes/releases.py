@@ -69,6 +69,8 @@ def step_install_args(
     remote_write: str,
     k6_image: str,
     deadline_s: int,
+    warmup_s: float,
+    duration_s: float,
 ) -> list[str]:
     """``helm`` arguments that launch one step as a k6 Indexed Job (Job name = release)."""
     variant = setup.variant
@@ -81,6 +83,7 @@ def step_install_args(
     env = contract.step_env(
         scenario=str(scenario_file), target=server_url, views=variant.views, workload=workload,
         model=step.model, level=step.level, run=run_id, variant=variant.name, client=setup.client,
+        warmup_s=warmup_s, duration_s=duration_s,
     )  # fmt: skip
     return [
         "upgrade", "--install", release, str(CHARTS / LOADTEST_CHART),

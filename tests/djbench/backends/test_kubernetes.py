@@ -49,6 +49,8 @@ def _k6_pod(scenario: Path, target: str, index: int, pods: int) -> subprocess.Po
         "DJBENCH_WORKLOAD": "stub",
         "DJBENCH_MODEL": "open",
         "DJBENCH_LEVEL": f"{RATE:g}",
+        "DJBENCH_WARMUP_S": "1",
+        "DJBENCH_DURATION_S": "2",
         "DJBENCH_PARALLELISM": str(pods),
         "JOB_COMPLETION_INDEX": str(index),
     }
@@ -107,7 +109,7 @@ def test_step_release_names_are_dns_safe_and_short() -> None:
     name = step_release("20261122T031500Z", 12)
     assert name == "k6-20261122t031500z-0012"
     assert len(name) <= 53
-    assert LoadStep("open", 12.5).label == "r=12.5/s"
+    assert LoadStep("open", 12.5).label == "12.5/s"
 
 
 def test_cpu_quantities() -> None:
@@ -152,6 +154,12 @@ class RecordedKube:
 
     def helm(self, *args: str, **_: object) -> str:
         return ""
+
+    def pods(self, label_selector: str) -> list[dict[str, object]]:
+        return []
+
+    def server_version(self) -> str | None:
+        return "v1.35.0"
 
     def config_map(self, name: str) -> dict[str, str] | None:
         return (

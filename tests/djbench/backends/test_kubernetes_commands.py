@@ -95,7 +95,7 @@ def test_step_install_renders_one_k6_job(helm: Path, tmp_path: Path, step: LoadS
     args = step_install_args(
         "k6-run-0001", "http://uvicorn:8000", Setup(variant, "httpx2"), "cpu", step, run_id="run1",
         scenario_file=scenario_file, parallelism=2, remote_write="http://prom:9090/api/v1/write",
-        k6_image="grafana/k6:1.1.0", deadline_s=90,
+        k6_image="grafana/k6:1.1.0", deadline_s=90, warmup_s=1, duration_s=2,
     )  # fmt: skip
     objects = _template(helm, args)
     job = next(o for o in objects if o["kind"] == "Job")
@@ -128,7 +128,8 @@ def test_k6_image_is_split_at_the_tag(image: str, repository: str, tag: str) -> 
     args = step_install_args(
         "k6-r-0001", "http://uvicorn:8000", Setup(load_variants()["uvicorn"], "aiohttp"), "cpu",
         LoadStep("closed", 1), run_id="r", scenario_file=Path("s.json"), parallelism=1,
-        remote_write="http://p/api/v1/write", k6_image=image, deadline_s=60,
+        remote_write="http://p/api/v1/write", k6_image=image, deadline_s=60, warmup_s=1,
+        duration_s=2,
     )  # fmt: skip
     assert f"image.repository={repository}" in args
     assert f"image.tag={tag}" in args
@@ -147,6 +148,7 @@ def test_k6_in_the_installed_job_tags_as_the_contract_says(
         "k6-run-0001", "http://uvicorn:8000", Setup(load_variants()["uvicorn"], "httpx2"), "cpu",
         step, run_id="run1", scenario_file=scenario_file, parallelism=2,
         remote_write="http://prom:9090/api/v1/write", k6_image="grafana/k6:1.1.0", deadline_s=90,
+        warmup_s=1, duration_s=2,
     )  # fmt: skip
     objects = _template(helm, args)
     job = next(o for o in objects if o["kind"] == "Job")
@@ -236,7 +238,7 @@ def test_helm_values_reach_each_chart_as_its_own_section(helm: Path, tmp_path: P
     step = step_install_args(
         "k6-run1-0001", "http://uvicorn:8000", setup, "cpu", LoadStep("closed", 8), run_id="run1",
         scenario_file=scenario_file, parallelism=1, remote_write="http://prom:9090/api/v1/write",
-        k6_image="grafana/k6:1.1.0", deadline_s=90,
+        k6_image="grafana/k6:1.1.0", deadline_s=90, warmup_s=1, duration_s=2,
     )  # fmt: skip
     values = backend.values_args(LOADTEST_CHART)
     assert values == ["--values", str(out / "helm-values" / "loadtest.yaml")]

@@ -39,3 +39,34 @@ def test_failed_step_has_no_numbers() -> None:
     step = failed_step(LoadStep("closed", 32), "k6 exited with status 99")
     assert (step.model, step.concurrency, step.requests, step.status) == ("closed", 32, 0, "failed")
     assert step.error == "k6 exited with status 99"
+
+
+def test_a_step_without_one_successful_response_is_never_ok() -> None:
+    """gunicorn-gevent at 128 VUs once recorded 0 requests as ok; every request failing is no
+    better."""
+    side = ServerSide(0.1, 0, 1.0)
+    nothing = ClientStats(0, 0, 0, LATENCY, window_start=0.0, window_end=2.0)
+    all_failed = ClientStats(40, 40, 0, LATENCY, window_start=0.0, window_end=2.0)
+    for client in (nothing, all_failed):
+        step = measured_step(LoadStep("closed", 128), client, side)
+        assert (step.status, step.error) == (
+            "failed",
+            "no successful responses in the measured window",
+        )
+        assert (step.requests, step.rps) == (client.requests, 0.0)
+    timed_out = measured_step(LoadStep("closed", 128), nothing, side, error="k6: timed out")
+    assert (timed_out.status, timed_out.error) == ("failed", "k6: timed out")
+    one = ClientStats(1, 0, 0, LATENCY, window_start=0.0, window_end=2.0)
+    assert measured_step(LoadStep("closed", 1), one, side).status == "ok"
+
+
+def test_rps_counts_completions_credited_to_the_window() -> None:
+    """32 VUs of 600 ms cycles in 2 s: 96 requests started (48 req/s), 106.67 served."""
+    side = ServerSide(0.5, 0, 1.0)
+    credited = ClientStats(96, 0, 0, LATENCY, 0.0, 2.0, completed=32 * 2 / 0.6)
+    step = measured_step(LoadStep("closed", 32), credited, side)
+    assert step.rps == 53.333
+    assert (step.requests, step.errors) == (96, 0)
+    # An older summary without the credited count: successes started in the window.
+    older = ClientStats(96, 6, 0, LATENCY, 0.0, 2.0)
+    assert measured_step(LoadStep("closed", 32), older, side).rps == 45.0

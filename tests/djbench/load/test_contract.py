@@ -87,6 +87,21 @@ def test_script_sets_the_contracts_tags() -> None:
     assert re.search(rf"\b{contract.PHASE_TAG}: phaseAt\(", bench)
 
 
+def test_script_counts_the_contracts_completions_metric(tmp_path: Path) -> None:
+    source = (
+        f"import {{ COMPLETED_METRIC }} from '{K6_DIR / 'lib' / 'credit.js'}';\n"
+        "export default function () {}\n"
+        "export function handleSummary() {\n"
+        "  return { stdout: JSON.stringify({ name: COMPLETED_METRIC }) };\n"
+        "}\n"
+    )
+    assert _run_js(source, tmp_path, {})["name"] == contract.COMPLETED_METRIC
+    bench = (K6_DIR / "bench.js").read_text()
+    assert "new Counter(COMPLETED_METRIC)" in bench
+    # A threshold on the whole metric (not a phase submetric): every credit is summed.
+    assert re.search(r"\[COMPLETED_METRIC\]: \[", bench)
+
+
 @pytest.fixture(scope="module")
 def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("scenario") / "scenario.json"
@@ -98,7 +113,7 @@ def _local_process_env(
     scenario_file: Path, tmp_path: Path, model: str, level: float
 ) -> dict[str, str]:
     target = StepTarget(
-        "http://127.0.0.1:9", "uvicorn", "async", "upstream", model, level, client="aiohttp"
+        "http://127.0.0.1:9", "uvicorn", "async", "upstream", model, level, 1, 2, client="aiohttp"
     )
     proc = k6_process(
         find_k6(), scenario_file, target, summary=tmp_path / "summary.json",

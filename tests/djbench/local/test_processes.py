@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +13,13 @@ import psutil
 import pytest
 
 from djbench.errors import DjbenchError
-from djbench.local.processes import ManagedProcess, ensure_port_free, free_port, wait_http
+from djbench.local.processes import (
+    ManagedProcess,
+    ensure_port_free,
+    exit_status,
+    free_port,
+    wait_http,
+)
 
 # A parent that forks a child which forks a grandchild, all sleeping.
 TREE = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"  # noqa: E501
@@ -91,3 +98,34 @@ def test_port_in_use_is_refused() -> None:
         port = sock.getsockname()[1]
         with pytest.raises(DjbenchError, match=f"port {port} on 127.0.0.1 is in use"):
             ensure_port_free("127.0.0.1", port, "test")
+
+
+SAYS_READY_THEN_SLEEPS = "print('ready', flush=True); import time; time.sleep(60)"
+FAILS = "print('starting'); print('OSError: no memory'); raise SystemExit(3)"
+
+
+def test_an_exit_is_one_line_naming_the_signal_or_status(tmp_path: Path) -> None:
+    sleeper = ManagedProcess(
+        "Postgres",
+        [sys.executable, "-c", SAYS_READY_THEN_SLEEPS],
+        log_path=tmp_path / "sleeper.log",
+    )
+    assert sleeper.exit_cause() is None  # not started
+    sleeper.start()
+    try:
+        assert sleeper.exit_cause() is None
+        os.kill(sleeper.pid, signal.SIGKILL)
+        assert _wait_for(lambda: sleeper.exit_cause() is not None)
+        # Its last output ("ready") says nothing of a SIGKILL: left out.
+        assert sleeper.exit_cause() == "Postgres exited with signal 9 (SIGKILL)"
+    finally:
+        sleeper.stop()
+    failing = ManagedProcess(
+        "the stub API", [sys.executable, "-c", FAILS], log_path=tmp_path / "failing.log"
+    )
+    assert failing.run(timeout=30) == 3
+    assert failing.exit_cause() == (
+        "the stub API exited with status 3; last output: starting | OSError: no memory"
+    )
+    assert exit_status(-15) == "signal 15 (SIGTERM)"
+    assert exit_status(-99) == "signal 99"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
+from html import escape
 from pathlib import Path
 
 import pytest
-from plotly.offline import get_plotlyjs
 from rich.console import Console
 
 from djbench.analysis import analyze
-from djbench.report import render_html, render_markdown, render_reports, summary_table
+from djbench.report import print_summary, render_html, render_markdown, render_reports
+from djbench.report.html import data_uri
+from djbench.report.markdown import md_escape
+from djbench.report.plots import workload_svgs
 from djbench.results import Results, Run, load_results
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-small.json"
@@ -42,8 +47,8 @@ def section(text: str, start: str, end: str) -> str:
 
 
 def terminal_text(results: Results) -> str:
-    console = Console(record=True, width=120)
-    console.print(summary_table(results))
+    console = Console(record=True, width=120, force_terminal=True)
+    print_summary(console, results)
     return console.export_text()
 
 
@@ -52,6 +57,10 @@ def test_render_reports_writes_both_files(results: Results, tmp_path: Path) -> N
     assert [p.name for p in paths] == ["report.md", "report.html"]
     assert paths[0].read_text().startswith("# djbench report: fixture-small")
     assert "</html>" in paths[1].read_text()
+    # The markdown's figures sit next to it, where its image links point.
+    plots = sorted(p.name for p in (tmp_path / "out" / "plots").iterdir())
+    assert plots == ["cpu.svg", "upstream.svg"]
+    assert "](plots/cpu.svg)" in paths[0].read_text()
 
 
 def test_markdown_has_environment_scenario_and_verdicts(markdown: str) -> None:
@@ -59,20 +68,35 @@ def test_markdown_has_environment_scenario_and_verdicts(markdown: str) -> None:
     assert "| gunicorn | 23.0.0 |" in markdown
     assert "- Closed model (fixed concurrency): 1, 8, 32, 128" in markdown
     assert "- SLO upstream: p99 ≤ 2,000 ms, errors ≤ 1.0%" in markdown
-    assert (
-        "| upstream | p99 ≤ 2,000 ms, errors ≤ 1.0% | uvicorn · aiohttp | 149.8 | "
-        "gunicorn-sync · requests | 93.62x | winner |"
-    ) in markdown
-    assert (
-        "- **upstream**: uvicorn · aiohttp wins with 149.8 req/s at SLO; "
-        "runner-up gunicorn-sync · requests 1.6 req/s (ratio 93.62x)."
-    ) in markdown
-    assert "- **cpu**: not significant: gunicorn-sync 98.0 req/s vs" in markdown
     assert "## How to read this" in markdown
     assert (
         "- Upstream clients: sync views: requests; async views: aiohttp "
         "(pool of 384 connections each)"
     ) in markdown
+
+
+def test_markdown_leads_with_the_answer(results: Results, markdown: str) -> None:
+    """The verdicts first, then per workload: its verdict, its plot, its tables; the
+    self-checks, the scenario and the environment at the end."""
+    analysis = analyze(results)
+    lines = markdown.splitlines()
+    # Under the title and the one line of provenance: every verdict, as analysis words it.
+    summary = lines[
+        lines.index("# djbench report: fixture-small") : lines.index("## Workload upstream")
+    ]
+    for w in ("upstream", "cpu"):
+        assert f"- **{w}**: {md_escape(analysis.verdict_for(w).text)}" in summary
+    for w, after in (("upstream", "## Workload cpu"), ("cpu", "## Self-checks")):
+        body = [line for line in section(markdown, f"## Workload {w}", after).splitlines() if line]
+        assert body[1] == f"**{md_escape(analysis.verdict_for(w).text)}**"
+        image = next(i for i, line in enumerate(body) if line.startswith("!["))
+        table = next(i for i, line in enumerate(body) if line.startswith("| variant |"))
+        assert body[image].endswith(f"](plots/{w}.svg)")
+        assert 2 <= image < table
+    order = ["## Workload upstream", "## Workload cpu", "## Self-checks", "## Scenario"]
+    positions = [markdown.index(heading) for heading in [*order, "## Environment"]]
+    assert positions == sorted(positions)
+    assert "| Python |" in markdown.split("## Environment")[1]
 
 
 def test_markdown_has_one_row_per_variant_and_step(markdown: str) -> None:
@@ -98,11 +122,31 @@ def test_markdown_has_one_row_per_variant_and_step(markdown: str) -> None:
     assert "- gunicorn-sync · requests: knee at c=1 (1.6 req/s)" in upstream
 
 
-def test_markdown_lists_warnings(markdown: str) -> None:
-    warnings = section(markdown, "## Warnings", "## How to read this")
-    assert "- cpu / uvicorn @ c=128: load side near saturation (85% of its CPUs" in (warnings)
-    assert "run failed: server stopped answering at c=8" in warnings
-    assert "too few requests for a stable p99 (16)" in warnings
+def test_markdown_groups_warnings_by_kind(results: Results, markdown: str) -> None:
+    analysis = analyze(results)
+    checks = section(markdown, "## Self-checks", "## How to read this")
+    few = [w for w in analysis.warnings if w.kind == "few-requests"]
+    assert len(few) > 1
+    # One paragraph per kind, with its count and the runs and loads it fired at...
+    assert (
+        f"**few-requests ×{len(few)}**: steps with too few requests for a stable p99. Where: "
+        "upstream / gunicorn-sync · requests @ c=1, c=8, c=32, c=128, 1.28/s, 1.92/s; "
+    ) in checks
+    kinds = {w.kind for w in analysis.warnings}
+    assert len(re.findall(r"^\*\*[a-z-]+ ×\d+\*\*: ", checks, re.M)) == len(kinds)
+    # ...and each message only inside that kind's collapsed <details>.
+    details = re.findall(r"<details>.*?</details>", checks, re.S)
+    assert len(details) == len(kinds)
+    assert sum(d.count("\n- ") for d in details) == len(analysis.warnings)
+    assert "- cpu / uvicorn @ c=128: load side near saturation (85% of its CPUs" in checks
+    assert "run failed: server stopped answering at c=8" in checks
+    # The counts also head the report and each workload.
+    top = markdown.split("## Workload upstream")[0]
+    assert f"few-requests ×{len(few)}" in top
+    cpu = section(markdown, "## Workload cpu", "## Self-checks")
+    assert "Self-checks: " in cpu
+    assert "load-saturation ×1" in cpu
+    assert "few-requests" not in cpu
 
 
 def test_markdown_escapes_text_from_the_results(results: Results) -> None:
@@ -125,6 +169,7 @@ def test_markdown_shows_a_run_that_failed_before_any_step(results: Results) -> N
     text = render_markdown(analyze(results.model_copy(update={"runs": [*results.runs, broken]})))
     assert "| granian | — | — | — | — | — | — | — | — | — | — | failed |" in text
     assert "- cpu / granian: run failed: granian: command not found" in text
+    assert "**failed-run ×2**: " in text
 
 
 def test_partial_results_render(results: Results, tmp_path: Path) -> None:
@@ -138,6 +183,7 @@ def test_partial_results_render(results: Results, tmp_path: Path) -> None:
     )
     md_path, html_path = render_reports(partial, tmp_path)
     text = md_path.read_text()
+    assert not (tmp_path / "plots").exists()
     assert "not finished (partial results)" in text
     assert "No run recorded yet." in text
     assert "| usable cpus | 0, 1 |" in text
@@ -147,42 +193,57 @@ def test_partial_results_render(results: Results, tmp_path: Path) -> None:
 
 
 def test_html_is_self_contained(html: str) -> None:
-    assert html.count(get_plotlyjs()) == 1
-    assert not re.search(r"<script[^>]*\ssrc=", html)
-    # plotly.js itself holds links (its logo, its docs); everything we wrote must not.
-    ours = html.replace(get_plotlyjs(), "")
-    assert not re.search(r"""(href|src)=["']?https?:""", ours)
-    assert not re.search("https?://", ours)
+    assert "<script" not in html
+    assert not re.search(r"""(href|src)=["']?https?:""", html)
+    assert not re.search("https?://", html)
+    # Each plot is an SVG data URI: no file next to the report is needed.
+    assert html.count('<img class="plot" src="data:image/svg+xml;base64,') == 2
 
 
-def test_html_has_the_markdown_content_and_plots(html: str) -> None:
+def test_html_leads_with_the_answer(results: Results, html: str) -> None:
+    analysis = analyze(results)
+    for w, after in (("upstream", "<h2>Workload cpu</h2>"), ("cpu", '<h2 id="self-checks">')):
+        body = section(html, f"<h2>Workload {w}</h2>", after)
+        verdict = f'<p class="verdict">{escape(analysis.verdict_for(w).text)}</p>'
+        assert body.splitlines()[1] == verdict
+        assert body.index("<img") < body.index("<table>")
+    assert html.index("<h2>Scenario</h2>") < html.index("<h2>Environment</h2>")
+    assert html.index('<h2 id="self-checks">') < html.index("<h2>Environment</h2>")
+    assert html.index("<h2>Environment</h2>") > html.index("<h2>Workload cpu</h2>")
+
+
+def test_html_plot_is_the_figure(results: Results, html: str) -> None:
+    analysis = analyze(results)
+    svgs = workload_svgs(analysis)
+    uri = re.search(
+        r'<img class="plot" src="([^"]+)"', section(html, "Workload cpu", 'id="self-checks"')
+    )
+    assert uri is not None
+    assert uri.group(1) == data_uri(svgs["cpu"])
+    svg = base64.b64decode(uri.group(1).split(",", 1)[1]).decode()
+    assert svg.startswith("<?xml") and "<svg" in svg
+
+
+def test_html_has_the_markdown_content(results: Results, html: str) -> None:
+    analysis = analyze(results)
     assert "<h2>Workload upstream</h2>" in html
-    assert "uvicorn · aiohttp wins with 149.8 req/s at SLO" in html
-    assert "not significant: gunicorn-sync 98.0 req/s" in html
+    for v in analysis.verdicts:
+        assert f"<li><strong>{v.workload}</strong>: {escape(v.text)}</li>" in html
     assert "<td>★ capacity</td>" in html
     assert "load side near saturation" in html
-    # 4 plots per workload: throughput, closed latency, open latency, CPU per request.
-    assert html.count('class="plotly-graph-div"') == 8
-    for title in (
-        "Throughput vs concurrency (closed model)",
-        "Latency vs concurrency (closed model)",
-        "Latency vs arrival rate (open model)",
-        "CPU per request vs throughput (both models)",
-    ):
-        assert html.count(title) == 2
-    assert '"name":"uvicorn-syncviews (crossed) \\u00b7 requests p99"' in html
+    few = sum(w.kind == "few-requests" for w in analysis.warnings)
+    assert f'<strong class="checks">few-requests ×{few}</strong>' in html
+    assert html.count("<details>") == len({w.kind for w in analysis.warnings})
 
 
 def test_html_escapes_a_malicious_variant_name(results: Results) -> None:
     text = render_html(analyze(renamed(results, "uvicorn", EVIL)))
     assert '<script>alert("x")' not in text
     assert "<td>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;|[red]evil[/red]</td>" in text
-    # Inside the plot data the name is HTML-escaped, then JSON-escaped by plotly.
-    assert "\\u003cscript" not in text
-    assert "&lt;script&gt;" in section(text, '<div class="plots">', "<h2>Workload cpu</h2>")
 
 
 def test_terminal_table(results: Results) -> None:
+    analysis = analyze(results)
     lines = terminal_text(results).splitlines()
     text = "\n".join(lines)
     assert lines[0].startswith("djbench: fixture-small")
@@ -196,19 +257,49 @@ def test_terminal_table(results: Results) -> None:
         return next(line for line in text[start:].splitlines() if f" {variant} " in line)
 
     assert re.search(
-        r"uvicorn · aiohttp\s+│\s+188\.0 │\s+149\.8 │\s+1,650\.3 │\s+5\.54 │ ★ winner",
+        r"uvicorn · aiohttp\s+│\s+188\.0 │\s+149\.8 │\s+1,650\.3 │\s+5\.54 │ ★ best at SLO",
         row("uvicorn · aiohttp", "upstream"),
     )
-    assert "runner-up" in row("gunicorn-sync · requests", "upstream")
     assert "failed" in row("uvicorn-syncviews (crossed) · requests", "upstream")
-    assert re.search(r"98\.0 │\s+98\.0 │\s+95\.3 │\s+10\.10 │ ≈ tie", row("gunicorn-sync", "│ cpu"))
-    assert "≈ tie" in row("uvicorn-syncviews (crossed)", "│ cpu")
+    assert re.search(
+        r"98\.0 │\s+98\.0 │\s+95\.3 │\s+10\.10 │ ★ best", row("gunicorn-sync", "│ cpu")
+    )
     assert "p99 ≤ 2,000 ms" in text
-    assert (
-        "cpu (p99 ≤ 500 ms): not significant: gunicorn-sync 98.0 req/s vs "
-        "uvicorn-syncviews (crossed)"
-    ) in text
-    assert "15 self-check warning(s)" in text
+    joined = " ".join(line.strip() for line in lines)
+    assert f"cpu (p99 ≤ 500 ms): {analysis.verdict_for('cpu').text}" in joined
+    few = sum(w.kind == "few-requests" for w in analysis.warnings)
+    assert f"{len(analysis.warnings)} self-check warnings: " in joined
+    assert f"few-requests ×{few}" in joined
+
+
+def test_summary_without_a_terminal_is_plain_and_whole(results: Results) -> None:
+    """CI logs and pipes: no box, no wrap, every variant name whole on its own line."""
+    long = results
+    for old, new in [("gunicorn-sync", "gunicorn-gthread"), ("uvicorn", "gunicorn-uvicorn")]:
+        long = renamed(long, old, new)
+    long = renamed(long, "uvicorn-syncviews", "gunicorn-uvicorn-syncviews")
+    analysis = analyze(long)
+    out = Console(file=io.StringIO(), record=True, width=80)  # what rich assumes in a pipe
+    assert not out.is_terminal
+    print_summary(out, long, analysis, Path("/runs/x/report.md"))
+    lines = out.export_text().splitlines()
+    assert lines[0] == "djbench: fixture-small"
+    assert re.fullmatch(
+        r"workload +variant +best req/s +req/s at SLO +p99 ms +CPU ms/req +verdict", lines[1]
+    )
+    assert not any(c in out.export_text() for c in "│┃━…")
+    labels = {s.label for s in analysis.runs}
+    assert "gunicorn-uvicorn-syncviews (crossed) · requests" in labels
+    for label in labels:
+        assert any(re.search(rf"(^|  ){re.escape(label)}  ", line) for line in lines), label
+    row = next(line for line in lines if "gunicorn-uvicorn · aiohttp" in line)
+    assert re.search(r"188\.0 +149\.8 +1,650\.3 +5\.54  ★ best at SLO$", row)
+    assert all(line == line.rstrip() for line in lines)
+    # The verdicts whole, one line each; the self-checks counted by kind, pointing at the report.
+    for v in analysis.verdicts:
+        assert any(line.endswith(v.text) for line in lines)
+    assert lines[-1].startswith(f"{len(analysis.warnings)} self-check warnings: failed-run ×1, ")
+    assert lines[-1].endswith("; see /runs/x/report.md")
 
 
 def test_terminal_table_prints_markup_literally(results: Results) -> None:

@@ -1,0 +1,59 @@
+"""Embedded Postgres as the local backend watches it: gone, or restarted after a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import psycopg
+
+from djbench.local.postgres import crash_restart, embedded_postgres
+
+# Recorded from the embedded Postgres 18 (log_min_messages=warning) after a SIGKILL of one
+# client backend: the postmaster lives on, every connection is dropped and it recovers.
+RESTART_LOG = """\
+2026-11-26 09:11:36.070 UTC [5123] LOG:  database system is ready to accept connections
+2026-11-26 09:11:36.205 UTC [5123] LOG:  client backend (PID 5160) was terminated by signal 9: Killed
+2026-11-26 09:11:36.205 UTC [5123] DETAIL:  Failed process was running: select pg_backend_pid()
+2026-11-26 09:11:36.205 UTC [5123] LOG:  terminating any other active server processes
+2026-11-26 09:11:36.207 UTC [5123] LOG:  all server processes terminated; reinitializing
+2026-11-26 09:11:36.232 UTC [5177] LOG:  database system was interrupted; last known up at 2026-11-26 09:11:36 UTC
+2026-11-26 09:11:36.399 UTC [5123] LOG:  database system is ready to accept connections
+"""  # noqa: E501
+
+
+def test_a_restart_of_every_server_process_is_named_with_its_crash() -> None:
+    assert crash_restart(RESTART_LOG) == (
+        "Postgres restarted every server process after "
+        "client backend (PID 5160) was terminated by signal 9: Killed"
+    )
+    assert crash_restart(RESTART_LOG.split("LOG:  client backend")[0]) is None
+    lone = (
+        "2026-11-26 09:11:36.207 UTC [5123] LOG:  all server processes terminated; reinitializing"
+    )
+    assert crash_restart(lone) == "Postgres restarted every server process"
+
+
+def test_a_killed_backend_or_postmaster_is_a_fault(tmp_path: Path) -> None:
+    log = tmp_path / "postgres.log"
+    log.write_text("an earlier run's crash:\n" + RESTART_LOG)  # the log is appended to
+    with embedded_postgres(log) as pg:
+        assert pg.fault() is None
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            os.kill(int(row[0]), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while pg.fault() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pg.fault() == (
+            "Postgres restarted every server process after "
+            f"client backend (PID {row[0]}) was terminated by signal 9: Killed"
+        )
+        os.kill(pg.process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while pg.process.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pg.fault() == "Postgres exited with signal 9 (SIGKILL)"
