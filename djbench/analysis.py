@@ -131,6 +131,19 @@ class Candidate:
     samples: tuple[float, ...]
     missed: int
     """Confirmation rounds in which no step met the SLO (left out of ``samples``)."""
+    searched: float | None = None
+    """The open-model capacity at SLO its search found (the best arrival rate that met the
+    SLO; one measurement), None without a search or when no rate met the SLO."""
+    bracketed: bool = True
+    """False when the search met the SLO at every rate it tried: ``searched`` is a lower
+    bound (the server may carry more)."""
+
+    @property
+    def searched_text(self) -> str | None:
+        """``≥409.3`` or ``407.2``: the searched rate, marked when it is a lower bound."""
+        if self.searched is None:
+            return None
+        return ("" if self.bracketed else "≥") + f"{self.searched:,.1f}"
 
 
 @dataclass(frozen=True)
@@ -191,18 +204,24 @@ class Verdict:
         first = self.candidates[0]
         best = f"{first.label} {first.capacity.text()} req/s at {slo}"
         if self.comparison is None or len(self.candidates) < 2:
-            return f"{best}, n={first.capacity.n}; no other variant met the SLO"
-        second = self.candidates[1]
-        c = self.comparison
-        n = f"n={c.n_a}" if c.n_a == c.n_b else f"n={c.n_a} vs {c.n_b}"
-        ratio = c.ratio.text(".2f", "×")
-        if c.significant:
-            test = f"Mann-Whitney p={c.p_value:.2g}"
-            return f"{best}, {ratio} {second.label}: significant ({test}), {n}"
-        return (
-            f"≈ {first.label} {first.capacity.text()} and {second.label} "
-            f"{second.capacity.text()} req/s at {slo} ({ratio}; {c.why_not}), {n}"
-        )
+            sentence = f"{best}, n={first.capacity.n}; no other variant met the SLO"
+        else:
+            second = self.candidates[1]
+            c = self.comparison
+            n = f"n={c.n_a}" if c.n_a == c.n_b else f"n={c.n_a} vs {c.n_b}"
+            ratio = c.ratio.text(".2f", "×")
+            if self.significant:
+                test = f"Mann-Whitney p={c.p_value:.2g}"
+                sentence = f"{best}, {ratio} {second.label}: significant ({test}), {n}"
+            else:
+                sentence = (
+                    f"≈ {first.label} {first.capacity.text()} and {second.label} "
+                    f"{second.capacity.text()} req/s at {slo} ({ratio}; {c.why_not}), {n}"
+                )
+        searched = [f"{c.label} {c.searched_text}" for c in self.candidates[:2] if c.searched_text]
+        if searched:
+            sentence += f"; open-model capacity at SLO (searched, n=1): {', '.join(searched)}"
+        return sentence
 
 
 @dataclass(frozen=True)
@@ -288,30 +307,59 @@ def leaders(summaries: Iterable[RunSummary], k: int) -> list[tuple[RunSummary, S
     ranked = [
         (summary, step)
         for summary in summaries
-        if summary.run.round == 0 and (step := summary.capacity_step) is not None
+        if summary.run.purpose == "survey" and (step := summary.capacity_step) is not None
     ]
     ranked.sort(key=lambda t: -t[1].rps)
     return ranked[:k]
 
 
+def _bracketed(search: RunSummary) -> bool:
+    """Whether a capacity search found a rate above its best passing one that missed the SLO."""
+    best = search.capacity_step
+    if best is None:
+        return True  # nothing passed: no capacity to bound
+    return any(
+        miss and s.status == "ok" and (s.rate or 0) > (best.rate or 0)
+        for s, miss in zip(search.run.steps, search.slo_misses, strict=True)
+    )
+
+
 def _verdict(
     workload: str, slo: Slo, summaries: Iterable[RunSummary], void: str | None = None
 ) -> Verdict:
+    summaries = list(summaries)
+    # Once leaders were searched or confirmed, they alone are compared: a survey-only
+    # candidate (n = 1) cannot stand beside repeated ones. The others stay in the tables.
+    followed = {s.run.key for s in summaries if s.run.purpose in ("search", "confirm")}
     # The candidates are variants with their upstream client: two clients, two candidates.
     by_key: dict[tuple[str, str | None], list[RunSummary]] = {}
+    searches: dict[tuple[str, str | None], RunSummary] = {}
     for s in summaries:
-        by_key.setdefault(s.run.key, []).append(s)
+        if followed and s.run.key not in followed:
+            continue
+        if s.run.purpose == "search":
+            searches[s.run.key] = s
+        else:
+            by_key.setdefault(s.run.key, []).append(s)
     candidates = []
     for key, runs in by_key.items():
-        survey = [r for r in runs if r.run.round == 0]
         # A candidate is one whose survey met the SLO; its repeats count with their median,
         # never their best.
-        if not any(capacity_sample(r) is not None for r in survey):
+        if not any(capacity_sample(r) is not None for r in runs if r.run.purpose == "survey"):
             continue
         samples = [capacity_sample(r) for r in runs]
         kept = tuple(x for x in samples if x is not None)
+        search = searches.get(key)
         candidates.append(
-            Candidate(key, runs[0].label, median_interval(kept), kept, len(samples) - len(kept))
+            Candidate(
+                key,
+                runs[0].label,
+                median_interval(kept),
+                kept,
+                len(samples) - len(kept),
+                search.capacity_rps if search else None,
+                _bracketed(search) if search else True,
+            )
         )
     candidates.sort(key=lambda c: -c.capacity.median)  # stable: ties keep results order
     comparison = (

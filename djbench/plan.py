@@ -14,10 +14,16 @@ from djbench.results import Step, load_label
 from djbench.scenario import Scenario, revalidate
 from djbench.variants import Variant, resolve_variants
 
+SEARCH_UP = 1.25
+SEARCH_FAR = 2.0
+SEARCH_DOWN = 0.8
+"""How far a capacity search steps from its last rate while it has no bracket (far: when
+the server used under ``SEARCH_HEADROOM`` of its CPU budget at the last passing rate)."""
+SEARCH_HEADROOM = 0.5
+SEARCH_RESOLUTION = 0.05
+"""A bracket this narrow (relative to its lower end) ends the search."""
 WARMUP_CYCLES = 3
 """Request cycles of warm-up: connections open, pools filled, caches and JITs warm."""
-CONFIRM_STEPS = 2
-"""Steps a confirmation round measures at most: the leader's capacity step and the next."""
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,20 @@ class Plan:
         return runs * self.steps_per_run
 
     @property
+    def leader_slots(self) -> int:
+        """Leaders of all workloads together, at most."""
+        return len(self.workloads) * min(self.scenario.leaders, len(self.setups))
+
+    @property
+    def steps_per_leader(self) -> int:
+        """A leader's search and confirmation steps, at most."""
+        s = self.scenario
+        return s.search_steps + (s.repeats - 1) * s.confirm_steps
+
+    @property
     def total_steps(self) -> int:
-        """Every step of the whole plan, the confirmation rounds at their most."""
-        rounds = self.scenario.repeats - 1
-        leaders = min(self.scenario.leaders, len(self.setups))
-        return self.survey_steps + rounds * len(self.workloads) * leaders * CONFIRM_STEPS
+        """Every step of the whole plan, the leaders' searches and confirmations at most."""
+        return self.survey_steps + self.leader_slots * self.steps_per_leader
 
     def order(self, setups: list[Setup], round_: int) -> list[Setup]:
         """The setups of one round in their shuffled order: the same for one seed and round,
@@ -143,7 +158,8 @@ class Plan:
         if capacity.model == "open":
             return [capacity]
         above = sorted(c for c in self.scenario.closed.concurrency if c > capacity.level)
-        return [capacity, *(LoadStep("closed", float(c)) for c in above[: CONFIRM_STEPS - 1])]
+        more = above[: self.scenario.confirm_steps - 1]
+        return [capacity, *(LoadStep("closed", float(c)) for c in more)]
 
     def open_steps(self, closed: list[Step]) -> list[LoadStep]:
         """Arrival-rate steps: fractions of the best closed throughput, then absolute rates."""
@@ -205,3 +221,31 @@ def _estimate(
     if floor is not None:
         return step.level / (floor + think), floor + think
     return None, None
+
+
+def next_search_rate(
+    start: float, probes: list[tuple[float, bool]], limit: int, headroom: bool = False
+) -> float | None:
+    """The next arrival rate of a capacity search, or None when it is done.
+
+    ``probes`` are the rates tried so far and whether each met the SLO. From ``start`` the
+    search steps up (``SEARCH_UP``; ``SEARCH_FAR`` while ``headroom`` says the last passing
+    step left most of the server's CPU unused) while rates pass and down while they fail,
+    until a passing rate lies below a failing one; then it bisects that bracket until it is
+    narrower than ``SEARCH_RESOLUTION`` or ``limit`` steps are spent.
+    """
+    if len(probes) >= limit or start <= 0:
+        return None
+    if not probes:
+        return round(start, 2)
+    passed = [r for r, ok in probes if ok]
+    lo = max(passed, default=None)
+    failed = [r for r, ok in probes if not ok and (lo is None or r > lo)]
+    hi = min(failed, default=None)
+    if lo is None:
+        return round(min(r for r, _ in probes) * SEARCH_DOWN, 2)
+    if hi is None:
+        return round(lo * (SEARCH_FAR if headroom else SEARCH_UP), 2)
+    if (hi - lo) / lo <= SEARCH_RESOLUTION:
+        return None
+    return round((lo + hi) / 2, 2)

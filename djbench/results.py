@@ -12,7 +12,8 @@ Format history:
   the process tree locally, the container's cgroup counters or cAdvisor on Kubernetes) and, on
   Kubernetes, what cAdvisor saw of the same window (``steps[].cadvisor_cpu_s``) as a
   cross-check. Runs are repeated in rounds (``runs[].round``: 0 for the survey of every
-  candidate, 1… for the confirmation rounds of each workload's leaders). An infrastructure
+  candidate, 1… for the confirmation rounds of each workload's leaders; ``runs[].purpose``:
+  survey, search of a leader's capacity, or confirmation). An infrastructure
   fault (Postgres or the stub API gone) stops the run and is recorded (``faults``). v2 files
   load with the source each backend then used (local: the process tree, Kubernetes:
   cAdvisor) and every run as round 0; v1 files as v2, then v3.
@@ -152,7 +153,11 @@ class Run(_Frozen):
     slots: int | None = None
     """Requests the server works on at once: its threads; None when unbounded (async, gevent)."""
     round: int = 0
-    """0: the survey of every candidate; 1 and on: confirmation rounds of the leaders."""
+    """0: the survey of every candidate (and the search of the leaders' capacity); 1 and on:
+    confirmation rounds of the leaders."""
+    purpose: Literal["survey", "search", "confirm"] = "survey"
+    """``survey``: the ladder (the curves); ``search``: open-model steps bisecting a leader's
+    capacity at SLO; ``confirm``: a leader's capacity measured again."""
     steps: list[Step] = Field(default_factory=list)
 
     @property

@@ -7,15 +7,21 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Generic, Protocol
+from typing import Generic, Literal, Protocol
 
 from benchapp.catalog import WORKLOADS
-from djbench.analysis import leaders, summarize_run
+from djbench.analysis import leaders, slo_misses, summarize_run
 from djbench.backends.base import Backend, ServerT
 from djbench.backends.steps import failed_step
 from djbench.environment import version_of
 from djbench.errors import DjbenchError
-from djbench.plan import LoadStep, Plan, Setup
+from djbench.plan import (
+    SEARCH_HEADROOM,
+    LoadStep,
+    Plan,
+    Setup,
+    next_search_rate,
+)
 from djbench.results import (
     ClientInfo,
     Environment,
@@ -125,9 +131,14 @@ class Task:
     """None: the closed ladder, then the open steps it implies (the survey)."""
     known: tuple[Step, ...] = ()
     """Steps measured before (the survey's, for a confirmation): they size this run's steps."""
+    purpose: Literal["survey", "search", "confirm"] = "survey"
+    search_from: LoadStep | None = None
+    """For a search: the survey step the leader's capacity came from (its rate starts it)."""
 
     def planned(self, plan: Plan) -> int:
         """Its steps, for progress."""
+        if self.purpose == "search":
+            return plan.scenario.search_steps
         return plan.steps_per_run if self.steps is None else len(self.steps)
 
 
@@ -153,6 +164,7 @@ def _run_record(task: Task, plan: Plan, steps: list[Step], error: str | None) ->
         status="failed" if error else "ok",
         error=error,
         round=task.round,
+        purpose=task.purpose,
         steps=list(steps),
     )
 
@@ -189,37 +201,54 @@ def execute(
             for setup in plan.order(plan.setups, 0):
                 tasks = [Task(setup, w) for w in plan.workloads_for(setup)]
                 _run_setup(plan, backend, tasks, writer, progress)
-            _confirm(plan, backend, writer, progress)
+            _after_survey(plan, backend, writer, progress)
         except InfrastructureFault as exc:
             writer.fault(exc.fault)
             progress.phase(f"stopped: {exc.fault.message}")
         return writer.finish()
 
 
-def _confirm(
+def _after_survey(
     plan: Plan, backend: Backend[ServerT], writer: ResultsWriter, progress: Progress
 ) -> None:
-    """The confirmation rounds: each workload's leaders at their survey capacity step."""
-    rounds = plan.scenario.repeats - 1
-    if rounds < 1:
-        return
-    planned: dict[Setup, list[Task]] = {}
+    """Each workload's leaders: their capacity searched (when the scenario asks), then
+    measured again in the confirmation rounds, each round in a new order on fresh servers."""
     scenario = plan.scenario
+    rounds = scenario.repeats - 1
+    chosen: dict[Setup, list[tuple[str, Run, LoadStep]]] = {}
     for workload in plan.workloads:
         survey = [
             summarize_run(r, scenario.slo_for(workload))
             for r in writer.runs
-            if r.workload == workload and r.round == 0
+            if r.workload == workload and r.purpose == "survey"
         ]
         for summary, step in leaders(survey, scenario.leaders):
-            setup = _setup_of(summary.run, plan)
             capacity = LoadStep(step.model, float(step.concurrency or step.rate or 0))
+            chosen.setdefault(_setup_of(summary.run, plan), []).append(
+                (workload, summary.run, capacity)
+            )
+    leading = sum(len(items) for items in chosen.values())
+    progress.skipped((plan.leader_slots - leading) * plan.steps_per_leader)
+    if scenario.search_steps:
+        # The open-model capacity at SLO, once per leader: the headline rate. Its repeats
+        # would need a search per round; the rounds below repeat the closed capacity step.
+        progress.phase("searching the leaders' capacity at SLO (open model)")
+        for setup in plan.order(list(chosen), 0):
+            tasks = [
+                Task(setup, w, 0, None, tuple(run.steps), purpose="search", search_from=step)
+                for w, run, step in chosen[setup]
+            ]
+            _run_setup(plan, backend, tasks, writer, progress)
+    planned: dict[Setup, list[Task]] = {}
+    for setup, items in chosen.items():
+        for workload, run, capacity in items:
+            # The server sets a closed step's throughput (an open step's is the rate asked
+            # for): each round measures the leader's capacity step again, and the next level.
             confirm = tuple(plan.confirmation_steps(capacity))
-            task = Task(setup, workload, 0, confirm, tuple(summary.run.steps))
-            planned.setdefault(setup, []).append(task)
-    # Progress counted the most the rounds could take: every workload with all its leaders.
-    most = plan.total_steps - plan.survey_steps
-    progress.skipped(most - rounds * sum(t.planned(plan) for ts in planned.values() for t in ts))
+            progress.skipped(rounds * (scenario.confirm_steps - len(confirm)))
+            planned.setdefault(setup, []).append(
+                Task(setup, workload, 0, confirm, tuple(run.steps), purpose="confirm")
+            )
     for round_ in range(1, rounds + 1):
         progress.phase(f"confirmation round {round_} of {rounds}")
         for setup in plan.order(list(planned), round_):
@@ -275,23 +304,26 @@ def _run_setup(
     tasks: list[Task],
     writer: ResultsWriter,
     progress: Progress,
-) -> None:
-    """The tasks of one setup on one freshly started server."""
+) -> list[LoadStep | None]:
+    """The tasks of one setup on one freshly started server; per task, the capacity a search
+    found (None for other tasks, or a search that found no rate within the SLO)."""
+    found: list[LoadStep | None] = []
     if not tasks:
-        return
+        return found
     slot = ServerSlot(backend, tasks[0].setup, progress)
     try:
         for number, task in enumerate(tasks):
             try:
-                _run_workload(plan, backend, slot, task, writer, progress)
+                found.append(_run_workload(plan, backend, slot, task, writer, progress))
             except ServerStartError as exc:
                 error = f"server did not start: {exc}"
                 for rest in tasks[number + 1 :]:
                     writer.put(None, _run_record(rest, plan, [], error))
                 progress.skipped(sum(t.planned(plan) for t in tasks[number + 1 :]))
-                return
+                return found + [None] * (len(tasks) - len(found))
     finally:
         slot.close()
+    return found
 
 
 class ServerStartError(Exception):
@@ -322,8 +354,10 @@ def _run_workload(
     task: Task,
     writer: ResultsWriter,
     progress: Progress,
-) -> None:
+) -> LoadStep | None:
+    """One run of a task, step by step; for a search, the best rate that met the SLO."""
     workload = task.workload
+    slo = plan.scenario.slo_for(workload)
     steps: list[Step] = []
     record = _run_record(task, plan, steps, INCOMPLETE)
     index = writer.put(None, record)
@@ -340,9 +374,10 @@ def _run_workload(
         _check_infrastructure(backend, task, record, None)
         writer.put(index, _run_record(task, plan, steps, problem))
         progress.skipped(planned)
-        return
-    todo = list(plan.closed_steps) if task.steps is None else list(task.steps)
-    open_added = task.steps is not None
+        return None
+    probes: list[tuple[float, bool]] = []
+    todo = _first_steps(plan, task)
+    open_added = task.steps is not None or task.purpose == "search"
     done = 0
     while todo:
         step = todo.pop(0)
@@ -352,7 +387,7 @@ def _run_workload(
             writer.put(index, _run_record(task, plan, steps, f"server did not start: {exc}"))
             progress.skipped(planned - done)
             raise
-        step = plan.timed(step, [*task.known, *steps], workload, survey=task.round == 0)
+        step = plan.timed(step, [*task.known, *steps], workload, survey=task.purpose == "survey")
         progress.step_started(record.label, workload, step)
         result = backend.measure(server, workload, step)
         fault = backend.infrastructure_fault()
@@ -369,10 +404,40 @@ def _run_workload(
                 Fault(message=fault, workload=workload, run=record.label, load=step.label)
             )
         writer.put(index, _run_record(task, plan, steps, INCOMPLETE))
-        if not todo and not open_added:
+        if task.purpose == "search":
+            met = not slo_misses(result, slo)
+            probes.append((step.level, met))
+            headroom = met and result.cpu_util < SEARCH_HEADROOM
+            rate = next_search_rate(
+                _search_start(task), probes, plan.scenario.search_steps, headroom
+            )
+            todo = [] if rate is None else [LoadStep("open", rate)]
+            if rate is None:
+                progress.skipped(planned - done)
+        elif not todo and not open_added:
             open_added = True
             todo = plan.open_steps(steps)
             progress.skipped(planned - done - len(todo))
     failed = [s for s in steps if s.status == "failed"]
     error = f"{len(failed)} of {len(steps)} steps failed: {failed[0].error}" if failed else None
     writer.put(index, _run_record(task, plan, steps, error))
+    passed = [level for level, ok in probes if ok]
+    return LoadStep("open", max(passed)) if passed else None
+
+
+def _search_start(task: Task) -> float:
+    """A search starts at the leader's survey capacity, as an arrival rate."""
+    step = task.search_from
+    if step is None:
+        return 0.0
+    if step.model == "open":
+        return step.level
+    measured = [s for s in task.known if s.load_label == step.label and s.status == "ok"]
+    return measured[-1].rps if measured else 0.0
+
+
+def _first_steps(plan: Plan, task: Task) -> list[LoadStep]:
+    if task.purpose == "search":
+        first = next_search_rate(_search_start(task), [], plan.scenario.search_steps)
+        return [] if first is None else [LoadStep("open", first)]
+    return list(plan.closed_steps) if task.steps is None else list(task.steps)

@@ -160,6 +160,13 @@ class Scenario(_Strict):
     freshly started server, in a shuffled order."""
     leaders: int = Field(default=2, ge=2)
     """Candidates per workload that confirmation rounds re-measure: the survey's best."""
+    confirm_steps: int = Field(default=2, ge=1, le=2)
+    """Steps of a confirmation round: the leader's capacity step, and (2) the next closed
+    level up, where its capacity may have been just beyond the survey's."""
+    search_steps: int = Field(default=0, ge=0)
+    """Open-model steps that search each leader's capacity at SLO (up from its survey
+    capacity until a rate fails, then bisecting); 0: no search, leaders are confirmed at the
+    survey step their capacity came from."""
     seed: int | None = Field(default=None, ge=0)
     """Seed of the rounds' shuffled order; None draws one (recorded in the results)."""
 
@@ -178,19 +185,23 @@ class Scenario(_Strict):
                 )
         if not self.workloads:
             raise ValueError("workloads: at least one workload is needed")
-        has_open = bool(self.open.capacity_fractions or self.open.rates)
-        if has_open and 0 < self.warmup_s < 1:
+        if self.has_open_steps and 0 < self.warmup_s < 1:
             raise ValueError(
                 "warmup_s: open-model steps need 0 (no warm-up) or at least 1 second (k6)"
             )
         return self
 
     @property
+    def has_open_steps(self) -> bool:
+        """Open-model steps: fractions of capacity, absolute rates, or a capacity search."""
+        return bool(self.open.capacity_fractions or self.open.rates or self.search_steps)
+
+    @property
     def peak_in_flight(self) -> int:
         """The most requests one step can hold in flight: the top of the ladder, or the open
-        model's VU ceiling when it has steps."""
-        has_open = bool(self.open.capacity_fractions or self.open.rates)
-        return max([*self.closed.concurrency, *([self.open.max_vus] if has_open else [])])
+        model's VU ceiling when it has steps (a capacity search is open-model too)."""
+        ceiling = [self.open.max_vus] if self.has_open_steps else []
+        return max([*self.closed.concurrency, *ceiling])
 
     @property
     def upstream_pool_size(self) -> int:

@@ -429,3 +429,35 @@ def test_a_used_up_cpu_without_growth_is_the_servers(results: Results) -> None:
         "likely limit: the server: the server's CPU is used up (8.0 ms per request against "
         "6.2 ms at light load)"
     )
+
+
+def _open(rate: float, p99: float) -> Step:
+    step = closed(8, rate, p99=p99)
+    return step.model_copy(update={"model": "open", "concurrency": None, "rate": rate})
+
+
+def test_a_search_that_never_failed_gives_a_lower_bound(results: Results) -> None:
+    def search(variant: str, probes: list[tuple[float, float]]) -> Run:
+        steps = [_open(rate, p99) for rate, p99 in probes]
+        return run_of(variant, steps).model_copy(update={"purpose": "search"})
+
+    def confirm(variant: str, rate: float, round_: int) -> Run:
+        run = run_of(variant, [closed(32, rate)])
+        return run.model_copy(update={"purpose": "confirm", "round": round_})
+
+    runs = [run_of("uvicorn", [closed(32, 300)]), run_of("granian", [closed(32, 250)])]
+    runs += [
+        search("uvicorn", [(300, 50), (600, 60), (1200, 70)]),  # never failed: >= 1200
+        search("granian", [(250, 50), (500, 900), (375, 60)]),  # bracketed: 375..500
+    ]
+    runs += [confirm("uvicorn", r, i + 1) for i, r in enumerate([299, 301, 303, 298])]
+    runs += [confirm("granian", r, i + 1) for i, r in enumerate([249, 251, 252, 248])]
+    verdict = analyze(results.model_copy(update={"runs": runs})).verdict_for("cpu")
+    first, second = verdict.candidates
+    assert (first.label, first.capacity.n, second.capacity.n) == ("uvicorn", 5, 5)
+    assert (first.searched, first.bracketed) == (1200, False)
+    assert (second.searched, second.bracketed) == (375, True)
+    assert verdict.significant  # on the closed repeats, not on the single searches
+    assert verdict.text.endswith(
+        "; open-model capacity at SLO (searched, n=1): uvicorn ≥1,200.0, granian 375.0"
+    )

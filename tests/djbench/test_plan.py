@@ -97,3 +97,29 @@ def test_open_steps_are_sized_by_their_rate() -> None:
     plan = make_plan(parse_scenario(TIMING + "\nopen: {rates: [60]}", "s"), ["uvicorn"], ["cpu"])
     step = plan.timed(LoadStep("open", 60.0), [_measured("closed", 8, 95.0, 80.0)], "cpu")
     assert (step.warmup_s, step.duration_s) == (1, 5)
+
+
+def test_a_capacity_search_steps_until_bracketed_then_bisects() -> None:
+    from djbench.plan import next_search_rate
+
+    assert next_search_rate(100.0, [], 6) == 100.0
+    # Passing: up by a quarter until a rate fails.
+    assert next_search_rate(100.0, [(100.0, True)], 6) == 125.0
+    assert next_search_rate(100.0, [(100.0, True), (125.0, True)], 6) == 156.25
+    # Failing from the start: down by a fifth until one passes.
+    assert next_search_rate(100.0, [(100.0, False)], 6) == 80.0
+    # Bracketed: bisect, until the bracket is within 5 % or the steps are spent.
+    probes = [(100.0, True), (125.0, False)]
+    assert next_search_rate(100.0, probes, 6) == 112.5
+    probes += [(112.5, False), (106.25, True), (109.38, False)]
+    assert next_search_rate(100.0, probes, 6) is None  # 106.25 .. 109.38: under 5 %
+    assert next_search_rate(100.0, [(100.0, True), (125.0, False)], 2) is None
+    assert next_search_rate(0.0, [], 6) is None
+
+
+def test_a_search_with_cpu_to_spare_steps_up_further() -> None:
+    from djbench.plan import next_search_rate
+
+    assert next_search_rate(100.0, [(100.0, True)], 6, headroom=True) == 200.0
+    # Once bracketed, headroom changes nothing: bisect.
+    assert next_search_rate(100.0, [(100.0, True), (200.0, False)], 6, headroom=True) == 150.0

@@ -74,7 +74,14 @@ class ScriptedBackend:
         self._last_level = step.level
         self.measured.append((server.variant.name, workload, step))
         rate = round(self.rates.get(server.variant.name, 10.0) * (1 + 0.01 * step.level))
-        client = ClientStats(rate, 0, 0, LATENCY, 0.0, 1.0)
+        latency = LATENCY
+        if step.model == "open":
+            # Arrivals beyond the variant's rate queue up: p99 far past any SLO.
+            capacity = self.rates.get(server.variant.name, 10.0)
+            rate = round(min(step.level, capacity))
+            if step.level > capacity:
+                latency = Latency(p50=5000, p90=9000, p95=9500, p99=9900, max=9999)
+        client = ClientStats(rate, 0, 0, latency, 0.0, 1.0)
         return measured_step(step, client, ServerSide(0.5, 1 << 20, 1.0))
 
     def infrastructure_fault(self) -> str | None:
@@ -166,3 +173,37 @@ def test_an_infrastructure_fault_fails_its_step_and_stops_the_run(tmp_path: Path
     for verdict in analyze(results).verdicts:
         assert verdict.winner is None
         assert verdict.text.startswith("no verdict: Postgres exited with signal 9")
+
+
+def test_a_search_brackets_each_leaders_capacity_then_rounds_confirm_it(tmp_path: Path) -> None:
+    from djbench.analysis import analyze
+
+    scenario = parse_scenario(
+        "closed: {concurrency: [1, 8]}\nworkloads: [cpu]\nrepeats: 3\nsearch_steps: 6\nseed: 1",
+        "s",
+    )
+    plan = make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync"])
+    backend = ScriptedBackend(rates={"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0})
+    results = execute(plan, backend, tmp_path, _env, Quiet())
+    search = {r.variant: r for r in results.runs if r.purpose == "search"}
+    assert sorted(search) == ["granian", "uvicorn"]
+    # uvicorn's survey capacity was 324 req/s at c=8 (300 x 1.08): its search starts there,
+    # fails, steps down to 259.2 (passes), then bisects towards 300.
+    rates = [s.rate for s in search["uvicorn"].steps]
+    assert rates[:2] == [324.0, 259.2]
+    assert len(rates) <= 6
+    confirms = [r for r in results.runs if r.purpose == "confirm"]
+    assert sorted((r.variant, r.round) for r in confirms) == [
+        ("granian", 1), ("granian", 2), ("uvicorn", 1), ("uvicorn", 2),
+    ]  # fmt: skip
+    # Rounds repeat the closed capacity step (the server sets its throughput; an open step's
+    # is the rate asked for): c=8, the top of this ladder.
+    assert all([s.concurrency for s in r.steps] == [8] for r in confirms)
+    verdict = analyze(results).verdict_for("cpu")
+    assert verdict.winner == "uvicorn"
+    assert [c.capacity.n for c in verdict.candidates] == [3, 3]
+    # The searched capacity: the throughput of the best rate that met the SLO.
+    best = max(s.rps for s in search["uvicorn"].steps if s.latency_ms.p99 < 500)
+    first = verdict.candidates[0]
+    assert (first.searched, first.bracketed) == (best, True)
+    assert f"open-model capacity at SLO (searched, n=1): uvicorn {best:,.1f}" in verdict.text

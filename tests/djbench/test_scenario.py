@@ -23,7 +23,9 @@ def test_smoke_covers_every_workload_and_default_the_three() -> None:
     assert set(load_profile("smoke").workloads) == set(WORKLOADS)
     default = load_profile("default")
     assert default.workloads == ["upstream", "db-read", "cpu"]
-    assert default.closed.concurrency == [1, 8, 32, 128]
+    assert default.closed.concurrency == [8, 32, 128]
+    assert (default.repeats, default.leaders, default.search_steps) == (5, 2, 3)
+    assert default.confirm_steps == 1
 
 
 @pytest.mark.parametrize(
@@ -95,7 +97,8 @@ def test_upstream_clients_default_to_one_per_kind_and_size_their_pool() -> None:
     scenario = load_profile("default")
     assert scenario.upstream_clients.of("sync") == ["requests"]
     assert scenario.upstream_clients.of("async") == ["aiohttp"]
-    # The open step can hold up to max_vus requests in flight, each making 3 calls at once.
+    # The capacity search's open steps can hold up to max_vus requests in flight, each making
+    # 3 calls at once.
     assert scenario.upstream_pool_size == 512 * 3
     assert load_profile("smoke").upstream_pool_size == 8 * 3
     stored = scenario.resolved()["upstream_clients"]
