@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import pytest
+from loopback_api import NOT_FOUND, Answer, LoopbackApi
 
 from djbench.backends.kubernetes import KubernetesBackend
 from djbench.backends.kubernetes.backend import INFRASTRUCTURE_PODS, pods_fault, restart_counts
@@ -77,38 +74,28 @@ def test_a_replaced_pod_is_a_fault_even_under_the_same_name() -> None:
     )
 
 
-class Cluster(BaseHTTPRequestHandler):
+class Cluster:
     """Pods by label selector from ``pods``; the two Services exist; anything else is 404."""
 
-    pods: dict[str, list[dict[str, Any]]] = {}
-    selectors: list[str] = []
+    def __init__(self) -> None:
+        self.pods: dict[str, list[dict[str, Any]]] = {
+            POSTGRES: [_pod("pod-postgres-ready")],
+            STUB: [_pod("pod-stubapi-ready")],
+        }
+        self.selectors: list[str] = []
 
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        if url.path == "/api/v1/namespaces/djbench/pods":
-            selector = parse_qs(url.query).get("labelSelector", [""])[0]
+    def __call__(self, path: str, query: dict[str, list[str]]) -> tuple[int, object]:
+        if path == "/api/v1/namespaces/djbench/pods":
+            selector = query.get("labelSelector", [""])[0]
             self.selectors.append(selector)
             items = self.pods.get(selector, [])
-            self._answer(200, {"apiVersion": "v1", "kind": "PodList", "items": items})
-        elif url.path in (
+            return 200, {"apiVersion": "v1", "kind": "PodList", "items": items}
+        if path in (
             "/api/v1/namespaces/djbench/services/postgres",
             "/api/v1/namespaces/djbench/services/stubapi",
         ):
-            name = url.path.rsplit("/", 1)[1]
-            self._answer(200, {"kind": "Service", "metadata": {"name": name}})
-        else:
-            self._answer(404, {"kind": "Status", "status": "Failure", "code": 404})
-
-    def _answer(self, code: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+            return 200, {"kind": "Service", "metadata": {"name": path.rsplit("/", 1)[1]}}
+        return NOT_FOUND
 
 
 class NoHelm(Kube):
@@ -118,65 +105,32 @@ class NoHelm(Kube):
         return ""
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[NoHelm, Any]]:
-    Cluster.pods = {
-        POSTGRES: [_pod("pod-postgres-ready")],
-        STUB: [_pod("pod-stubapi-ready")],
-    }
-    Cluster.selectors = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Cluster)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    cfg = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {"name": "rec", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}
-        ],
-        "users": [{"name": "rec", "user": {"token": "recorded"}}],
-        "contexts": [{"name": "rec", "context": {"cluster": "rec", "user": "rec"}}],
-        "current-context": "rec",
-    }
-    (tmp_path / "kubeconfig").write_text(json.dumps(cfg))
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("helm", "kubectl"):  # found by Kube, never run by these reads
-        (bin_dir / tool).write_text("#!/bin/sh\nexit 1\n")
-        (bin_dir / tool).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    try:
-        yield NoHelm("djbench", context="rec"), server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_a_restart_during_the_run_is_found_through_the_api(
-    cluster: tuple[NoHelm, Any], tmp_path: Path
+    loopback_api: Callable[[Answer], LoopbackApi], tmp_path: Path
 ) -> None:
-    kube, server = cluster
+    cluster = Cluster()
+    api = loopback_api(cluster)
+    kube = NoHelm("djbench", context="rec")
     scenario = parse_scenario("duration_s: 30", "x")
     backend = KubernetesBackend(scenario, out_dir=tmp_path, kube=kube, run_id="r")
     with backend.infrastructure():
         # The selectors the charts' pods carry: the StatefulSet's, not the seed Job's.
-        assert Cluster.selectors == [
+        assert cluster.selectors == [
             "app.kubernetes.io/instance=postgres,app.kubernetes.io/component=database",
             "app.kubernetes.io/instance=stubapi",
         ]
         assert backend.infrastructure_fault() is None
-        Cluster.pods[POSTGRES] = [_pod("pod-postgres-restarted")]
+        cluster.pods[POSTGRES] = [_pod("pod-postgres-restarted")]
         assert backend.infrastructure_fault() == (
             "Postgres pod postgres-0 restarted since the run began: container postgres, "
             "1 restart(s), last exit OOMKilled (exit code 137, signal 9)"
         )
-        Cluster.pods[POSTGRES] = [_pod("pod-postgres-ready")]
-        Cluster.pods[STUB] = [_pod("pod-stubapi-unready")]
+        cluster.pods[POSTGRES] = [_pod("pod-postgres-ready")]
+        cluster.pods[STUB] = [_pod("pod-stubapi-unready")]
         assert (backend.infrastructure_fault() or "").startswith(
             "the stub API pod stubapi-6d5f7c9b8-k2v7q is not ready"
         )
         # An API server that does not answer is no evidence of a fault (the next question
         # still sees a restart: it stays in restartCount).
-        server.shutdown()
-        server.server_close()
+        api.stop()
         assert backend.infrastructure_fault() is None
