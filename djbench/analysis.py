@@ -255,11 +255,6 @@ def scenario_of(results: Results) -> Scenario:
         raise DjbenchError(f"results: invalid scenario at {where}: {first['msg']}") from exc
 
 
-def load_label(step: Step) -> str:
-    """The load a step applied: ``c=32`` (closed model) or ``150/s`` (open model)."""
-    return step.load_label
-
-
 def slo_misses(step: Step, slo: Slo) -> tuple[str, ...]:
     """Why a step does not count towards capacity at SLO; empty when it does."""
     if step.status != "ok":
@@ -388,7 +383,7 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
     if run.status == "failed":
         warn("failed-run", None, f"run failed: {run.error or 'no error recorded'}")
     for step in run.steps:
-        load = load_label(step)
+        load = step.load_label
         if step.status == "failed":
             warn("failed-step", load, f"step failed: {step.error or 'no error recorded'}")
             continue

@@ -24,7 +24,6 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from djbench.analysis import load_label
 from djbench.plan import LoadStep
 from djbench.results import Step
 
@@ -82,7 +81,7 @@ class RichProgress:
     def step_done(self, run: str, workload: str, step: Step) -> None:
         """Print one line with the step's headline numbers."""
         self._bar.advance(self._task)
-        level = load_label(step)
+        level = step.load_label
         if step.status != "ok":
             error = _one_line(step.error or "no error recorded")
             self._line(

@@ -304,26 +304,23 @@ def _run_setup(
     tasks: list[Task],
     writer: ResultsWriter,
     progress: Progress,
-) -> list[LoadStep | None]:
-    """The tasks of one setup on one freshly started server; per task, the capacity a search
-    found (None for other tasks, or a search that found no rate within the SLO)."""
-    found: list[LoadStep | None] = []
+) -> None:
+    """The tasks of one setup on one freshly started server."""
     if not tasks:
-        return found
+        return
     slot = ServerSlot(backend, tasks[0].setup, progress)
     try:
         for number, task in enumerate(tasks):
             try:
-                found.append(_run_workload(plan, backend, slot, task, writer, progress))
+                _run_workload(plan, backend, slot, task, writer, progress)
             except ServerStartError as exc:
                 error = f"server did not start: {exc}"
                 for rest in tasks[number + 1 :]:
                     writer.put(None, _run_record(rest, plan, [], error))
                 progress.skipped(sum(t.planned(plan) for t in tasks[number + 1 :]))
-                return found + [None] * (len(tasks) - len(found))
+                return
     finally:
         slot.close()
-    return found
 
 
 class ServerStartError(Exception):
@@ -354,8 +351,8 @@ def _run_workload(
     task: Task,
     writer: ResultsWriter,
     progress: Progress,
-) -> LoadStep | None:
-    """One run of a task, step by step; for a search, the best rate that met the SLO."""
+) -> None:
+    """One run of a task, step by step (a search chooses each next rate from the last)."""
     workload = task.workload
     slo = plan.scenario.slo_for(workload)
     steps: list[Step] = []
@@ -374,7 +371,7 @@ def _run_workload(
         _check_infrastructure(backend, task, record, None)
         writer.put(index, _run_record(task, plan, steps, problem))
         progress.skipped(planned)
-        return None
+        return
     probes: list[tuple[float, bool]] = []
     todo = _first_steps(plan, task)
     open_added = task.steps is not None or task.purpose == "search"
@@ -421,8 +418,6 @@ def _run_workload(
     failed = [s for s in steps if s.status == "failed"]
     error = f"{len(failed)} of {len(steps)} steps failed: {failed[0].error}" if failed else None
     writer.put(index, _run_record(task, plan, steps, error))
-    passed = [level for level, ok in probes if ok]
-    return LoadStep("open", max(passed)) if passed else None
 
 
 def _search_start(task: Task) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 
 from benchapp.catalog import WORKLOADS
-from djbench.analysis import KNEE_GAIN, MAX_DROPPED_FRACTION, Analysis, RunSummary, load_label
+from djbench.analysis import KNEE_GAIN, MAX_DROPPED_FRACTION, Analysis, RunSummary
 from djbench.report.checks import counts_text, group_warnings
 from djbench.report.plots import plot_files
 from djbench.results import Environment
@@ -159,7 +159,7 @@ def step_rows(summary: RunSummary) -> list[list[str]]:
             [
                 summary.label,
                 step.model,
-                load_label(step),
+                step.load_label,
                 *(measured if ok else [DASH] * 3),
                 errors,
                 f"{step.dropped:,}" if step.model == "open" else DASH,
@@ -181,7 +181,7 @@ def upstream_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
         rows.append(
             [
                 summary.label,
-                load_label(step),
+                step.load_label,
                 fmt_num(traffic.calls / step.duration_s),
                 f"{traffic.connections:,}",
                 DASH if per_call is None else f"{per_call:.3f}",
@@ -208,7 +208,7 @@ def knee_text(summary: RunSummary) -> str:
         return "one closed step: no knee to find"
     if step is None:
         return f"no knee within the ladder (every step added ≥ {KNEE_GAIN:.0%})"
-    return f"knee at {load_label(step)} ({fmt_num(step.rps)} req/s)"
+    return f"knee at {step.load_label} ({fmt_num(step.rps)} req/s)"
 
 
 _HEADLINE_ENV = {"python", "django", "k6", "cpu_model", "cpus", "servers"}
@@ -240,7 +240,13 @@ def template_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(plain=fmt_plain, num=fmt_num, pct=fmt_pct, ratio=fmt_ratio, load=load_label)
+    env.filters.update(
+        plain=fmt_plain,
+        num=fmt_num,
+        pct=fmt_pct,
+        ratio=fmt_ratio,
+        load=lambda step: step.load_label,
+    )
     env.globals.update(
         STEP_COLUMNS=STEP_COLUMNS,
         UPSTREAM_COLUMNS=UPSTREAM_COLUMNS,

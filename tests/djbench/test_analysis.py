@@ -11,7 +11,6 @@ from djbench.analysis import (
     CheckWarning,
     RunSummary,
     analyze,
-    load_label,
     scenario_of,
     slo_misses,
     summarize_run,
@@ -93,7 +92,7 @@ def test_capacity_is_the_fastest_step_within_the_slo(analysis: Analysis) -> None
     # c=128 is faster (188 req/s) but its p99 (2452 ms) breaks the 2000 ms SLO.
     assert uvicorn.capacity_rps == 149.8
     assert uvicorn.capacity_step is not None
-    assert load_label(uvicorn.capacity_step) == "150.4/s"
+    assert uvicorn.capacity_step.load_label == "150.4/s"
     assert uvicorn.best_rps == 188.0
     assert summary(analysis, "cpu", "gunicorn-sync").capacity_rps == 98.0
 
