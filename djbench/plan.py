@@ -133,17 +133,18 @@ class Plan:
     ) -> LoadStep:
         """The step with a warm-up and measured phase sized by the evidence it needs: at least
         ``min_requests`` responses and ``min_cycles`` request cycles (a closed user's request
-        plus think time), within ``duration_s`` … ``max_duration_s``.
+        plus think time), within ``duration_s`` … ``max_duration_s`` (without a cap: the
+        scenario's times).
 
         Rates and latencies are estimated from steps already measured (the same step in an
         earlier round, else the closed step just below it, whose rate is a lower bound), else
         from the workload's physical floor; without any, the scenario's times stand.
         """
         s = self.scenario
-        rate, cycle = _estimate(step, known, s, workload)
-        if rate is None or cycle is None:
-            return replace(step, warmup_s=s.warmup_s, duration_s=s.duration_s)
         cap = s.survey_max_duration_s if survey and s.survey_max_duration_s else s.max_duration_s
+        rate, cycle = _estimate(step, known, s, workload)
+        if cap is None or rate is None or cycle is None:
+            return replace(step, warmup_s=s.warmup_s, duration_s=s.duration_s)
         need = max(s.duration_s, s.min_requests / rate, s.min_cycles * cycle)
         duration = max(s.duration_s, min(need, cap))
         warmup = max(s.warmup_s, min(WARMUP_CYCLES * cycle, cap))

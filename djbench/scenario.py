@@ -130,11 +130,12 @@ class Scenario(_Strict):
     warmup_s: float = Field(default=1.0, ge=0)
     """Warm-up at the step's own load before it is measured (with open steps: 0 or >= 1 s)."""
     duration_s: float = Field(default=5.0, ge=1)
-    """The shortest measured phase; a step lasts longer when it needs to hold ``min_requests``
-    responses and ``min_cycles`` request cycles, up to ``max_duration_s``."""
+    """The measured phase; with ``max_duration_s``, the shortest one: a step then lasts longer
+    when it needs to hold ``min_requests`` responses and ``min_cycles`` request cycles."""
     min_requests: int = Field(default=300, ge=1)
     min_cycles: int = Field(default=10, ge=1)
-    max_duration_s: float = Field(default=10.0, ge=1)
+    max_duration_s: float | None = Field(default=None, ge=1)
+    """The cap of steps sized by evidence; None: every step lasts ``warmup_s`` + ``duration_s``."""
     survey_max_duration_s: float | None = Field(default=None, ge=1)
     """A shorter cap for the survey's steps (they find the leaders and draw the curves; the
     confirmation rounds carry the verdict); None: ``max_duration_s``."""

@@ -123,3 +123,10 @@ def test_a_search_with_cpu_to_spare_steps_up_further() -> None:
     assert next_search_rate(100.0, [(100.0, True)], 6, headroom=True) == 200.0
     # Once bracketed, headroom changes nothing: bisect.
     assert next_search_rate(100.0, [(100.0, True), (200.0, False)], 6, headroom=True) == 150.0
+
+
+def test_without_a_cap_steps_keep_the_scenarios_times() -> None:
+    """Profiles that do not ask for evidence-sized steps (smoke, clients) keep their times."""
+    plan = make_plan(parse_scenario("warmup_s: 1\nduration_s: 2", "s"), ["uvicorn"], ["upstream"])
+    step = plan.timed(LoadStep("closed", 1), [], "upstream", survey=True)
+    assert (step.warmup_s, step.duration_s) == (1, 2)
