@@ -85,7 +85,10 @@ def stub_headroom(out: Path, k6: Path, demand: float, delay_ms: int) -> list[dic
             work.mkdir(parents=True, exist_ok=True)
             # The stub's path has no {views} part: "none" fills the required field.
             url = f"http://{HOST}:{port}"
-            target = StepTarget(url, "stubapi", "none", "stub", "open", step.level, 1, 5)
+            target = StepTarget(
+                url, "stubapi", "none", "stub", "open", step.level, 1, 5,
+                max_vus=step.vus(scenario), pre_vus=step.pre_vus(scenario),
+            )  # fmt: skip
             load = k6_process(
                 k6, scenario_file, target, summary=work / "summary.json",
                 log=work / "k6.log", cpus=layout.infra_arg, run_id="stub",

@@ -7,6 +7,7 @@ numbers, so they cannot disagree with each other.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -121,6 +122,16 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class Searched:
+    """One search's capacity at SLO (one round of one candidate on the open model)."""
+
+    rate: float
+    """Requests per second: interpolated where the SLO is reached, or the best passing rate."""
+    bounded: bool
+    """False when every rate the search tried met the SLO: ``rate`` is a lower bound."""
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One variant (with its upstream client) on one workload, over every round it ran."""
 
@@ -130,20 +141,24 @@ class Candidate:
     """Median capacity at SLO over its rounds, with its 95 % interval."""
     samples: tuple[float, ...]
     missed: int
-    """Confirmation rounds in which no step met the SLO (left out of ``samples``)."""
-    searched: float | None = None
-    """The open-model capacity at SLO its search found (the best arrival rate that met the
-    SLO; one measurement), None without a search or when no rate met the SLO."""
-    bracketed: bool = True
-    """False when the search met the SLO at every rate it tried: ``searched`` is a lower
-    bound (the server may carry more)."""
+    """Rounds in which no step met the SLO (left out of ``samples``)."""
+    searched: bool = False
+    """True: the samples are searched open-model arrival rates (one search per round); False:
+    closed-model throughputs of the best step that met the SLO (the survey's ladder)."""
+    lower_bounds: int = 0
+    """Rounds whose search met the SLO at every rate it tried: their sample is a lower bound."""
 
     @property
-    def searched_text(self) -> str | None:
-        """``≥409.3`` or ``407.2``: the searched rate, marked when it is a lower bound."""
-        if self.searched is None:
-            return None
-        return ("" if self.bracketed else "≥") + f"{self.searched:,.1f}"
+    def censored(self) -> bool:
+        """Whether the median itself is a lower bound (most rounds never found a failing
+        rate): the candidate may carry more."""
+        return self.lower_bounds * 2 > len(self.samples)
+
+    @property
+    def capacity_text(self) -> str:
+        """``≥409.3 [401.0–415.2]`` or ``407.2 [...]``: the median capacity with its interval,
+        marked when it is a lower bound."""
+        return ("≥" if self.censored else "") + self.capacity.text()
 
 
 @dataclass(frozen=True)
@@ -190,8 +205,14 @@ class Verdict:
 
     @property
     def significant(self) -> bool:
-        """A lead that passed the test and the effect threshold; False means "≈"."""
-        return self.comparison is not None and self.comparison.significant and not self.void
+        """A lead that passed the test and the effect threshold, over a runner-up whose
+        capacity was bounded; False means "≈"."""
+        return (
+            self.comparison is not None
+            and self.comparison.significant
+            and not self.void
+            and not (len(self.candidates) > 1 and self.candidates[1].censored)
+        )
 
     @property
     def text(self) -> str:
@@ -202,26 +223,32 @@ class Verdict:
             return "no variant met the SLO"
         slo = f"p99 ≤ {self.slo.p99_ms:g} ms"
         first = self.candidates[0]
-        best = f"{first.label} {first.capacity.text()} req/s at {slo}"
+        model = " (open model, searched)" if first.searched else ""
+        best = f"{first.label} {first.capacity_text} req/s{model} at {slo}"
         if self.comparison is None or len(self.candidates) < 2:
-            sentence = f"{best}, n={first.capacity.n}; no other variant met the SLO"
-        else:
-            second = self.candidates[1]
-            c = self.comparison
-            n = f"n={c.n_a}" if c.n_a == c.n_b else f"n={c.n_a} vs {c.n_b}"
-            ratio = c.ratio.text(".2f", "×")
-            if self.significant:
-                test = f"Mann-Whitney p={c.p_value:.2g}"
-                sentence = f"{best}, {ratio} {second.label}: significant ({test}), {n}"
-            else:
-                sentence = (
-                    f"≈ {first.label} {first.capacity.text()} and {second.label} "
-                    f"{second.capacity.text()} req/s at {slo} ({ratio}; {c.why_not}), {n}"
-                )
-        searched = [f"{c.label} {c.searched_text}" for c in self.candidates[:2] if c.searched_text]
-        if searched:
-            sentence += f"; open-model capacity at SLO (searched, n=1): {', '.join(searched)}"
-        return sentence
+            return f"{best}, n={first.capacity.n}; no other variant met the SLO"
+        second = self.candidates[1]
+        c = self.comparison
+        n = f"n={c.n_a}" if c.n_a == c.n_b else f"n={c.n_a} vs {c.n_b}"
+        ratio = c.ratio.text(".2f", "×")
+        if self.significant:
+            test = f"Mann-Whitney p={c.p_value:.2g}"
+            return f"{best}, {ratio} {second.label}: significant ({test}), {n}"
+        why = self.why_not
+        return (
+            f"≈ {first.label} {first.capacity_text} and {second.label} "
+            f"{second.capacity_text} req/s{model} at {slo} ({ratio}; {why}), {n}"
+        )
+
+    @property
+    def why_not(self) -> str | None:
+        """Why the lead is not significant: the test's reason, or a runner-up whose capacity
+        is only a lower bound (it may carry as much as the winner)."""
+        if self.comparison is None or self.significant:
+            return None
+        if len(self.candidates) > 1 and self.candidates[1].censored:
+            return f"{self.candidates[1].label} met the SLO at every rate tried"
+        return self.comparison.why_not
 
 
 @dataclass(frozen=True)
@@ -272,6 +299,54 @@ def slo_misses(step: Step, slo: Slo) -> tuple[str, ...]:
     return tuple(misses)
 
 
+def slo_load(step: Step, slo: Slo) -> float:
+    """How close a step came to its SLO: the largest of p99 over the SLO's p99, the error rate
+    over the allowed one and the dropped share over ``MAX_DROPPED_FRACTION``. At most 1 meets
+    the SLO (as ``slo_misses`` says); a failed or empty step is infinitely far."""
+    if step.status != "ok" or step.requests == 0:
+        return math.inf
+
+    def share(value: float, limit: float) -> float:
+        return value / limit if limit > 0 else (math.inf if value > 0 else 0.0)
+
+    dropped = step.dropped / step.requests if step.model == "open" else 0.0
+    return max(
+        step.latency_ms.p99 / slo.p99_ms,
+        share(step.error_rate, slo.max_error_rate),
+        share(dropped, MAX_DROPPED_FRACTION),
+    )
+
+
+def searched_capacity(summary: RunSummary) -> Searched | None:
+    """The capacity at SLO one open-model search found, None when no rate met the SLO.
+
+    Between the highest rate that met the SLO and the lowest rate above it that did not, the
+    rate where ``slo_load`` reaches 1, interpolated on the log of the load (a chord, so where
+    latency climbs ever faster towards saturation the estimate errs low); the best passing
+    rate itself when the rate above failed outright, and as a lower bound when no rate above
+    it failed.
+    """
+    tried = [
+        (step, not miss)
+        for step, miss in zip(summary.run.steps, summary.slo_misses, strict=True)
+        if step.model == "open" and step.rate
+    ]
+    passed = [step for step, ok in tried if ok]
+    if not passed:
+        return None
+    lo = max(passed, key=lambda s: s.rate or 0.0)
+    low_rate = lo.rate or 0.0
+    above = [step for step, ok in tried if not ok and (step.rate or 0.0) > low_rate]
+    if not above:
+        return Searched(low_rate, bounded=False)
+    hi = min(above, key=lambda s: s.rate or 0.0)
+    near, far = max(slo_load(lo, summary.slo), 1e-9), slo_load(hi, summary.slo)
+    if not math.isfinite(far) or far <= 1:
+        return Searched(low_rate, bounded=True)
+    share = -math.log(near) / (math.log(far) - math.log(near))
+    return Searched(low_rate + share * ((hi.rate or 0.0) - low_rate), bounded=True)
+
+
 def _knee_index(steps: list[Step]) -> int | None:
     closed = sorted(
         (i for i, s in enumerate(steps) if s.model == "closed" and s.status == "ok"),
@@ -292,49 +367,62 @@ def summarize_run(run: Run, slo: Slo) -> RunSummary:
 
 
 def capacity_sample(summary: RunSummary) -> float | None:
-    """The run's capacity at SLO as one repeat sees it (None when no step met the SLO)."""
+    """The run's capacity at SLO as one round sees it (None when no step met the SLO): a
+    search's interpolated rate, else the throughput of the best step that met the SLO."""
+    if is_search(summary):
+        found = searched_capacity(summary)
+        return None if found is None else found.rate
     return summary.capacity_rps
 
 
-def leaders(summaries: Iterable[RunSummary], k: int) -> list[tuple[RunSummary, Step]]:
+def is_search(summary: RunSummary) -> bool:
+    """Whether a run is an open-model capacity search: round 0's (``search``) or a
+    confirmation round's."""
+    return summary.run.purpose in ("search", "confirm") and any(
+        s.model == "open" for s in summary.run.steps
+    )
+
+
+def leaders(
+    summaries: Iterable[RunSummary], k: int, top: float | None = None
+) -> list[tuple[RunSummary, Step]]:
     """The ``k`` best survey runs of one workload by capacity at SLO, each with the step its
-    capacity came from: what confirmation rounds re-measure."""
+    capacity came from: what the searches and confirmation rounds follow.
+
+    With ``top`` (the ladder's highest concurrency): when a leader's capacity came from that
+    step, the ladder, not the server, may have set it (Little's law caps a closed step at
+    users / latency), and every other run whose capacity came from it is tied with it: they
+    join too, up to ``2 k`` in all, and a search ranks them.
+    """
     ranked = [
         (summary, step)
         for summary in summaries
         if summary.run.purpose == "survey" and (step := summary.capacity_step) is not None
     ]
     ranked.sort(key=lambda t: -t[1].rps)
-    return ranked[:k]
+    chosen = ranked[:k]
 
+    def capped(step: Step) -> bool:
+        return top is not None and step.model == "closed" and step.concurrency == top
 
-def _bracketed(search: RunSummary) -> bool:
-    """Whether a capacity search found a rate above its best passing one that missed the SLO."""
-    best = search.capacity_step
-    if best is None:
-        return True  # nothing passed: no capacity to bound
-    return any(
-        miss and s.status == "ok" and (s.rate or 0) > (best.rate or 0)
-        for s, miss in zip(search.run.steps, search.slo_misses, strict=True)
-    )
+    if any(capped(step) for _, step in chosen):
+        chosen += [t for t in ranked[k:] if capped(t[1])]
+    return chosen[: 2 * k]
 
 
 def _verdict(
     workload: str, slo: Slo, summaries: Iterable[RunSummary], void: str | None = None
 ) -> Verdict:
     summaries = list(summaries)
-    # Once leaders were searched or confirmed, they alone are compared: a survey-only
-    # candidate (n = 1) cannot stand beside repeated ones. The others stay in the tables.
-    followed = {s.run.key for s in summaries if s.run.purpose in ("search", "confirm")}
+    # Once leaders were confirmed (else searched), they alone are compared: a candidate
+    # measured once cannot stand beside repeated ones. The others stay in the tables.
+    followed = {s.run.key for s in summaries if s.run.purpose == "confirm"} or {
+        s.run.key for s in summaries if s.run.purpose == "search"
+    }
     # The candidates are variants with their upstream client: two clients, two candidates.
     by_key: dict[tuple[str, str | None], list[RunSummary]] = {}
-    searches: dict[tuple[str, str | None], RunSummary] = {}
     for s in summaries:
-        if followed and s.run.key not in followed:
-            continue
-        if s.run.purpose == "search":
-            searches[s.run.key] = s
-        else:
+        if not followed or s.run.key in followed:
             by_key.setdefault(s.run.key, []).append(s)
     candidates = []
     for key, runs in by_key.items():
@@ -342,9 +430,17 @@ def _verdict(
         # never their best.
         if not any(capacity_sample(r) is not None for r in runs if r.run.purpose == "survey"):
             continue
-        samples = [capacity_sample(r) for r in runs]
+        # Searched rounds (open model) carry the capacity. Without a search, or in a file
+        # whose confirmation rounds repeated the closed capacity step (before results v3
+        # searched in every round), the closed-model rounds do.
+        closed_rounds = any(r.run.purpose == "confirm" and not is_search(r) for r in runs)
+        searches = [] if closed_rounds else [r for r in runs if is_search(r)]
+        rounds = searches or [r for r in runs if r.run.purpose in ("survey", "confirm")]
+        found = [searched_capacity(r) for r in searches]
+        samples = [capacity_sample(r) for r in rounds]
         kept = tuple(x for x in samples if x is not None)
-        search = searches.get(key)
+        if not kept:
+            continue
         candidates.append(
             Candidate(
                 key,
@@ -352,8 +448,8 @@ def _verdict(
                 median_interval(kept),
                 kept,
                 len(samples) - len(kept),
-                search.capacity_rps if search else None,
-                _bracketed(search) if search else True,
+                searched=bool(searches),
+                lower_bounds=sum(1 for f in found if f is not None and not f.bounded),
             )
         )
     candidates.sort(key=lambda c: -c.capacity.median)  # stable: ties keep results order
@@ -482,7 +578,12 @@ def _repeat_warnings(verdict: Verdict) -> list[CheckWarning]:
     for candidate in verdict.candidates[:2]:
         doubts = stability_warnings(candidate.samples) if candidate.samples else []
         if candidate.missed:
-            doubts.append(f"{candidate.missed} confirmation round(s) met the SLO at no step")
+            doubts.append(f"{candidate.missed} round(s) met the SLO at no step")
+        if candidate.lower_bounds:
+            doubts.append(
+                f"{candidate.lower_bounds} of {len(candidate.samples)} searches met the SLO at "
+                "every rate they tried (their capacity is a lower bound)"
+            )
         found += [
             CheckWarning("repeats", verdict.workload, candidate.label, None, doubt)
             for doubt in doubts

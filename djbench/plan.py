@@ -3,6 +3,7 @@ serves, and which load steps each run gets."""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -17,13 +18,33 @@ from djbench.variants import Variant, resolve_variants
 SEARCH_UP = 1.25
 SEARCH_FAR = 2.0
 SEARCH_DOWN = 0.8
-"""How far a capacity search steps from its last rate while it has no bracket (far: when
-the server used under ``SEARCH_HEADROOM`` of its CPU budget at the last passing rate)."""
+"""How far a capacity search steps from its last rate while it has no bracket (far: when,
+at the last passing rate, the server used under ``SEARCH_HEADROOM`` of its CPU budget and
+the step under that share of its SLO: ``analysis.slo_load``)."""
 SEARCH_HEADROOM = 0.5
 SEARCH_RESOLUTION = 0.05
 """A bracket this narrow (relative to its lower end) ends the search."""
+CONFIRM_START = 0.9
+"""A confirmation round's search starts at this share of the capacity round 0 found (when
+round 0 found a rate that failed above it; else at the lower bound itself): one step up
+(``SEARCH_UP``) then brackets it within about ±10 %."""
 WARMUP_CYCLES = 3
 """Request cycles of warm-up: connections open, pools filled, caches and JITs warm."""
+WARM_CYCLES = 1
+WARM_MIN_S = 0.5
+"""Warm-up of a step that follows one of the same workload on the same server: that server is
+warm, only the new load has to settle (one request cycle, at least this long)."""
+VU_HEADROOM = 1.5
+"""An open step may hold this many times (rate × the SLO's p99) requests in flight. With
+that many in flight at a constant arrival rate, the oldest is 1.5 × the SLO's p99 old, so an
+iteration k6 drops for want of a VU can only fall where the step misses the SLO anyway: the
+VU ceiling never decides a capacity."""
+PREALLOCATED_IN_FLIGHT = 2.0
+"""An open step allocates VUs for this many times the requests it expects in flight (rate ×
+expected latency) before it starts; k6 adds more up to the ceiling only when all are busy.
+Not the whole ceiling: k6 cycles through every VU it has, each with its own keep-alive
+connection, so idle VUs would hold hundreds of idle connections open on the server (a
+gevent worker serves at most 1000)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +57,24 @@ class LoadStep:
     duration_s: float | None = None
     """The step's own warm-up and measured phase; None: the scenario's (``timed`` sizes them
     by the evidence the step needs)."""
+    max_vus: int | None = None
+    """Open model: the most VUs k6 may hold in flight (``timed`` sizes it from the rate and
+    the SLO); None: the scenario's ``open.max_vus``. Closed steps ignore it."""
+    preallocated: int | None = None
+    """Open model: VUs allocated before the step starts (``timed`` sizes them from the
+    expected requests in flight); None: all of ``max_vus``."""
+
+    def vus(self, scenario: Scenario) -> int:
+        """The VU ceiling of an open step (closed steps: their level)."""
+        if self.model == "closed":
+            return round(self.level)
+        return scenario.open.max_vus if self.max_vus is None else self.max_vus
+
+    def pre_vus(self, scenario: Scenario) -> int:
+        """VUs an open step allocates up front (closed steps: their level)."""
+        if self.model == "closed":
+            return round(self.level)
+        return min(self.vus(scenario), self.preallocated or self.vus(scenario))
 
     def times(self, scenario: Scenario) -> tuple[float, float]:
         """Warm-up and measured seconds of this step."""
@@ -116,9 +155,22 @@ class Plan:
         return s.search_steps + (s.repeats - 1) * s.confirm_steps
 
     @property
+    def contender_slots(self) -> int:
+        """Candidates beyond the leaders that may join round 0's search (the survey could not
+        rank them: ``analysis.leaders``), all workloads together, at most."""
+        if not self.scenario.search_steps:
+            return 0
+        k = self.scenario.leaders
+        return len(self.workloads) * max(0, min(2 * k, len(self.setups)) - k)
+
+    @property
     def total_steps(self) -> int:
         """Every step of the whole plan, the leaders' searches and confirmations at most."""
-        return self.survey_steps + self.leader_slots * self.steps_per_leader
+        return (
+            self.survey_steps
+            + self.leader_slots * self.steps_per_leader
+            + self.contender_slots * self.scenario.search_steps
+        )
 
     def order(self, setups: list[Setup], round_: int) -> list[Setup]:
         """The setups of one round in their shuffled order: the same for one seed and round,
@@ -129,38 +181,46 @@ class Plan:
         return shuffled
 
     def timed(
-        self, step: LoadStep, known: list[Step], workload: str, survey: bool = False
+        self,
+        step: LoadStep,
+        known: list[Step],
+        workload: str,
+        survey: bool = False,
+        warm: bool = False,
     ) -> LoadStep:
         """The step with a warm-up and measured phase sized by the evidence it needs: at least
-        ``min_requests`` responses and ``min_cycles`` request cycles (a closed user's request
-        plus think time), within ``duration_s`` … ``max_duration_s`` (without a cap: the
+        ``min_requests`` responses and (closed steps) ``min_cycles`` request cycles (a user's
+        request plus think time), within ``duration_s`` … ``max_duration_s`` (without a cap: the
         scenario's times).
 
         Rates and latencies are estimated from steps already measured (the same step in an
         earlier round, else the closed step just below it, whose rate is a lower bound), else
-        from the workload's physical floor; without any, the scenario's times stand.
+        from the workload's physical floor; without any, the scenario's times stand. A
+        ``warm`` step (the same server just measured the same workload) warms up for
+        ``WARM_CYCLES``, not ``WARMUP_CYCLES``.
         """
         s = self.scenario
-        cap = s.survey_max_duration_s if survey and s.survey_max_duration_s else s.max_duration_s
         rate, cycle = _estimate(step, known, s, workload)
+        if step.model == "open":
+            ceiling = open_vus(s, workload, step.level)
+            expected = step.level * (cycle or s.slo_for(workload).p99_ms / 1000)
+            ahead = max(1, min(ceiling, math.ceil(expected * PREALLOCATED_IN_FLIGHT)))
+            step = replace(step, max_vus=ceiling, preallocated=ahead)
+        cap = s.survey_max_duration_s if survey and s.survey_max_duration_s else s.max_duration_s
         if cap is None or rate is None or cycle is None:
             return replace(step, warmup_s=s.warmup_s, duration_s=s.duration_s)
-        need = max(s.duration_s, s.min_requests / rate, s.min_cycles * cycle)
+        # Cycles matter to a closed step (its users' requests come in whole cycles); an open
+        # step's arrivals are paced, and it counts the requests started in its window.
+        cycles = s.min_cycles * cycle if step.model == "closed" else 0.0
+        need = max(s.duration_s, s.min_requests / rate, cycles)
         duration = max(s.duration_s, min(need, cap))
-        warmup = max(s.warmup_s, min(WARMUP_CYCLES * cycle, cap))
+        if warm:
+            warmup = max(min(s.warmup_s, WARM_MIN_S), min(WARM_CYCLES * cycle, cap))
+        else:
+            warmup = max(s.warmup_s, min(WARMUP_CYCLES * cycle, cap))
         if step.model == "open" and 0 < warmup < 1:
             warmup = 1.0  # k6's arrival-rate executors start whole seconds
         return replace(step, warmup_s=round(warmup, 1), duration_s=round(duration, 1))
-
-    def confirmation_steps(self, capacity: LoadStep) -> list[LoadStep]:
-        """What a confirmation round measures of a leader whose survey capacity came from the
-        step ``capacity``: that step again, and for a closed step the next one up the ladder
-        (capacity may have been just beyond it)."""
-        if capacity.model == "open":
-            return [capacity]
-        above = sorted(c for c in self.scenario.closed.concurrency if c > capacity.level)
-        more = above[: self.scenario.confirm_steps - 1]
-        return [capacity, *(LoadStep("closed", float(c)) for c in more)]
 
     def open_steps(self, closed: list[Step]) -> list[LoadStep]:
         """Arrival-rate steps: fractions of the best closed throughput, then absolute rates."""
@@ -193,6 +253,13 @@ def make_plan(
         overrides["seed"] = random.SystemRandom().randrange(2**31)
     scenario = revalidate(scenario, overrides, "--workloads")
     return Plan(scenario=scenario, variants=chosen, workloads=names)
+
+
+def open_vus(scenario: Scenario, workload: str, rate: float) -> int:
+    """VUs an open step at ``rate`` may hold: ``VU_HEADROOM`` × rate × the SLO's p99, within
+    the scenario's ``open.max_vus``."""
+    need = math.ceil(rate * scenario.slo_for(workload).p99_ms / 1000 * VU_HEADROOM)
+    return max(1, min(scenario.open.max_vus, need))
 
 
 def _estimate(

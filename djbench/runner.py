@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Generic, Literal, Protocol
 
 from benchapp.catalog import WORKLOADS
-from djbench.analysis import leaders, slo_misses, summarize_run
+from djbench.analysis import leaders, searched_capacity, slo_load, slo_misses, summarize_run
 from djbench.backends.base import Backend, ServerT
-from djbench.backends.steps import failed_step
+from djbench.backends.steps import NO_SUCCESS, failed_step
 from djbench.environment import version_of
 from djbench.errors import DjbenchError
 from djbench.plan import (
+    CONFIRM_START,
     SEARCH_HEADROOM,
     LoadStep,
     Plan,
@@ -132,14 +133,24 @@ class Task:
     known: tuple[Step, ...] = ()
     """Steps measured before (the survey's, for a confirmation): they size this run's steps."""
     purpose: Literal["survey", "search", "confirm"] = "survey"
-    search_from: LoadStep | None = None
-    """For a search: the survey step the leader's capacity came from (its rate starts it)."""
+    search_start: float | None = None
+    """For a search (round 0's, or a confirmation round's shorter one): its first rate."""
+
+    @property
+    def searching(self) -> bool:
+        """Whether each step's rate follows from the last (a capacity search)."""
+        return self.search_start is not None
 
     def planned(self, plan: Plan) -> int:
         """Its steps, for progress."""
-        if self.purpose == "search":
-            return plan.scenario.search_steps
+        if self.searching:
+            return self.search_limit(plan)
         return plan.steps_per_run if self.steps is None else len(self.steps)
+
+    def search_limit(self, plan: Plan) -> int:
+        """Steps a search may take: round 0's ``search_steps``, a confirmation's fewer."""
+        s = plan.scenario
+        return s.confirm_steps if self.purpose == "confirm" else s.search_steps
 
 
 class InfrastructureFault(Exception):
@@ -215,45 +226,71 @@ def _after_survey(
     measured again in the confirmation rounds, each round in a new order on fresh servers."""
     scenario = plan.scenario
     rounds = scenario.repeats - 1
+    k = scenario.leaders
     chosen: dict[Setup, list[tuple[str, Run, LoadStep]]] = {}
+    leading = extra = 0
     for workload in plan.workloads:
         survey = [
             summarize_run(r, scenario.slo_for(workload))
             for r in writer.runs
             if r.workload == workload and r.purpose == "survey"
         ]
-        for summary, step in leaders(survey, scenario.leaders):
+        top = max(scenario.closed.concurrency) if scenario.search_steps else None
+        found = leaders(survey, k, top)
+        leading, extra = leading + min(len(found), k), extra + max(0, len(found) - k)
+        for summary, step in found:
             capacity = LoadStep(step.model, float(step.concurrency or step.rate or 0))
             chosen.setdefault(_setup_of(summary.run, plan), []).append(
                 (workload, summary.run, capacity)
             )
-    leading = sum(len(items) for items in chosen.values())
     progress.skipped((plan.leader_slots - leading) * plan.steps_per_leader)
-    if scenario.search_steps:
-        # The open-model capacity at SLO, once per leader: the headline rate. Its repeats
-        # would need a search per round; the rounds below repeat the closed capacity step.
-        progress.phase("searching the leaders' capacity at SLO (open model)")
-        for setup in plan.order(list(chosen), 0):
-            tasks = [
-                Task(setup, w, 0, None, tuple(run.steps), purpose="search", search_from=step)
-                for w, run, step in chosen[setup]
-            ]
-            _run_setup(plan, backend, tasks, writer, progress)
+    progress.skipped((plan.contender_slots - extra) * scenario.search_steps)
+    if not scenario.search_steps:
+        return
+    # Round 0: each leader's open-model capacity at SLO, searched from its survey capacity.
+    progress.phase("searching the leaders' capacity at SLO (open model)")
+    first = len(writer.runs)
+    for setup in plan.order(list(chosen), 0):
+        tasks = [
+            Task(setup, w, 0, None, tuple(run.steps), "search", _rate_of(run, step))
+            for w, run, step in chosen[setup]
+        ]
+        _run_setup(plan, backend, tasks, writer, progress)
+    # Each confirmation round searches again, in fewer steps, from just below what round 0
+    # found: the same start every round, so the rounds are repeats of one measurement. Where
+    # more than the leaders were searched (tied in the survey), round 0 ranks them.
     planned: dict[Setup, list[Task]] = {}
-    for setup, items in chosen.items():
-        for workload, run, capacity in items:
-            # The server sets a closed step's throughput (an open step's is the rate asked
-            # for): each round measures the leader's capacity step again, and the next level.
-            confirm = tuple(plan.confirmation_steps(capacity))
-            progress.skipped(rounds * (scenario.confirm_steps - len(confirm)))
+    for workload in plan.workloads:
+        searched = [
+            (run, searched_capacity(summarize_run(run, scenario.slo_for(workload))))
+            for run in writer.runs[first:]
+            if run.workload == workload
+        ]
+        searched.sort(key=lambda t: -(t[1].rate if t[1] else -1.0))  # stable: survey order
+        for run, best in searched[:k]:
+            if best is None:
+                progress.skipped(rounds * scenario.confirm_steps)
+                continue
+            start = best.rate * (CONFIRM_START if best.bounded else 1.0)
+            setup = _setup_of(run, plan)
+            known = [s for r in writer.runs if (r.key, r.workload) == (run.key, workload)
+                     for s in r.steps]  # fmt: skip
             planned.setdefault(setup, []).append(
-                Task(setup, workload, 0, confirm, tuple(run.steps), purpose="confirm")
+                Task(setup, workload, 0, None, tuple(known), "confirm", round(start, 2))
             )
     for round_ in range(1, rounds + 1):
         progress.phase(f"confirmation round {round_} of {rounds}")
         for setup in plan.order(list(planned), round_):
             tasks = [replace(t, round=round_) for t in planned[setup]]
             _run_setup(plan, backend, tasks, writer, progress)
+
+
+def _rate_of(run: Run, step: LoadStep) -> float:
+    """A survey step's measured throughput, as the arrival rate a search starts from."""
+    if step.model == "open":
+        return step.level
+    measured = [s for s in run.steps if s.load_label == step.label and s.status == "ok"]
+    return measured[-1].rps if measured else 0.0
 
 
 def _setup_of(run: Run, plan: Plan) -> Setup:
@@ -374,8 +411,9 @@ def _run_workload(
         return
     probes: list[tuple[float, bool]] = []
     todo = _first_steps(plan, task)
-    open_added = task.steps is not None or task.purpose == "search"
+    open_added = task.steps is not None or task.searching
     done = 0
+    last: ServerT | None = None
     while todo:
         step = todo.pop(0)
         try:
@@ -384,7 +422,12 @@ def _run_workload(
             writer.put(index, _run_record(task, plan, steps, f"server did not start: {exc}"))
             progress.skipped(planned - done)
             raise
-        step = plan.timed(step, [*task.known, *steps], workload, survey=task.purpose == "survey")
+        # Warm: the same server just served this workload without failing.
+        warm = server is last and steps[-1].status == "ok"
+        last = server
+        step = plan.timed(
+            step, [*task.known, *steps], workload, survey=task.purpose == "survey", warm=warm
+        )
         progress.step_started(record.label, workload, step)
         result = backend.measure(server, workload, step)
         fault = backend.infrastructure_fault()
@@ -401,17 +444,31 @@ def _run_workload(
                 Fault(message=fault, workload=workload, run=record.label, load=step.label)
             )
         writer.put(index, _run_record(task, plan, steps, INCOMPLETE))
-        if task.purpose == "search":
+        if task.search_start is not None:
             met = not slo_misses(result, slo)
             probes.append((step.level, met))
-            headroom = met and result.cpu_util < SEARCH_HEADROOM
-            rate = next_search_rate(
-                _search_start(task), probes, plan.scenario.search_steps, headroom
+            # Round 0 may leap while the server idles far within the SLO; a confirmation
+            # starts near capacity.
+            headroom = (
+                task.purpose == "search"
+                and result.cpu_util < SEARCH_HEADROOM
+                and slo_load(result, slo) < SEARCH_HEADROOM
             )
+            rate = next_search_rate(task.search_start, probes, task.search_limit(plan), headroom)
             todo = [] if rate is None else [LoadStep("open", rate)]
             if rate is None:
                 progress.skipped(planned - done)
-        elif not todo and not open_added:
+        elif result.model == "closed" and result.error == NO_SUCCESS:
+            # Not one response within the timeout: more users can only queue longer.
+            higher = [t for t in todo if t.model == "closed" and t.level > step.level]
+            todo = [t for t in todo if t not in higher]
+            progress.skipped(len(higher))
+            if higher:
+                progress.phase(
+                    f"{record.label} {workload}: skipping "
+                    f"{', '.join(t.label for t in higher)} (no response at {step.label})"
+                )
+        if not todo and not open_added and task.search_start is None:
             open_added = True
             todo = plan.open_steps(steps)
             progress.skipped(planned - done - len(todo))
@@ -420,19 +477,8 @@ def _run_workload(
     writer.put(index, _run_record(task, plan, steps, error))
 
 
-def _search_start(task: Task) -> float:
-    """A search starts at the leader's survey capacity, as an arrival rate."""
-    step = task.search_from
-    if step is None:
-        return 0.0
-    if step.model == "open":
-        return step.level
-    measured = [s for s in task.known if s.load_label == step.label and s.status == "ok"]
-    return measured[-1].rps if measured else 0.0
-
-
 def _first_steps(plan: Plan, task: Task) -> list[LoadStep]:
-    if task.purpose == "search":
-        first = next_search_rate(_search_start(task), [], plan.scenario.search_steps)
+    if task.search_start is not None:
+        first = next_search_rate(task.search_start, [], task.search_limit(plan))
         return [] if first is None else [LoadStep("open", first)]
     return list(plan.closed_steps) if task.steps is None else list(task.steps)

@@ -62,7 +62,7 @@ class OpenModel(_Strict):
 
     capacity_fractions: list[float] = Field(default_factory=list)
     rates: list[float] = Field(default_factory=list)
-    max_vus: int = Field(default=512, ge=1)
+    max_vus: int = Field(default=4096, ge=1)
 
     @model_validator(mode="after")
     def _positive(self) -> OpenModel:
@@ -131,7 +131,8 @@ class Scenario(_Strict):
     """Warm-up at the step's own load before it is measured (with open steps: 0 or >= 1 s)."""
     duration_s: float = Field(default=5.0, ge=1)
     """The measured phase; with ``max_duration_s``, the shortest one: a step then lasts longer
-    when it needs to hold ``min_requests`` responses and ``min_cycles`` request cycles."""
+    when it needs to hold ``min_requests`` responses and (closed) ``min_cycles`` request
+    cycles."""
     min_requests: int = Field(default=300, ge=1)
     min_cycles: int = Field(default=10, ge=1)
     max_duration_s: float | None = Field(default=None, ge=1)
@@ -156,18 +157,18 @@ class Scenario(_Strict):
     upstream_connections: int | None = Field(default=None, ge=1)
     """Pool limit of every upstream client; None sizes it for the run's peak calls in flight."""
     repeats: int = Field(default=1, ge=1)
-    """Measurements of each workload's leaders: the survey (every candidate, the whole ladder)
-    counts as one; each further round re-measures the leaders at their capacity, each on a
-    freshly started server, in a shuffled order."""
+    """Measurements of each workload's leaders. Round 0 (the survey of every candidate, then
+    each leader's capacity search) counts as one; each further round searches the leaders'
+    capacity again in ``confirm_steps``, each on a freshly started server, in a shuffled
+    order."""
     leaders: int = Field(default=2, ge=2)
     """Candidates per workload that confirmation rounds re-measure: the survey's best."""
-    confirm_steps: int = Field(default=2, ge=1, le=2)
-    """Steps of a confirmation round: the leader's capacity step, and (2) the next closed
-    level up, where its capacity may have been just beyond the survey's."""
+    confirm_steps: int = Field(default=2, ge=2)
+    """Steps of a confirmation round's search (from just below round 0's capacity: one rate
+    that meets the SLO and one above it that does not bracket the capacity)."""
     search_steps: int = Field(default=0, ge=0)
-    """Open-model steps that search each leader's capacity at SLO (up from its survey
-    capacity until a rate fails, then bisecting); 0: no search, leaders are confirmed at the
-    survey step their capacity came from."""
+    """Open-model steps that search each leader's capacity at SLO in round 0 (up from its
+    survey capacity until a rate fails, then bisecting); 0: no search, and no repeats."""
     seed: int | None = Field(default=None, ge=0)
     """Seed of the rounds' shuffled order; None draws one (recorded in the results)."""
 
@@ -186,6 +187,11 @@ class Scenario(_Strict):
                 )
         if not self.workloads:
             raise ValueError("workloads: at least one workload is needed")
+        if self.repeats > 1 and not self.search_steps:
+            raise ValueError(
+                "repeats: confirmation rounds repeat the leaders' capacity search; "
+                "set search_steps (e.g. 3) or repeats: 1"
+            )
         if self.has_open_steps and 0 < self.warmup_s < 1:
             raise ValueError(
                 "warmup_s: open-model steps need 0 (no warm-up) or at least 1 second (k6)"

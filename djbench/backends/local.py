@@ -264,6 +264,8 @@ class LocalBackend:
             level=step.level,
             warmup_s=warmup_s,
             duration_s=duration_s,
+            max_vus=step.vus(s),
+            pre_vus=step.pre_vus(s),
             client=server.setup.client,
         )
         k6 = k6_process(

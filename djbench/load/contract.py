@@ -46,6 +46,8 @@ VARIANT = "DJBENCH_VARIANT"
 CLIENT = "DJBENCH_CLIENT"
 WARMUP = "DJBENCH_WARMUP_S"
 DURATION = "DJBENCH_DURATION_S"
+MAX_VUS = "DJBENCH_MAX_VUS"
+PRE_VUS = "DJBENCH_PRE_VUS"
 SUMMARY = "DJBENCH_SUMMARY"
 PARALLELISM = "DJBENCH_PARALLELISM"
 JOB_COMPLETION_INDEX = "JOB_COMPLETION_INDEX"
@@ -63,6 +65,20 @@ ENV: tuple[EnvVar, ...] = (
     EnvVar(CLIENT, "the variant's upstream client (tag `client`)", "both", chart_value="client"),
     EnvVar(WARMUP, "this step's warm-up in seconds", "both", required=True, chart_value="warmupS"),
     EnvVar(DURATION, "this step's measured phase", "both", required=True, chart_value="durationS"),
+    EnvVar(
+        MAX_VUS,
+        "most VUs an open step may hold in flight",
+        "both",
+        required=True,
+        chart_value="maxVUs",
+    ),
+    EnvVar(
+        PRE_VUS,
+        "VUs an open step allocates before it starts",
+        "both",
+        required=True,
+        chart_value="preVUs",
+    ),
     EnvVar(SUMMARY, "file the JSON summary is also written to", "local"),
     EnvVar(PARALLELISM, "pods the step is split across", "kubernetes", chart_value="parallelism"),
     EnvVar(JOB_COMPLETION_INDEX, "this pod's index: its execution segment", "kubernetes"),
@@ -176,11 +192,23 @@ def step_env(
     client: str,
     warmup_s: float,
     duration_s: float,
+    max_vus: int,
+    pre_vus: int,
 ) -> dict[str, str]:
-    """The variables every run sets (side ``both``), by name."""
+    """The variables every run sets (side ``both``), by name.
+
+    ``max_vus``: the step's VU ceiling (``LoadStep.vus``), for all pods of a step together;
+    ``pre_vus``: the VUs it allocates before it starts (``LoadStep.pre_vus``; k6 uses at most
+    ``max_vus`` of them). Closed steps ignore both.
+    """
+    for name, vus in (("max_vus", max_vus), ("pre_vus", pre_vus)):
+        if isinstance(vus, bool) or not isinstance(vus, int) or vus < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, not {vus!r}")
     return {
         WARMUP: format_level(warmup_s),
         DURATION: format_level(duration_s),
+        MAX_VUS: str(max_vus),
+        PRE_VUS: str(pre_vus),
         SCENARIO: scenario,
         TARGET: target,
         VIEWS: views,
@@ -193,15 +221,15 @@ def step_env(
     }
 
 
-NUMBERS = frozenset({LEVEL, WARMUP, DURATION})
+NUMBERS = frozenset({LEVEL, WARMUP, DURATION, MAX_VUS, PRE_VUS})
 """Variables the chart takes as numbers (``--set-json``: ``--set`` would make 12.5 a string)."""
 
 
 def chart_set_args(env: Mapping[str, str]) -> list[str]:
     """``helm`` arguments giving the loadtest chart the chart-backed variables of ``env``.
 
-    Strings with ``--set-string``; the level with ``--set-json`` (a number: ``--set`` would
-    make 12.5 a string).
+    Strings with ``--set-string``; the numbers (``NUMBERS``) with ``--set-json`` (``--set``
+    would make 12.5 a string).
     """
     args: list[str] = []
     for name, text in env.items():

@@ -61,6 +61,11 @@ class StepTarget:
     warmup_s: float
     duration_s: float
     """The step's own warm-up and measured phase (seconds)."""
+    max_vus: int
+    """The most VUs an open step may hold in flight (``LoadStep.vus``); closed steps ignore it."""
+    pre_vus: int
+    """The VUs an open step allocates before it starts (``LoadStep.pre_vus``); closed steps
+    ignore it."""
     client: str = ""
     """The server's upstream client, a tag on every k6 metric (empty where none applies)."""
 
@@ -166,6 +171,8 @@ def k6_process(
             client=step.client,
             warmup_s=step.warmup_s,
             duration_s=step.duration_s,
+            max_vus=step.max_vus,
+            pre_vus=step.pre_vus,
         ),
         contract.SUMMARY: str(summary),
     }

@@ -12,7 +12,14 @@ from pathlib import Path
 import jinja2
 
 from benchapp.catalog import WORKLOADS
-from djbench.analysis import KNEE_GAIN, MAX_DROPPED_FRACTION, Analysis, RunSummary
+from djbench.analysis import (
+    KNEE_GAIN,
+    MAX_DROPPED_FRACTION,
+    Analysis,
+    RunSummary,
+    is_search,
+    searched_capacity,
+)
 from djbench.report.checks import counts_text, group_warnings
 from djbench.report.plots import plot_files
 from djbench.results import Environment
@@ -47,15 +54,22 @@ UPSTREAM_COLUMNS = (
 )
 """Header of the per-workload table of what the stub API saw (markdown and HTML)."""
 
+SEARCH_COLUMNS = ("variant", "round", "rates tried", "capacity at SLO")
+"""Header of the per-workload table of capacity searches, one row per round (markdown and
+HTML)."""
+
 HOW_TO_READ = (
     "Each workload opens with its verdict: the variant (with its upstream client, where the "
     "workload calls one) that carries the most throughput within the workload's SLO, its "
     "median over the repeats with a 95% interval, its lead over the runner-up and whether a "
     "test finds that lead significant. Every variant runs one worker on the same CPU budget "
     "and serves the same Django views. "
-    "The capacity at SLO of a variant is the highest throughput among its completed steps "
-    "whose p99 latency and error rate meet the workload's SLO (open-model steps must also have "
-    f"dropped no more than {MAX_DROPPED_FRACTION:.0%} of their iterations); ★ marks that step. "
+    "Where the leaders' capacity was searched, each round's capacity at SLO is the open-model "
+    "arrival rate at which the SLO is just met, interpolated between the highest rate that met "
+    "it and the lowest rate above that missed it (≥: no rate tried missed it); the searches "
+    "table shows every round. A step meets the SLO when its p99 latency and error rate do "
+    f"(and an open-model step dropped no more than {MAX_DROPPED_FRACTION:.0%} of its "
+    "iterations); ★ marks each run's best such step. "
     "In the plot, filled markers met the SLO and hollow ones missed it; where a throughput "
     "line flattens the server is saturated, and queueing shows as p99 rising. The knee is the "
     f"concurrency after which more concurrent users added less than {KNEE_GAIN:.0%} "
@@ -170,6 +184,23 @@ def step_rows(summary: RunSummary) -> list[list[str]]:
     return rows
 
 
+def search_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
+    """Formatted cells (``SEARCH_COLUMNS``) of the runs that searched a capacity: the rates in
+    the order tried (✓ met the SLO, ✗ did not) and the capacity that round gives."""
+    rows = []
+    for summary in summaries:
+        if not is_search(summary):
+            continue
+        tried = [
+            f"{step.load_label} {'✗' if misses else '✓'}"
+            for step, misses in zip(summary.run.steps, summary.slo_misses, strict=True)
+        ]
+        found = searched_capacity(summary)
+        capacity = DASH if found is None else ("" if found.bounded else "≥") + fmt_num(found.rate)
+        rows.append([summary.label, str(summary.run.round), ", ".join(tried), capacity])
+    return rows
+
+
 def upstream_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
     """Formatted cells (``UPSTREAM_COLUMNS``) of the runs' steps that recorded stub traffic."""
     rows = []
@@ -251,6 +282,8 @@ def template_environment() -> jinja2.Environment:
         STEP_COLUMNS=STEP_COLUMNS,
         UPSTREAM_COLUMNS=UPSTREAM_COLUMNS,
         upstream_rows=upstream_rows,
+        SEARCH_COLUMNS=SEARCH_COLUMNS,
+        search_rows=search_rows,
         clients_text=clients_text,
         HOW_TO_READ=HOW_TO_READ,
         group_warnings=group_warnings,

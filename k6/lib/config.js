@@ -20,6 +20,16 @@ function seconds(name, text) {
   return value;
 }
 
+// An open step's VU ceiling (the harness sizes it from the rate and the SLO) and the VUs it
+// allocates up front: counts for all pods together (k6's execution segments split them).
+function wholeAtLeastOne(name, text) {
+  const value = Number(text);
+  if (!(Number.isInteger(value) && value >= 1)) {
+    throw new Error(`${name} must be a whole number >= 1, not ${text}`);
+  }
+  return value;
+}
+
 export function loadStep() {
   const scenario = {
     ...JSON.parse(open(required('DJBENCH_SCENARIO'))),
@@ -39,12 +49,17 @@ export function loadStep() {
   if (!(level > 0)) {
     throw new Error(`DJBENCH_LEVEL must be a positive number, not ${__ENV.DJBENCH_LEVEL}`);
   }
+  // Closed steps ignore both (their VUs are the level), but both are always given.
+  const maxVUs = wholeAtLeastOne('DJBENCH_MAX_VUS', required('DJBENCH_MAX_VUS'));
+  const preVUs = wholeAtLeastOne('DJBENCH_PRE_VUS', required('DJBENCH_PRE_VUS'));
   return {
     scenario,
     workload,
     request,
     model,
     level,
+    maxVUs,
+    preVUs,
     views: required('DJBENCH_VIEWS'),
     target: required('DJBENCH_TARGET').replace(/\/$/, ''),
     ...executionSegment(),

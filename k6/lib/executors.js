@@ -32,14 +32,18 @@ function closedModel(step) {
 
 function arrivalRate(step, durationS) {
   const s = step.scenario;
-  const maxVUs = s.open.max_vus;
+  // The step's own ceiling (DJBENCH_MAX_VUS; the harness keeps it within open.max_vus).
+  const { maxVUs } = step;
   // Integer rate per time unit: 1000-second units keep fractional req/s exact.
   return {
     executor: 'constant-arrival-rate',
     rate: Math.max(1, Math.round(step.level * 1000)),
     timeUnit: '1000s',
     duration: seconds(durationS),
-    preAllocatedVUs: Math.max(1, Math.min(maxVUs, Math.ceil(step.level))),
+    // Not every VU up front: k6 cycles through all allocated VUs, each keeping its own
+    // keep-alive connection, so unused ones would open connections the load never needs.
+    // k6 initialises further VUs, up to maxVUs, only when the pre-allocated ones are all busy.
+    preAllocatedVUs: Math.min(step.preVUs, maxVUs),
     maxVUs,
     exec: 'hit',
     // Late responses of one phase finish during the next, as they would under steady load.

@@ -20,6 +20,7 @@ from helm_render import (
 )
 
 from djbench.load import contract
+from djbench.scenario import OpenModel
 
 K6_DIR = ROOT / "k6"
 
@@ -56,6 +57,10 @@ def test_environment_of_the_script(helm: Path, scenario_file: Path) -> None:
     assert env["DJBENCH_MODEL"] == "open"
     assert env["DJBENCH_LEVEL"] == "120.5"
     assert env["DJBENCH_RUN"] == "20250102T030405Z"
+    # The default: the scenario's default ceiling (the harness passes each step's own).
+    assert env["DJBENCH_MAX_VUS"] == str(OpenModel().max_vus)
+    # A modest preallocation by default: each allocated VU holds a keep-alive connection.
+    assert env["DJBENCH_PRE_VUS"] == "64"
     assert env["K6_PROMETHEUS_RW_SERVER_URL"].endswith("/api/v1/write")
     assert env["K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM"] == "true"
     assert re.fullmatch(r"\d+s", env["K6_PROMETHEUS_RW_PUSH_INTERVAL"])
@@ -135,7 +140,7 @@ def test_environment_is_the_k6_contracts_kubernetes_side(helm: Path, scenario_fi
     values = {
         "target": "http://t:1", "variant": "v-x", "views": "async", "workload": "db-read",
         "model": "open", "level": 2.5, "run": "r-x", "client": "c-x", "parallelism": 3,
-        "warmupS": 1.5, "durationS": 12,
+        "warmupS": 1.5, "durationS": 12, "maxVUs": 300, "preVUs": 40,
     }  # fmt: skip
     assert {v.chart_value for v in contract.ENV} - {None} == set(values)
     objects = render("loadtest", "k6-0001", values, set_files={"scenario": scenario_file})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,11 @@ from djbench.analysis import (
     Analysis,
     CheckWarning,
     RunSummary,
+    Searched,
     analyze,
     scenario_of,
+    searched_capacity,
+    slo_load,
     slo_misses,
     summarize_run,
 )
@@ -435,28 +439,102 @@ def _open(rate: float, p99: float) -> Step:
     return step.model_copy(update={"model": "open", "concurrency": None, "rate": rate})
 
 
-def test_a_search_that_never_failed_gives_a_lower_bound(results: Results) -> None:
-    def search(variant: str, probes: list[tuple[float, float]]) -> Run:
-        steps = [_open(rate, p99) for rate, p99 in probes]
-        return run_of(variant, steps).model_copy(update={"purpose": "search"})
+def _search(variant: str, probes: list[tuple[float, float]], purpose: str, round_: int) -> Run:
+    steps = [_open(rate, p99) for rate, p99 in probes]
+    return run_of(variant, steps).model_copy(update={"purpose": purpose, "round": round_})
 
+
+def test_a_search_interpolates_where_the_slo_is_reached() -> None:
+    slo = Slo(p99_ms=500)
+    # 375 req/s met the SLO at p99 250 ms (load 0.5), 500 missed it at 1000 ms (load 2): on
+    # the log of the load, 1 lies halfway.
+    run = _search("granian", [(250, 50), (500, 1000), (375, 250)], "search", 0)
+    found = searched_capacity(summarize_run(run, slo))
+    assert found == Searched(437.5, bounded=True)
+    # A failing rate below the best passing one does not bound it; no rate above: lower bound.
+    run = _search("granian", [(250, 900), (300, 100)], "search", 0)
+    assert searched_capacity(summarize_run(run, slo)) == Searched(300, bounded=False)
+    # No passing rate: no capacity.
+    assert searched_capacity(summarize_run(_search("g", [(250, 900)], "search", 0), slo)) is None
+    # A rate above that failed outright (no response) leaves the best passing rate itself.
+    failed = _open(500, 100).model_copy(update={"status": "failed", "error": "boom"})
+    run = run_of("g", [_open(375, 250), failed]).model_copy(update={"purpose": "search"})
+    assert searched_capacity(summarize_run(run, slo)) == Searched(375, bounded=True)
+
+
+def test_slo_load_is_above_one_exactly_when_the_slo_is_missed() -> None:
+    slo = Slo(p99_ms=500, max_error_rate=0.01)
+    met = _open(100, 400)
+    assert slo_load(met, slo) == pytest.approx(0.8)
+    for step in (
+        _open(100, 600),
+        met.model_copy(update={"errors": 50}),
+        met.model_copy(update={"dropped": 20}),
+    ):
+        assert slo_misses(step, slo) and slo_load(step, slo) > 1
+    assert not slo_misses(met, slo)
+    assert slo_load(met.model_copy(update={"status": "failed"}), slo) == math.inf
+
+
+def test_searched_rounds_are_the_samples_and_lower_bounds_are_marked(results: Results) -> None:
+    runs = [run_of("uvicorn", [closed(32, 300)]), run_of("granian", [closed(32, 250)])]
+    # uvicorn met the SLO at every rate it tried in 3 of 5 rounds: its median is a bound.
+    runs += [_search("uvicorn", [(600, 60), (1200, 70)], "search", 0)]
+    runs += [_search("uvicorn", [(1200, 70), (1500, 80)], "confirm", r) for r in (1, 2)]
+    runs += [_search("uvicorn", [(1200, 70), (1500, 1000)], "confirm", r) for r in (3, 4)]
+    runs += [_search("granian", [(250, 50), (500, 1000), (375, 250)], "search", 0)]
+    runs += [
+        _search("granian", [(r * 0.9, 250), (r * 1.125, 1000)], "confirm", i + 1)
+        for i, r in enumerate([430, 440, 435, 445])
+    ]
+    analysis = analyze(results.model_copy(update={"runs": runs}))
+    verdict = analysis.verdict_for("cpu")
+    first, second = verdict.candidates
+    assert (first.label, first.capacity.n, second.capacity.n) == ("uvicorn", 5, 5)
+    assert first.searched and second.searched
+    assert (first.lower_bounds, first.censored) == (3, True)
+    assert (second.lower_bounds, second.censored) == (0, False)
+    assert first.capacity_text.startswith("≥1,421.8 [")  # at least: 3 samples are bounds
+    assert verdict.significant
+    assert "req/s (open model, searched) at p99 ≤ 500 ms" in verdict.text
+    doubts = [w.message for w in analysis.warnings]
+    assert any("3 of 5 searches met the SLO at every rate" in d for d in doubts)
+
+
+def test_a_runner_up_whose_capacity_is_a_lower_bound_gives_no_lead(results: Results) -> None:
+    runs = [run_of("uvicorn", [closed(32, 300)]), run_of("granian", [closed(32, 250)])]
+    runs += [
+        _search("uvicorn", [(1000, 70), (1250, 1000)], "search" if r == 0 else "confirm", r)
+        for r in range(5)
+    ]
+    runs += [
+        _search("granian", [(800, 70), (1000, 80)], "search" if r == 0 else "confirm", r)
+        for r in range(5)
+    ]
+    verdict = analyze(results.model_copy(update={"runs": runs})).verdict_for("cpu")
+    assert verdict.winner == "uvicorn"
+    assert verdict.comparison is not None and verdict.comparison.significant
+    assert not verdict.significant  # granian may carry more than it was asked for
+    assert "granian met the SLO at every rate tried" in verdict.text
+
+
+def test_a_file_whose_rounds_repeated_the_closed_step_compares_those(results: Results) -> None:
+    # Before every round searched, confirmation rounds re-measured the closed capacity step
+    # and round 0's search stood alone: such files still give their n=5 closed verdict.
     def confirm(variant: str, rate: float, round_: int) -> Run:
         run = run_of(variant, [closed(32, rate)])
         return run.model_copy(update={"purpose": "confirm", "round": round_})
 
     runs = [run_of("uvicorn", [closed(32, 300)]), run_of("granian", [closed(32, 250)])]
     runs += [
-        search("uvicorn", [(300, 50), (600, 60), (1200, 70)]),  # never failed: >= 1200
-        search("granian", [(250, 50), (500, 900), (375, 60)]),  # bracketed: 375..500
+        _search("uvicorn", [(300, 50), (600, 60), (1200, 70)], "search", 0),
+        _search("granian", [(250, 50), (500, 900), (375, 60)], "search", 0),
     ]
     runs += [confirm("uvicorn", r, i + 1) for i, r in enumerate([299, 301, 303, 298])]
     runs += [confirm("granian", r, i + 1) for i, r in enumerate([249, 251, 252, 248])]
     verdict = analyze(results.model_copy(update={"runs": runs})).verdict_for("cpu")
     first, second = verdict.candidates
     assert (first.label, first.capacity.n, second.capacity.n) == ("uvicorn", 5, 5)
-    assert (first.searched, first.bracketed) == (1200, False)
-    assert (second.searched, second.bracketed) == (375, True)
-    assert verdict.significant  # on the closed repeats, not on the single searches
-    assert verdict.text.endswith(
-        "; open-model capacity at SLO (searched, n=1): uvicorn ≥1,200.0, granian 375.0"
-    )
+    assert not first.searched
+    assert first.capacity.median == 300
+    assert verdict.significant

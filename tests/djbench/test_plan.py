@@ -78,6 +78,17 @@ def test_a_step_is_sized_from_the_one_below() -> None:
     assert (step.warmup_s, step.duration_s) == (1.8, 10)
 
 
+def test_a_step_on_a_warm_server_warms_up_for_one_cycle() -> None:
+    plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["upstream", "cpu"])
+    below = [_measured("closed", 8, 13.0, 610.0)]
+    assert plan.timed(LoadStep("closed", 32), below, "upstream").warmup_s == 1.8  # 3 cycles
+    assert plan.timed(LoadStep("closed", 32), below, "upstream", warm=True).warmup_s == 0.6
+    # Never under half a second; an open step's is whole seconds (k6).
+    below = [_measured("closed", 8, 95.0, 10.5)]
+    assert plan.timed(LoadStep("closed", 32), below, "cpu", warm=True).warmup_s == 0.5
+    assert plan.timed(LoadStep("open", 90.0), below, "cpu", warm=True).warmup_s == 1
+
+
 def test_survey_steps_have_their_own_cap() -> None:
     scenario = parse_scenario(TIMING + "\nsurvey_max_duration_s: 3", "s")
     plan = make_plan(scenario, ["uvicorn"], ["upstream"])
@@ -97,6 +108,41 @@ def test_open_steps_are_sized_by_their_rate() -> None:
     plan = make_plan(parse_scenario(TIMING + "\nopen: {rates: [60]}", "s"), ["uvicorn"], ["cpu"])
     step = plan.timed(LoadStep("open", 60.0), [_measured("closed", 8, 95.0, 80.0)], "cpu")
     assert (step.warmup_s, step.duration_s) == (1, 5)
+    # Request cycles are a closed-model matter: 500/s of 600 ms requests holds 300 responses
+    # in 0.6 s, so the scenario's 2 s stand (10 cycles would take 6 s).
+    plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["upstream"])
+    step = plan.timed(LoadStep("open", 500.0), [_measured("closed", 128, 210.0, 600.0)], "upstream")
+    assert step.duration_s == 2
+
+
+def test_open_steps_may_hold_one_and_a_half_slo_p99s_of_arrivals_in_flight() -> None:
+    scenario = parse_scenario(TIMING + "\nslo: {upstream: {p99_ms: 2000}}", "s")
+    plan = make_plan(scenario, ["uvicorn"], ["cpu", "upstream"])
+    # 842 req/s x 2 s x 1.5: the 512-VU default of old would have dropped iterations at a
+    # rate the server met the SLO at.
+    assert plan.timed(LoadStep("open", 842.0), [], "upstream").max_vus == 2526
+    assert plan.timed(LoadStep("open", 100.0), [], "cpu").max_vus == 75  # 500 ms SLO
+    assert plan.timed(LoadStep("open", 100.0), [], "cpu").vus(scenario) == 75
+    # Within the scenario's ceiling; closed steps hold their level.
+    capped = make_plan(parse_scenario(TIMING + "\nopen: {max_vus: 50}", "s"), ["uvicorn"], ["cpu"])
+    assert capped.timed(LoadStep("open", 100.0), [], "cpu").max_vus == 50
+    assert LoadStep("closed", 32.0).vus(scenario) == 32
+    assert LoadStep("open", 5.0).vus(scenario) == scenario.open.max_vus
+
+
+def test_open_steps_allocate_vus_for_twice_the_requests_they_expect_in_flight() -> None:
+    scenario = parse_scenario(TIMING + "\nslo: {upstream: {p99_ms: 2000}}", "s")
+    plan = make_plan(scenario, ["uvicorn"], ["upstream"])
+    below = [_measured("closed", 128, 210.0, 610.0)]
+    step = plan.timed(LoadStep("open", 438.0), below, "upstream")
+    # 438/s x 0.61 s in flight, twice over: not all 1,314 VUs of the ceiling (each VU keeps
+    # its own connection open on the server).
+    assert (step.pre_vus(scenario), step.vus(scenario)) == (535, 1314)
+    # Never above the ceiling; without an estimate, the SLO's p99 is the latency.
+    capped = make_plan(parse_scenario(TIMING + "\nopen: {max_vus: 100}", "s"), ["uvicorn"], ["cpu"])
+    step = capped.timed(LoadStep("open", 400.0), [], "cpu")
+    assert (step.preallocated, step.max_vus) == (100, 100)
+    assert LoadStep("open", 5.0).pre_vus(scenario) == scenario.open.max_vus
 
 
 def test_a_capacity_search_steps_until_bracketed_then_bisects() -> None:

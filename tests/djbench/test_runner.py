@@ -49,6 +49,10 @@ class ScriptedBackend:
     """Requests per second of each variant (10 when not named), whatever the load."""
     fault_after: int | None = None
     """Infrastructure gone after this many measured steps."""
+    silent_from: float | None = None
+    """Closed steps from this many users up get no successful response (all time out)."""
+    slow_from: float | None = None
+    """Closed steps from this many users up answer with a p99 of 100 ms."""
     measured: list[tuple[str, str, LoadStep]] = field(default_factory=list)
     name: Literal["local"] = "local"
     _last_level: float = 0.0
@@ -82,6 +86,11 @@ class ScriptedBackend:
             if step.level > capacity:
                 latency = Latency(p50=5000, p90=9000, p95=9500, p99=9900, max=9999)
         client = ClientStats(rate, 0, 0, latency, 0.0, 1.0)
+        if step.model == "closed" and self.slow_from and step.level >= self.slow_from:
+            latency = Latency(p50=60, p90=80, p95=90, p99=100, max=120)
+            client = ClientStats(rate, 0, 0, latency, 0.0, 1.0)
+        if step.model == "closed" and self.silent_from and step.level >= self.silent_from:
+            client = ClientStats(3, 3, 0, latency, 0.0, 1.0)
         return measured_step(step, client, ServerSide(0.5, 1 << 20, 1.0))
 
     def infrastructure_fault(self) -> str | None:
@@ -125,24 +134,39 @@ def test_a_server_that_does_not_settle_is_restarted_fresh(tmp_path: Path) -> Non
     assert backend.starts == ["uvicorn", "uvicorn"]
 
 
-def test_rounds_confirm_each_workloads_leaders_on_fresh_servers(tmp_path: Path) -> None:
+def test_rounds_search_each_workloads_leaders_again_on_fresh_servers(tmp_path: Path) -> None:
     scenario = parse_scenario(
-        "closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]\nrepeats: 3\nseed: 7", "s"
+        "closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]\nrepeats: 3\nsearch_steps: 3\nseed: 7",
+        "s",
     )
     plan = make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync"])
     backend = ScriptedBackend(rates={"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0})
     results = execute(plan, backend, tmp_path, _env, Quiet())
-    survey = [r for r in results.runs if r.round == 0]
+    survey = [r for r in results.runs if r.purpose == "survey"]
     assert sorted(r.variant for r in survey) == ["granian", "gunicorn-sync", "uvicorn"]
     assert all(len(r.steps) == 3 for r in survey)
-    confirmations = [r for r in results.runs if r.round > 0]
-    # The two leaders, once per further round, at their capacity step (the top: c=32).
+    searches = [r for r in results.runs if r.purpose == "search"]
+    # All three met the SLO at the ladder's top (c=32), which may have capped them: tied,
+    # every one is searched in round 0.
+    assert sorted((r.variant, r.round) for r in searches) == [
+        ("granian", 0), ("gunicorn-sync", 0), ("uvicorn", 0),
+    ]  # fmt: skip
+    confirmations = [r for r in results.runs if r.purpose == "confirm"]
+    # The two best searched, once per further round, each a search of confirm_steps steps.
     assert sorted((r.variant, r.round) for r in confirmations) == [
         ("granian", 1), ("granian", 2), ("uvicorn", 1), ("uvicorn", 2),
     ]  # fmt: skip
-    assert all([s.concurrency for s in r.steps] == [32] for r in confirmations)
-    # Each round starts each leader afresh: 3 survey starts, 2 per further round.
-    assert len(backend.starts) == 7
+    assert all(len(r.steps) == 2 and {s.model for s in r.steps} == {"open"} for r in confirmations)
+    # The verdict stands on the confirmed two; gunicorn-sync's single search stays a row.
+    from djbench.analysis import analyze
+
+    verdict = analyze(results).verdict_for("cpu")
+    assert sorted(c.label for c in verdict.candidates) == ["granian", "uvicorn"]
+    # Every round of one leader starts at the same rate: repeats of one measurement.
+    firsts = {(r.variant, r.steps[0].rate) for r in confirmations}
+    assert len(firsts) == 2
+    # Each round starts each leader afresh: 3 survey starts, 3 searches, 2 per further round.
+    assert len(backend.starts) == 10
     # The seed is recorded and fixes the order: the same plan runs the same way again.
     assert results.scenario["seed"] == 7
     again = ScriptedBackend(rates=backend.rates)
@@ -175,8 +199,10 @@ def test_an_infrastructure_fault_fails_its_step_and_stops_the_run(tmp_path: Path
         assert verdict.text.startswith("no verdict: Postgres exited with signal 9")
 
 
-def test_a_search_brackets_each_leaders_capacity_then_rounds_confirm_it(tmp_path: Path) -> None:
-    from djbench.analysis import analyze
+def test_a_search_brackets_each_leaders_capacity_then_rounds_search_near_it(
+    tmp_path: Path,
+) -> None:
+    from djbench.analysis import analyze, searched_capacity, summarize_run
 
     scenario = parse_scenario(
         "closed: {concurrency: [1, 8]}\nworkloads: [cpu]\nrepeats: 3\nsearch_steps: 6\nseed: 1",
@@ -186,24 +212,74 @@ def test_a_search_brackets_each_leaders_capacity_then_rounds_confirm_it(tmp_path
     backend = ScriptedBackend(rates={"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0})
     results = execute(plan, backend, tmp_path, _env, Quiet())
     search = {r.variant: r for r in results.runs if r.purpose == "search"}
-    assert sorted(search) == ["granian", "uvicorn"]
+    assert sorted(search) == ["granian", "gunicorn-sync", "uvicorn"]  # tied at the top, c=8
     # uvicorn's survey capacity was 324 req/s at c=8 (300 x 1.08): its search starts there,
     # fails, steps down to 259.2 (passes), then bisects towards 300.
     rates = [s.rate for s in search["uvicorn"].steps]
     assert rates[:2] == [324.0, 259.2]
     assert len(rates) <= 6
-    confirms = [r for r in results.runs if r.purpose == "confirm"]
-    assert sorted((r.variant, r.round) for r in confirms) == [
-        ("granian", 1), ("granian", 2), ("uvicorn", 1), ("uvicorn", 2),
-    ]  # fmt: skip
-    # Rounds repeat the closed capacity step (the server sets its throughput; an open step's
-    # is the rate asked for): c=8, the top of this ladder.
-    assert all([s.concurrency for s in r.steps] == [8] for r in confirms)
+    slo = scenario.slo_for("cpu")
+    found = searched_capacity(summarize_run(search["uvicorn"], slo))
+    assert found is not None and found.bounded
+    assert 290 < found.rate < 310  # between the last passing and failing rates, near 300
+    # Confirmation rounds start at 90 % of it and step up once: 2 open steps.
+    confirms = [r for r in results.runs if r.purpose == "confirm" and r.variant == "uvicorn"]
+    assert [[s.rate for s in r.steps] for r in confirms] == [
+        [round(found.rate * 0.9, 2), round(round(found.rate * 0.9, 2) * 1.25, 2)]
+    ] * 2
     verdict = analyze(results).verdict_for("cpu")
     assert verdict.winner == "uvicorn"
-    assert [c.capacity.n for c in verdict.candidates] == [3, 3]
-    # The searched capacity: the throughput of the best rate that met the SLO.
-    best = max(s.rps for s in search["uvicorn"].steps if s.latency_ms.p99 < 500)
     first = verdict.candidates[0]
-    assert (first.searched, first.bracketed) == (best, True)
-    assert f"open-model capacity at SLO (searched, n=1): uvicorn {best:,.1f}" in verdict.text
+    assert first.searched and first.lower_bounds == 0
+    assert [c.capacity.n for c in verdict.candidates] == [3, 3]
+    # The samples are the three searches' capacities: round 0's, then each round's.
+    rounds = [search["uvicorn"], *confirms]
+    assert first.samples == tuple(
+        f.rate for r in rounds if (f := searched_capacity(summarize_run(r, slo)))
+    )
+    assert "req/s (open model, searched) at p99 ≤ 500 ms" in verdict.text
+
+
+def test_only_a_runs_first_step_warms_up_a_cold_server(tmp_path: Path) -> None:
+    scenario = parse_scenario(
+        "closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]\nmax_duration_s: 4\n"
+        "warmup_s: 1\nduration_s: 1",
+        "s",
+    )
+    backend = ScriptedBackend(busy_after={8.0})
+    execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Quiet())
+    warmups = [step.warmup_s for _, _, step in backend.measured]
+    # Cold start: the scenario's second; then warm (half a second); then a fresh server
+    # (the one at c=8 did not settle): cold again.
+    assert warmups == [1, 0.5, 1]
+
+
+def test_a_ladder_stops_at_a_step_without_one_response(tmp_path: Path) -> None:
+    scenario = parse_scenario("closed: {concurrency: [1, 8, 32, 128]}\nworkloads: [cpu]", "s")
+    backend = ScriptedBackend(silent_from=8.0)
+    results = execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Quiet())
+    # c=8 timed out entirely: 32 and 128 users could only queue longer, so they never run.
+    assert [step.level for _, _, step in backend.measured] == [1.0, 8.0]
+    [run] = results.runs
+    assert [s.status for s in run.steps] == ["ok", "failed"]
+    assert run.error == "1 of 2 steps failed: no successful responses in the measured window"
+
+
+def test_leaders_below_the_ladders_top_are_searched_alone(tmp_path: Path) -> None:
+    from djbench.analysis import analyze
+
+    scenario = parse_scenario(
+        "closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]\nrepeats: 2\nsearch_steps: 2\n"
+        "slo: {cpu: {p99_ms: 50}}",
+        "s",
+    )
+    # Every variant misses a 50 ms p99 at 32 users: the ladder's top set no capacity.
+    backend = ScriptedBackend(rates={"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0})
+    backend.slow_from = 32.0
+    results = execute(make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync"]), backend,
+                      tmp_path, _env, Quiet())  # fmt: skip
+    searched = sorted(r.variant for r in results.runs if r.purpose == "search")
+    assert searched == ["granian", "uvicorn"]
+    # The verdict compares the confirmed leaders only.
+    verdict = analyze(results).verdict_for("cpu")
+    assert [c.label for c in verdict.candidates] == ["uvicorn", "granian"]

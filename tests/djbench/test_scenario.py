@@ -25,7 +25,7 @@ def test_smoke_covers_every_workload_and_default_the_three() -> None:
     assert default.workloads == ["upstream", "db-read", "cpu"]
     assert default.closed.concurrency == [8, 32, 128]
     assert (default.repeats, default.leaders, default.search_steps) == (5, 2, 3)
-    assert default.confirm_steps == 1
+    assert default.confirm_steps == 2
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,8 @@ def test_smoke_covers_every_workload_and_default_the_three() -> None:
         ("warmup_s: 0.5\nopen: {rates: [5]}", "warmup_s"),
         ("bogus: 1", "bogus"),
         ("slo: {nope: {p99_ms: 1}}", "unknown workload nope"),
+        ("repeats: 3", "repeats: confirmation rounds repeat the leaders' capacity search"),
+        ("confirm_steps: 1\nsearch_steps: 3", "confirm_steps"),
     ],
 )
 def test_bad_scenarios_name_the_problem(text: str, message: str) -> None:
@@ -99,7 +101,7 @@ def test_upstream_clients_default_to_one_per_kind_and_size_their_pool() -> None:
     assert scenario.upstream_clients.of("async") == ["aiohttp"]
     # The capacity search's open steps can hold up to max_vus requests in flight, each making
     # 3 calls at once.
-    assert scenario.upstream_pool_size == 512 * 3
+    assert scenario.upstream_pool_size == 4096 * 3
     assert load_profile("smoke").upstream_pool_size == 8 * 3
     stored = scenario.resolved()["upstream_clients"]
     assert stored == {"sync": ["requests"], "async": ["aiohttp"]}

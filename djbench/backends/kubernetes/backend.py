@@ -267,7 +267,8 @@ class KubernetesBackend:
             scenario_file=self.scenario_file, parallelism=self.parallelism,
             remote_write=self.remote_write, k6_image=self.k6_image,
             deadline_s=int(warmup_s + duration_s + s.request_timeout_s + 60),
-            warmup_s=warmup_s, duration_s=duration_s,
+            warmup_s=warmup_s, duration_s=duration_s, max_vus=step.vus(s),
+            pre_vus=step.pre_vus(s),
         )  # fmt: skip
         try:
             sampler = self._cgroup_sampler(server)

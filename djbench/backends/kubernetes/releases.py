@@ -71,8 +71,14 @@ def step_install_args(
     deadline_s: int,
     warmup_s: float,
     duration_s: float,
+    max_vus: int,
+    pre_vus: int,
 ) -> list[str]:
-    """``helm`` arguments that launch one step as a k6 Indexed Job (Job name = release)."""
+    """``helm`` arguments that launch one step as a k6 Indexed Job (Job name = release).
+
+    ``max_vus`` is the step's VU ceiling (``LoadStep.vus``) and ``pre_vus`` the VUs it
+    allocates up front (``LoadStep.pre_vus``), both for all its pods together: k6's execution
+    segments split them, with the arrival rate, across them."""
     variant = setup.variant
     # A tag is a ':' after the last '/': registry:5000/k6 has none.
     name_end = k6_image.rfind("/") + 1
@@ -83,7 +89,7 @@ def step_install_args(
     env = contract.step_env(
         scenario=str(scenario_file), target=server_url, views=variant.views, workload=workload,
         model=step.model, level=step.level, run=run_id, variant=variant.name, client=setup.client,
-        warmup_s=warmup_s, duration_s=duration_s,
+        warmup_s=warmup_s, duration_s=duration_s, max_vus=max_vus, pre_vus=pre_vus,
     )  # fmt: skip
     return [
         "upgrade", "--install", release, str(CHARTS / LOADTEST_CHART),

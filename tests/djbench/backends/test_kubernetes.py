@@ -51,6 +51,8 @@ def _k6_pod(scenario: Path, target: str, index: int, pods: int) -> subprocess.Po
         "DJBENCH_LEVEL": f"{RATE:g}",
         "DJBENCH_WARMUP_S": "1",
         "DJBENCH_DURATION_S": "2",
+        "DJBENCH_MAX_VUS": "8",
+        "DJBENCH_PRE_VUS": "4",
         "DJBENCH_PARALLELISM": str(pods),
         "JOB_COMPLETION_INDEX": str(index),
     }

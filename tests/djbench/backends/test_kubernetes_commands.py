@@ -95,7 +95,8 @@ def test_step_install_renders_one_k6_job(helm: Path, tmp_path: Path, step: LoadS
     args = step_install_args(
         "k6-run-0001", "http://uvicorn:8000", Setup(variant, "httpx2"), "cpu", step, run_id="run1",
         scenario_file=scenario_file, parallelism=2, remote_write="http://prom:9090/api/v1/write",
-        k6_image="grafana/k6:1.1.0", deadline_s=90, warmup_s=1, duration_s=2,
+        k6_image="grafana/k6:1.1.0", deadline_s=90, warmup_s=1, duration_s=2, max_vus=19,
+        pre_vus=7,
     )  # fmt: skip
     objects = _template(helm, args)
     job = next(o for o in objects if o["kind"] == "Job")
@@ -114,6 +115,8 @@ def test_step_install_renders_one_k6_job(helm: Path, tmp_path: Path, step: LoadS
     assert env["DJBENCH_PARALLELISM"] == "2"
     assert env["DJBENCH_RUN"] == "run1"
     assert env["DJBENCH_CLIENT"] == "httpx2"
+    assert env[contract.MAX_VUS] == "19"
+    assert env[contract.PRE_VUS] == "7"
 
 
 @pytest.mark.parametrize(
@@ -129,7 +132,7 @@ def test_k6_image_is_split_at_the_tag(image: str, repository: str, tag: str) -> 
         "k6-r-0001", "http://uvicorn:8000", Setup(load_variants()["uvicorn"], "aiohttp"), "cpu",
         LoadStep("closed", 1), run_id="r", scenario_file=Path("s.json"), parallelism=1,
         remote_write="http://p/api/v1/write", k6_image=image, deadline_s=60, warmup_s=1,
-        duration_s=2,
+        duration_s=2, max_vus=1, pre_vus=1,
     )  # fmt: skip
     assert f"image.repository={repository}" in args
     assert f"image.tag={tag}" in args
@@ -148,7 +151,7 @@ def test_k6_in_the_installed_job_tags_as_the_contract_says(
         "k6-run-0001", "http://uvicorn:8000", Setup(load_variants()["uvicorn"], "httpx2"), "cpu",
         step, run_id="run1", scenario_file=scenario_file, parallelism=2,
         remote_write="http://prom:9090/api/v1/write", k6_image="grafana/k6:1.1.0", deadline_s=90,
-        warmup_s=1, duration_s=2,
+        warmup_s=1, duration_s=2, max_vus=37, pre_vus=11,
     )  # fmt: skip
     objects = _template(helm, args)
     job = next(o for o in objects if o["kind"] == "Job")
@@ -169,6 +172,10 @@ def test_k6_in_the_installed_job_tags_as_the_contract_says(
     options = json.loads(done.stdout)
     assert options["tags"] == tags
     assert options["executionSegment"] == "1/2:1"
+    # The step's VU ceiling and preallocation, for both pods together (k6 splits them by the
+    # segment).
+    assert {sc["maxVUs"] for sc in options["scenarios"].values()} == {37}
+    assert {sc["preAllocatedVUs"] for sc in options["scenarios"].values()} == {11}
 
 
 class HelmRecorder:
@@ -238,7 +245,8 @@ def test_helm_values_reach_each_chart_as_its_own_section(helm: Path, tmp_path: P
     step = step_install_args(
         "k6-run1-0001", "http://uvicorn:8000", setup, "cpu", LoadStep("closed", 8), run_id="run1",
         scenario_file=scenario_file, parallelism=1, remote_write="http://prom:9090/api/v1/write",
-        k6_image="grafana/k6:1.1.0", deadline_s=90, warmup_s=1, duration_s=2,
+        k6_image="grafana/k6:1.1.0", deadline_s=90, warmup_s=1, duration_s=2, max_vus=8,
+        pre_vus=8,
     )  # fmt: skip
     values = backend.values_args(LOADTEST_CHART)
     assert values == ["--values", str(out / "helm-values" / "loadtest.yaml")]

@@ -110,11 +110,17 @@ def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _local_process_env(
-    scenario_file: Path, tmp_path: Path, model: str, level: float
+    scenario_file: Path,
+    tmp_path: Path,
+    model: str,
+    level: float,
+    max_vus: int = 64,
+    pre_vus: int = 16,
 ) -> dict[str, str]:
     target = StepTarget(
-        "http://127.0.0.1:9", "uvicorn", "async", "upstream", model, level, 1, 2, client="aiohttp"
-    )
+        "http://127.0.0.1:9", "uvicorn", "async", "upstream", model, level, 1, 2,
+        max_vus=max_vus, pre_vus=pre_vus, client="aiohttp",
+    )  # fmt: skip
     proc = k6_process(
         find_k6(), scenario_file, target, summary=tmp_path / "summary.json",
         log=tmp_path / "k6.log", cpus="0", run_id="run-1",
@@ -128,6 +134,40 @@ def test_local_runs_set_the_local_side(scenario_file: Path, tmp_path: Path) -> N
     ours = {name for name in env if name.startswith("DJBENCH_") or name.startswith("JOB_")}
     assert ours == contract.names("both", "local")
     assert env[contract.LEVEL] == "12.5"
+    assert env[contract.MAX_VUS] == "64"
+    assert env[contract.PRE_VUS] == "16"
+
+
+def test_step_env_refuses_a_ceiling_k6_would_refuse() -> None:
+    given = dict(
+        scenario="s.json", target="http://t", views="async", workload="cpu", model="open",
+        level=12.5, run="r", variant="v", client="", warmup_s=1, duration_s=2,
+    )  # fmt: skip
+    env = contract.step_env(**given, max_vus=300, pre_vus=40)
+    assert (env[contract.MAX_VUS], env[contract.PRE_VUS]) == ("300", "40")
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_vus"):
+            contract.step_env(**given, max_vus=bad, pre_vus=40)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="pre_vus"):
+            contract.step_env(**given, max_vus=300, pre_vus=bad)  # type: ignore[arg-type]
+
+
+def test_the_ceiling_goes_to_the_chart_as_a_number() -> None:
+    env = {contract.MAX_VUS: "300", contract.VIEWS: "async"}
+    assert contract.ENV_BY_NAME[contract.MAX_VUS].chart_value == "maxVUs"
+    assert contract.chart_set_args(env) == [
+        "--set-json", "maxVUs=300", "--set-string", "views=async"
+    ]  # fmt: skip
+
+
+def test_the_preallocation_goes_to_the_chart_as_a_number() -> None:
+    env = {contract.PRE_VUS: "40", contract.VIEWS: "async"}
+    assert contract.ENV_BY_NAME[contract.PRE_VUS].chart_value == "preVUs"
+    assert contract.ENV_BY_NAME[contract.PRE_VUS].required
+    assert contract.PRE_VUS in contract.NUMBERS
+    assert contract.chart_set_args(env) == [
+        "--set-json", "preVUs=40", "--set-string", "views=async"
+    ]  # fmt: skip
 
 
 def k6_inspect(env: dict[str, str]) -> dict[str, Any]:
@@ -155,6 +195,52 @@ def test_k6_tags_every_metric_as_the_contract_says(
     assert options["tags"] == expected
     for scenario in options["scenarios"].values():
         assert scenario["tags"] == expected
+
+
+@pytest.mark.parametrize(
+    ("level", "max_vus", "pre_vus"),
+    [(12.5, 19, 4), (0.5, 1, 1), (2000.0, 300, 64), (2000.0, 1300, 300), (12.5, 19, 64)],
+)
+def test_k6_holds_an_open_step_to_its_own_ceiling(
+    scenario_file: Path, tmp_path: Path, level: float, max_vus: int, pre_vus: int
+) -> None:
+    """The step's DJBENCH_MAX_VUS, not the scenario's open.max_vus, is k6's maxVUs; only
+    DJBENCH_PRE_VUS of them (at most all) are allocated before the step starts, so idle VUs
+    hold no keep-alive connections to the server."""
+    env = _local_process_env(scenario_file, tmp_path, "open", level, max_vus, pre_vus)
+    options = k6_inspect(env)
+    scenarios = options["scenarios"]
+    assert set(scenarios) == {"warmup", "measure"}
+    for scenario in scenarios.values():
+        assert scenario["executor"] == "constant-arrival-rate"
+        assert scenario["maxVUs"] == max_vus
+        assert scenario["preAllocatedVUs"] == min(pre_vus, max_vus)
+
+
+def test_a_closed_step_ignores_the_ceiling(scenario_file: Path, tmp_path: Path) -> None:
+    env = _local_process_env(scenario_file, tmp_path, "closed", 32.0, max_vus=1, pre_vus=1)
+    options = k6_inspect(env)
+    [scenario] = options["scenarios"].values()
+    assert (scenario["executor"], scenario["vus"]) == ("constant-vus", 32)
+    assert "maxVUs" not in scenario
+    assert "preAllocatedVUs" not in scenario
+
+
+@pytest.mark.parametrize("name", [contract.MAX_VUS, contract.PRE_VUS])
+@pytest.mark.parametrize("text", ["", "0", "-3", "2.5", "many", "Infinity"])
+def test_k6_refuses_a_vu_count_that_is_not_a_whole_number_from_one(
+    scenario_file: Path, tmp_path: Path, name: str, text: str
+) -> None:
+    env = _local_process_env(scenario_file, tmp_path, "open", 12.5) | {name: text}
+    done = subprocess.run(
+        [str(find_k6()), "inspect", "--include-system-env-vars", str(SCRIPT)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    if text == "":
+        assert f"environment variable {name} is required" in done.stderr
+    else:
+        assert f"{name} must be a whole number >= 1, not {text}" in done.stderr
 
 
 def test_the_scripts_grid_is_the_contracts(tmp_path: Path) -> None:

@@ -325,3 +325,36 @@ def test_markdown_shows_what_the_stub_saw(markdown: str) -> None:
 def test_html_shows_what_the_stub_saw(html: str) -> None:
     assert "<th>connections per call</th>" in html
     assert '<td>uvicorn · aiohttp</td><td>c=128</td><td class="num">564.0</td>' in html
+
+
+def _searched(results: Results) -> Results:
+    """The fixture with uvicorn's cpu capacity searched in rounds 0 and 1."""
+    [cpu] = [r for r in results.runs if r.variant == "uvicorn" and r.workload == "cpu"]
+    base = cpu.steps[0]
+
+    def at(rate: float, p99: float) -> object:
+        latency = base.latency_ms.model_copy(update={"p99": p99})
+        return base.model_copy(
+            update={"model": "open", "concurrency": None, "rate": rate, "latency_ms": latency}
+        )
+
+    search = {"purpose": "search", "round": 0, "steps": [at(400, 125), at(500, 2000)]}
+    confirm = {"purpose": "confirm", "round": 1, "steps": [at(420, 100), at(525, 200)]}
+    rounds = [cpu.model_copy(update=search), cpu.model_copy(update=confirm)]
+    return results.model_copy(update={"runs": [*results.runs, *rounds]})
+
+
+def test_reports_show_each_rounds_capacity_search(results: Results) -> None:
+    searched = _searched(results)
+    markdown = render_markdown(analyze(searched))
+    cpu = section(markdown, "## Workload cpu", "## Self-checks")
+    table = cpu.split("Capacity searches (open model; each round on a freshly started server):")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| variant | round | rates tried | capacity at SLO |"
+    # Round 0 bracketed 400..500 (p99 125 then 2000 ms against 500: halfway on the log is
+    # 1, at 450); round 1 never missed: a lower bound.
+    assert rows[1] == "| uvicorn | 0 | 400/s ✓, 500/s ✗ | 450.0 |"
+    assert rows[2] == "| uvicorn | 1 | 420/s ✓, 525/s ✓ | ≥525.0 |"
+    assert "Capacity searches" not in section(markdown, "## Workload upstream", "## Workload cpu")
+    html = render_html(analyze(searched))
+    assert '<td>uvicorn</td><td class="num">1</td><td>420/s ✓, 525/s ✓</td>' in html
