@@ -24,6 +24,10 @@ the step under that share of its SLO: ``analysis.slo_load``)."""
 SEARCH_HEADROOM = 0.5
 SEARCH_RESOLUTION = 0.05
 """A bracket this narrow (relative to its lower end) ends the search."""
+CAPPED_START = 0.7
+"""A search from a survey step the ladder's top may have capped (it met the SLO with every
+user busy: Little's law, not the server, set its rate) starts at this share of where the
+server's CPU would run out at that step's CPU per request, when that is higher."""
 CONFIRM_START = 0.9
 """A confirmation round's search starts at this share of the capacity round 0 found (when
 round 0 found a rate that failed above it; else at the lower bound itself): one step up

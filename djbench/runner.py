@@ -16,6 +16,7 @@ from djbench.backends.steps import NO_SUCCESS, failed_step
 from djbench.environment import version_of
 from djbench.errors import DjbenchError
 from djbench.plan import (
+    CAPPED_START,
     CONFIRM_START,
     SEARCH_HEADROOM,
     LoadStep,
@@ -251,8 +252,9 @@ def _after_survey(
     progress.phase("searching the leaders' capacity at SLO (open model)")
     first = len(writer.runs)
     for setup in plan.order(list(chosen), 0):
+        top = max(scenario.closed.concurrency)
         tasks = [
-            Task(setup, w, 0, None, tuple(run.steps), "search", _rate_of(run, step))
+            Task(setup, w, 0, None, tuple(run.steps), "search", _search_start(run, step, top))
             for w, run, step in chosen[setup]
         ]
         _run_setup(plan, backend, tasks, writer, progress)
@@ -285,12 +287,19 @@ def _after_survey(
             _run_setup(plan, backend, tasks, writer, progress)
 
 
-def _rate_of(run: Run, step: LoadStep) -> float:
-    """A survey step's measured throughput, as the arrival rate a search starts from."""
+def _search_start(run: Run, step: LoadStep, top: float) -> float:
+    """Where a search from a survey step starts: its measured throughput as an arrival rate;
+    from the ladder's top (which may have capped it), at least ``CAPPED_START`` of the rate
+    at which the server's CPU would run out."""
     if step.model == "open":
         return step.level
     measured = [s for s in run.steps if s.load_label == step.label and s.status == "ok"]
-    return measured[-1].rps if measured else 0.0
+    if not measured:
+        return 0.0
+    last = measured[-1]
+    if step.level == top and last.cpu_util > 0:
+        return max(last.rps, CAPPED_START * last.rps / last.cpu_util)
+    return last.rps
 
 
 def _setup_of(run: Run, plan: Plan) -> Setup:

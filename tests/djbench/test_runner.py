@@ -136,7 +136,7 @@ def test_a_server_that_does_not_settle_is_restarted_fresh(tmp_path: Path) -> Non
 
 def test_rounds_search_each_workloads_leaders_again_on_fresh_servers(tmp_path: Path) -> None:
     scenario = parse_scenario(
-        "closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]\nrepeats: 3\nsearch_steps: 3\nseed: 7",
+        "closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]\nrepeats: 3\nsearch_steps: 6\nseed: 7",
         "s",
     )
     plan = make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync"])
@@ -213,10 +213,11 @@ def test_a_search_brackets_each_leaders_capacity_then_rounds_search_near_it(
     results = execute(plan, backend, tmp_path, _env, Quiet())
     search = {r.variant: r for r in results.runs if r.purpose == "search"}
     assert sorted(search) == ["granian", "gunicorn-sync", "uvicorn"]  # tied at the top, c=8
-    # uvicorn's survey capacity was 324 req/s at c=8 (300 x 1.08): its search starts there,
-    # fails, steps down to 259.2 (passes), then bisects towards 300.
+    # uvicorn's survey capacity was 324 req/s at c=8 (300 x 1.08), the ladder's top, at 50 %
+    # of its CPU: its search starts at 70 % of the 648 req/s its CPU would carry, fails,
+    # steps down by 20 % (fails again), then passes and bisects towards 300.
     rates = [s.rate for s in search["uvicorn"].steps]
-    assert rates[:2] == [324.0, 259.2]
+    assert rates[:3] == [453.6, 362.88, 290.3]
     assert len(rates) <= 6
     slo = scenario.slo_for("cpu")
     found = searched_capacity(summarize_run(search["uvicorn"], slo))
