@@ -321,10 +321,11 @@ def searched_capacity(summary: RunSummary) -> Searched | None:
     """The capacity at SLO one open-model search found, None when no rate met the SLO.
 
     Between the highest rate that met the SLO and the lowest rate above it that did not, the
-    rate where ``slo_load`` reaches 1, interpolated on the log of the load (a chord, so where
-    latency climbs ever faster towards saturation the estimate errs low); the best passing
-    rate itself when the rate above failed outright, and as a lower bound when no rate above
-    it failed.
+    rate where ``slo_load`` reaches 1, interpolated on the log of the load (a chord: where
+    the true crossing lies in the bracket is not measured), but never above the throughput
+    the failing rate was actually served at (the server's ceiling); the best passing rate
+    itself when the rate above failed outright, and as a lower bound when no rate above it
+    failed.
     """
     tried = [
         (step, not miss)
@@ -344,7 +345,11 @@ def searched_capacity(summary: RunSummary) -> Searched | None:
     if not math.isfinite(far) or far <= 1:
         return Searched(low_rate, bounded=True)
     share = -math.log(near) / (math.log(far) - math.log(near))
-    return Searched(low_rate + share * ((hi.rate or 0.0) - low_rate), bounded=True)
+    chord = low_rate + share * ((hi.rate or 0.0) - low_rate)
+    # Physics over the chord: where the server served less than it was offered, what it
+    # served is the most it can carry, within the SLO or not.
+    served = hi.rps if 0 < hi.rps < (hi.rate or 0.0) else chord
+    return Searched(min(chord, max(low_rate, served)), bounded=True)
 
 
 def _knee_index(steps: list[Step]) -> int | None:

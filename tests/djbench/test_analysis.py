@@ -456,6 +456,11 @@ def test_a_search_interpolates_where_the_slo_is_reached() -> None:
     assert searched_capacity(summarize_run(run, slo)) == Searched(300, bounded=False)
     # No passing rate: no capacity.
     assert searched_capacity(summarize_run(_search("g", [(250, 900)], "search", 0), slo)) is None
+    # Offered 500/s, the server served 430: that is its ceiling, whatever the chord says.
+    run = _search("granian", [(375, 250), (500, 1000)], "search", 0)
+    overloaded = run.steps[1].model_copy(update={"rps": 430.0})
+    run = run.model_copy(update={"steps": [run.steps[0], overloaded]})
+    assert searched_capacity(summarize_run(run, slo)) == Searched(430.0, bounded=True)
     # A rate above that failed outright (no response) leaves the best passing rate itself.
     failed = _open(500, 100).model_copy(update={"status": "failed", "error": "boom"})
     run = run_of("g", [_open(375, 250), failed]).model_copy(update={"purpose": "search"})

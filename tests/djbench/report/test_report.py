@@ -335,7 +335,13 @@ def _searched(results: Results) -> Results:
     def at(rate: float, p99: float) -> object:
         latency = base.latency_ms.model_copy(update={"p99": p99})
         return base.model_copy(
-            update={"model": "open", "concurrency": None, "rate": rate, "latency_ms": latency}
+            update={
+                "model": "open",
+                "concurrency": None,
+                "rate": rate,
+                "rps": rate,
+                "latency_ms": latency,
+            }
         )
 
     search = {"purpose": "search", "round": 0, "steps": [at(400, 125), at(500, 2000)]}
