@@ -27,6 +27,9 @@ from djbench.stats import (
     stability_warnings,
 )
 
+RIVAL_MARGIN = 0.10
+"""A survey capacity this close to the winner's (1.5–2 s steps, one round) does not rank
+below it: such a candidate that no search followed keeps a lead from being called."""
 SIGNIFICANT_RATIO = EFFECT
 """A winner/runner-up ratio below this is within run-to-run noise: "≈"."""
 KNEE_GAIN = 0.10
@@ -173,6 +176,9 @@ class Verdict:
     """Winner against runner-up: ratio of medians, its interval and the test."""
     void: str | None = None
     """Why no verdict may be drawn (an infrastructure fault), else None."""
+    rivals: tuple[str, ...] = ()
+    """Candidates no search followed whose survey capacity came within ``RIVAL_MARGIN`` of
+    the winner's: they may carry as much, so no lead is called."""
 
     @property
     def winner(self) -> str | None:
@@ -211,6 +217,7 @@ class Verdict:
             self.comparison is not None
             and self.comparison.significant
             and not self.void
+            and not self.rivals
             and not (len(self.candidates) > 1 and self.candidates[1].censored)
         )
 
@@ -246,6 +253,12 @@ class Verdict:
         is only a lower bound (it may carry as much as the winner)."""
         if self.comparison is None or self.significant:
             return None
+        if self.rivals and self.comparison.significant:
+            return (
+                f"{', '.join(self.rivals)} came within {RIVAL_MARGIN:.0%} of "
+                f"{self.candidates[0].label} in the survey and "
+                f"{'were' if len(self.rivals) > 1 else 'was'} not searched"
+            )
         if len(self.candidates) > 1 and self.candidates[1].censored:
             return f"{self.candidates[1].label} met the SLO at every rate tried"
         return self.comparison.why_not
@@ -463,7 +476,26 @@ def _verdict(
         if len(candidates) > 1 and candidates[1].capacity.median > 0
         else None
     )
-    return Verdict(workload, slo, tuple(candidates), comparison, void)
+    return Verdict(workload, slo, tuple(candidates), comparison, void, _rivals(summaries))
+
+
+def _rivals(summaries: list[RunSummary]) -> tuple[str, ...]:
+    """Survey-only candidates within ``RIVAL_MARGIN`` of the best followed one's survey
+    capacity (the followed ones: searched or confirmed)."""
+    followed = {s.run.key for s in summaries if s.run.purpose in ("search", "confirm")}
+    survey = {
+        s.run.key: (s.label, s.capacity_rps)
+        for s in summaries
+        if s.run.purpose == "survey" and s.capacity_rps is not None
+    }
+    best = max((rps for key, (_, rps) in survey.items() if key in followed), default=None)
+    if best is None:
+        return ()
+    return tuple(
+        label
+        for key, (label, rps) in survey.items()
+        if key not in followed and rps >= (1 - RIVAL_MARGIN) * best
+    )
 
 
 def _load_busy(step: Step, load_cpus: int) -> float | None:

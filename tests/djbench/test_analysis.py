@@ -543,3 +543,29 @@ def test_a_file_whose_rounds_repeated_the_closed_step_compares_those(results: Re
     assert not first.searched
     assert first.capacity.median == 300
     assert verdict.significant
+
+
+def test_a_lead_is_not_called_while_an_unsearched_rival_came_close_in_the_survey(
+    results: Results,
+) -> None:
+    def rounds(variant: str, low: float) -> list[Run]:
+        return [
+            _search(variant, [(low, 250), (low * 1.25, 1000)], "confirm" if r else "search", r)
+            for r in range(5)
+        ]
+
+    survey = [
+        run_of("uvicorn", [closed(32, 300)]),
+        run_of("granian", [closed(32, 250)]),
+        run_of("uwsgi", [closed(32, 280)]),  # within 10 % of uvicorn's 300, never searched
+        run_of("gunicorn-sync", [closed(32, 100)]),  # far below: no rival
+    ]
+    runs = [*survey, *rounds("uvicorn", 400), *rounds("granian", 300)]
+    verdict = analyze(results.model_copy(update={"runs": runs})).verdict_for("cpu")
+    assert verdict.comparison is not None and verdict.comparison.significant
+    assert verdict.rivals == ("uwsgi",)
+    assert not verdict.significant
+    assert "uwsgi came within 10% of uvicorn in the survey and was not searched" in verdict.text
+    # Without the rival the same rounds make a significant lead.
+    runs = [survey[0], survey[1], survey[3], *rounds("uvicorn", 400), *rounds("granian", 300)]
+    assert analyze(results.model_copy(update={"runs": runs})).verdict_for("cpu").significant
