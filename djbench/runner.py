@@ -228,6 +228,7 @@ def _after_survey(
     scenario = plan.scenario
     rounds = scenario.repeats - 1
     k = scenario.leaders
+    top = max(scenario.closed.concurrency)
     chosen: dict[Setup, list[tuple[str, Run, LoadStep]]] = {}
     leading = extra = 0
     for workload in plan.workloads:
@@ -236,8 +237,7 @@ def _after_survey(
             for r in writer.runs
             if r.workload == workload and r.purpose == "survey"
         ]
-        top = max(scenario.closed.concurrency) if scenario.search_steps else None
-        found = leaders(survey, k, top)
+        found = leaders(survey, k, top if scenario.search_steps else None)
         leading, extra = leading + min(len(found), k), extra + max(0, len(found) - k)
         for summary, step in found:
             capacity = LoadStep(step.model, float(step.concurrency or step.rate or 0))
@@ -252,7 +252,6 @@ def _after_survey(
     progress.phase("searching the leaders' capacity at SLO (open model)")
     first = len(writer.runs)
     for setup in plan.order(list(chosen), 0):
-        top = max(scenario.closed.concurrency)
         tasks = [
             Task(setup, w, 0, None, tuple(run.steps), "search", _search_start(run, step, top))
             for w, run, step in chosen[setup]
@@ -477,7 +476,7 @@ def _run_workload(
                     f"{record.label} {workload}: skipping "
                     f"{', '.join(t.label for t in higher)} (no response at {step.label})"
                 )
-        if not todo and not open_added and task.search_start is None:
+        if not todo and not open_added:
             open_added = True
             todo = plan.open_steps(steps)
             progress.skipped(planned - done - len(todo))

@@ -13,7 +13,7 @@ from djbench.backends.steps import ServerSide, measured_step
 from djbench.errors import DjbenchError
 from djbench.load.k6 import ClientStats
 from djbench.plan import LoadStep, Setup, make_plan
-from djbench.results import Environment, Latency, Step, load_results
+from djbench.results import Environment, Latency, Results, Step, load_results
 from djbench.runner import execute
 from djbench.scenario import parse_scenario
 from djbench.variants import Variant
@@ -134,14 +134,23 @@ def test_a_server_that_does_not_settle_is_restarted_fresh(tmp_path: Path) -> Non
     assert backend.starts == ["uvicorn", "uvicorn"]
 
 
-def test_rounds_search_each_workloads_leaders_again_on_fresh_servers(tmp_path: Path) -> None:
+THREE_RATES = {"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0}
+
+
+def _searched_run(tmp_path: Path, ladder: str, seed: int) -> tuple[ScriptedBackend, Results]:
+    """uvicorn, granian and gunicorn-sync on cpu: 3 rounds, searches of up to 6 steps."""
     scenario = parse_scenario(
-        "closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]\nrepeats: 3\nsearch_steps: 6\nseed: 7",
+        f"closed: {{concurrency: [{ladder}]}}\nworkloads: [cpu]\nrepeats: 3\n"
+        f"search_steps: 6\nseed: {seed}",
         "s",
     )
-    plan = make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync"])
-    backend = ScriptedBackend(rates={"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0})
-    results = execute(plan, backend, tmp_path, _env, Quiet())
+    backend = ScriptedBackend(rates=THREE_RATES)
+    plan = make_plan(scenario, list(THREE_RATES))
+    return backend, execute(plan, backend, tmp_path, _env, Quiet())
+
+
+def test_rounds_search_each_workloads_leaders_again_on_fresh_servers(tmp_path: Path) -> None:
+    backend, results = _searched_run(tmp_path, "1, 8, 32", seed=7)
     survey = [r for r in results.runs if r.purpose == "survey"]
     assert sorted(r.variant for r in survey) == ["granian", "gunicorn-sync", "uvicorn"]
     assert all(len(r.steps) == 3 for r in survey)
@@ -169,8 +178,7 @@ def test_rounds_search_each_workloads_leaders_again_on_fresh_servers(tmp_path: P
     assert len(backend.starts) == 10
     # The seed is recorded and fixes the order: the same plan runs the same way again.
     assert results.scenario["seed"] == 7
-    again = ScriptedBackend(rates=backend.rates)
-    execute(plan, again, tmp_path / "again", _env, Quiet())
+    again, _ = _searched_run(tmp_path / "again", "1, 8, 32", seed=7)
     assert again.starts == backend.starts
 
 
@@ -202,15 +210,9 @@ def test_an_infrastructure_fault_fails_its_step_and_stops_the_run(tmp_path: Path
 def test_a_search_brackets_each_leaders_capacity_then_rounds_search_near_it(
     tmp_path: Path,
 ) -> None:
-    from djbench.analysis import analyze, searched_capacity, summarize_run
+    from djbench.analysis import analyze, scenario_of, searched_capacity, summarize_run
 
-    scenario = parse_scenario(
-        "closed: {concurrency: [1, 8]}\nworkloads: [cpu]\nrepeats: 3\nsearch_steps: 6\nseed: 1",
-        "s",
-    )
-    plan = make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync"])
-    backend = ScriptedBackend(rates={"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0})
-    results = execute(plan, backend, tmp_path, _env, Quiet())
+    _, results = _searched_run(tmp_path, "1, 8", seed=1)
     search = {r.variant: r for r in results.runs if r.purpose == "search"}
     assert sorted(search) == ["granian", "gunicorn-sync", "uvicorn"]  # tied at the top, c=8
     # uvicorn's survey capacity was 324 req/s at c=8 (300 x 1.08), the ladder's top, at 50 %
@@ -219,7 +221,7 @@ def test_a_search_brackets_each_leaders_capacity_then_rounds_search_near_it(
     rates = [s.rate for s in search["uvicorn"].steps]
     assert rates[:3] == [453.6, 362.88, 290.3]
     assert len(rates) <= 6
-    slo = scenario.slo_for("cpu")
+    slo = scenario_of(results).slo_for("cpu")
     found = searched_capacity(summarize_run(search["uvicorn"], slo))
     assert found is not None and found.bounded
     assert 290 < found.rate < 310  # between the last passing and failing rates, near 300
