@@ -10,7 +10,7 @@ const QUANTILE_STEPS = [
   [99, 100, 100],
 ];
 
-function quantileGrid() {
+export function quantileGrid() {
   const points = [];
   for (const [start, stop, perPercent] of QUANTILE_STEPS) {
     for (let i = start * perPercent; i < stop * perPercent; i++) {
@@ -21,12 +21,15 @@ function quantileGrid() {
   return points;
 }
 
-export const QUANTILE_GRID = quantileGrid();
-export const QUANTILE_STATS = QUANTILE_GRID.map((q) => `p(${q})`);
+// Functions, not constants: every VU evaluates this module when it is initialised, and only
+// the options need the grid.
+export function quantileStats() {
+  return quantileGrid().map((q) => `p(${q})`);
+}
 
 // `summaryTrendStats`: the usual columns, then the grid's.
 export function trendStats(usual) {
-  return [...usual, ...QUANTILE_STATS.filter((stat) => !usual.includes(stat))];
+  return [...usual, ...quantileStats().filter((stat) => !usual.includes(stat))];
 }
 
 // The summary's metrics with the grid kept only on the metric `keep`: the others keep `usual`.
