@@ -132,6 +132,9 @@ class Searched:
     """Requests per second: interpolated where the SLO is reached, or the best passing rate."""
     bounded: bool
     """False when every rate the search tried met the SLO: ``rate`` is a lower bound."""
+    collapsed: bool = False
+    """True when the failing rate above was served at less than the passing rate below it
+    (overload collapse): ``rate`` is then the passing rate tried, a probe, not a crossing."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,9 @@ class Candidate:
     closed-model throughputs of the best step that met the SLO (the survey's ladder)."""
     lower_bounds: int = 0
     """Rounds whose search met the SLO at every rate it tried: their sample is a lower bound."""
+    collapsed: int = 0
+    """Rounds whose sample is the passing rate tried because the server served less above it
+    (``Searched.collapsed``): rounds that probe the same rates then give the same value."""
 
     @property
     def censored(self) -> bool:
@@ -362,7 +368,7 @@ def searched_capacity(summary: RunSummary) -> Searched | None:
     # Physics over the chord: where the server served less than it was offered, what it
     # served is the most it can carry, within the SLO or not.
     served = hi.rps if 0 < hi.rps < (hi.rate or 0.0) else chord
-    return Searched(min(chord, max(low_rate, served)), bounded=True)
+    return Searched(min(chord, max(low_rate, served)), bounded=True, collapsed=served < low_rate)
 
 
 def _knee_index(steps: list[Step]) -> int | None:
@@ -468,6 +474,7 @@ def _verdict(
                 len(samples) - len(kept),
                 searched=bool(searches),
                 lower_bounds=sum(1 for f in found if f is not None and not f.bounded),
+                collapsed=sum(1 for f in found if f is not None and f.collapsed),
             )
         )
     candidates.sort(key=lambda c: -c.capacity.median)  # stable: ties keep results order
@@ -620,6 +627,13 @@ def _repeat_warnings(verdict: Verdict) -> list[CheckWarning]:
             doubts.append(
                 f"{candidate.lower_bounds} of {len(candidate.samples)} searches met the SLO at "
                 "every rate they tried (their capacity is a lower bound)"
+            )
+        if candidate.collapsed:
+            doubts.append(
+                f"{candidate.collapsed} of {len(candidate.samples)} searches were served less "
+                "at their failing rate than at the passing rate below it (overload collapse): "
+                "their capacity is that passing rate, so the interval shows the rates tried, "
+                "not the server's spread"
             )
         found += [
             CheckWarning("repeats", verdict.workload, candidate.label, None, doubt)

@@ -29,9 +29,10 @@ CAPPED_START = 0.7
 user busy: Little's law, not the server, set its rate) starts at this share of where the
 server's CPU would run out at that step's CPU per request, when that is higher."""
 CONFIRM_START = 0.9
-"""A confirmation round's search starts at this share of the capacity round 0 found (when
-round 0 found a rate that failed above it; else at the lower bound itself): one step up
-(``SEARCH_UP``) then brackets it within about ±10 %."""
+"""A confirmation round's search starts at this share of the capacity round 0 found (or of
+its lower bound, when every rate it tried met the SLO): one step up (``SEARCH_UP``) then
+brackets it within about ±12 %. Starting at round 0's own passing rate instead probed the
+same two rates every round, and past an overload collapse every round gave that rate."""
 WARMUP_CYCLES = 3
 """Request cycles of warm-up: connections open, pools filled, caches and JITs warm."""
 WARM_CYCLES = 1

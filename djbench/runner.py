@@ -272,7 +272,7 @@ def _after_survey(
             if best is None:
                 progress.skipped(rounds * scenario.confirm_steps)
                 continue
-            start = best.rate * (CONFIRM_START if best.bounded else 1.0)
+            start = best.rate * CONFIRM_START
             setup = _setup_of(run, plan)
             known = [s for r in writer.runs if (r.key, r.workload) == (run.key, workload)
                      for s in r.steps]  # fmt: skip

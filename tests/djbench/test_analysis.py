@@ -461,6 +461,13 @@ def test_a_search_interpolates_where_the_slo_is_reached() -> None:
     overloaded = run.steps[1].model_copy(update={"rps": 430.0})
     run = run.model_copy(update={"steps": [run.steps[0], overloaded]})
     assert searched_capacity(summarize_run(run, slo)) == Searched(430.0, bounded=True)
+    # Served 360/s at 500/s offered, less than the 375/s that passed: overload collapse, so
+    # the passing rate is all the search can say, and it says so.
+    collapse = overloaded.model_copy(update={"rps": 360.0})
+    collapsed = run.model_copy(update={"steps": [run.steps[0], collapse]})
+    assert searched_capacity(summarize_run(collapsed, slo)) == Searched(
+        375, bounded=True, collapsed=True
+    )
     # A rate above that failed outright (no response) leaves the best passing rate itself.
     failed = _open(500, 100).model_copy(update={"status": "failed", "error": "boom"})
     run = run_of("g", [_open(375, 250), failed]).model_copy(update={"purpose": "search"})
@@ -504,6 +511,33 @@ def test_searched_rounds_are_the_samples_and_lower_bounds_are_marked(results: Re
     assert "req/s (open model, searched) at p99 ≤ 500 ms" in verdict.text
     doubts = [w.message for w in analysis.warnings]
     assert any("3 of 5 searches met the SLO at every rate" in d for d in doubts)
+
+
+def test_rounds_pinned_by_an_overload_collapse_are_counted_and_warned(results: Results) -> None:
+    def collapsing(variant: str, lo: float, hi: float, served: float, round_: int) -> Run:
+        run = _search(
+            variant, [(lo, 200), (hi, 1000)], "search" if round_ == 0 else "confirm", round_
+        )
+        failing = run.steps[1].model_copy(update={"rps": served})
+        return run.model_copy(update={"steps": [run.steps[0], failing]})
+
+    runs = [run_of("uvicorn", [closed(32, 300)]), run_of("granian", [closed(32, 250)])]
+    # uvicorn: every round passed 900/s and was served 850/s at 1125/s: five equal samples.
+    runs += [collapsing("uvicorn", 900, 1125, 850, r) for r in range(5)]
+    runs += [collapsing("granian", 700, 875, 790, r) for r in range(5)]  # served above 700
+    analysis = analyze(results.model_copy(update={"runs": runs}))
+    first, second = analysis.verdict_for("cpu").candidates
+    assert (first.label, first.collapsed, first.capacity_text) == (
+        "uvicorn",
+        5,
+        "900.0 [900.0–900.0]",
+    )
+    assert (second.label, second.collapsed, second.capacity.median) == ("granian", 0, 790)
+    doubts = [w.message for w in analysis.warnings if w.variant == "uvicorn"]
+    assert any(
+        d.startswith("5 of 5 searches were served less at their failing rate") for d in doubts
+    )
+    assert not any("served less" in w.message for w in analysis.warnings if w.variant == "granian")
 
 
 def test_a_runner_up_whose_capacity_is_a_lower_bound_gives_no_lead(results: Results) -> None:
