@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from djbench import physics
 from djbench.errors import DjbenchError
-from djbench.results import Results, Run, Step
+from djbench.results import DIRECT, Distance, Results, Run, Step
 from djbench.scenario import Scenario, Slo
 from djbench.stats import (
     EFFECT,
@@ -172,7 +172,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Which variant carries the most load within the SLO on one workload, and how sure."""
+    """Which variant carries the most load within the SLO on one workload at one distance,
+    and how sure."""
 
     workload: str
     slo: Slo
@@ -185,6 +186,8 @@ class Verdict:
     rivals: tuple[str, ...] = ()
     """Candidates no search followed whose survey capacity came within ``RIVAL_MARGIN`` of
     the winner's: they may carry as much, so no lead is called."""
+    distance: Distance = DIRECT
+    """The round-trip times added between the servers and what they wait on."""
 
     @property
     def winner(self) -> str | None:
@@ -281,13 +284,19 @@ class Analysis:
     verdicts: tuple[Verdict, ...]
     warnings: tuple[CheckWarning, ...]
 
-    def runs_for(self, workload: str) -> tuple[RunSummary, ...]:
-        """Runs of one workload, in results order."""
-        return tuple(r for r in self.runs if r.workload == workload)
+    def runs_for(self, workload: str, distance: Distance | None = None) -> tuple[RunSummary, ...]:
+        """Runs of one workload (at one distance, or at all), in results order."""
+        return tuple(
+            r for r in self.runs if r.workload == workload and distance in (None, r.run.distance)
+        )
 
-    def verdict_for(self, workload: str) -> Verdict:
-        """The verdict of one workload."""
-        return next(v for v in self.verdicts if v.workload == workload)
+    def verdict_for(self, workload: str, distance: Distance = DIRECT) -> Verdict:
+        """The verdict of one workload at one distance."""
+        return next(v for v in self.verdicts if (v.workload, v.distance) == (workload, distance))
+
+    def verdicts_for(self, workload: str) -> tuple[Verdict, ...]:
+        """The verdicts of one workload, nearest distance first."""
+        return tuple(v for v in self.verdicts if v.workload == workload)
 
 
 def scenario_of(results: Results) -> Scenario:
@@ -435,7 +444,11 @@ def leaders(
 
 
 def _verdict(
-    workload: str, slo: Slo, summaries: Iterable[RunSummary], void: str | None = None
+    workload: str,
+    slo: Slo,
+    summaries: Iterable[RunSummary],
+    void: str | None = None,
+    distance: Distance = DIRECT,
 ) -> Verdict:
     summaries = list(summaries)
     # Once leaders were confirmed (else searched), they alone are compared: a candidate
@@ -483,7 +496,7 @@ def _verdict(
         if len(candidates) > 1 and candidates[1].capacity.median > 0
         else None
     )
-    return Verdict(workload, slo, tuple(candidates), comparison, void, _rivals(summaries))
+    return Verdict(workload, slo, tuple(candidates), comparison, void, _rivals(summaries), distance)
 
 
 def _rivals(summaries: list[RunSummary]) -> tuple[str, ...]:
@@ -591,19 +604,31 @@ def analyze(results: Results) -> Analysis:
     # Scenario order first; a run of a workload the scenario does not list is still shown.
     ran = [r.workload for r in results.runs]
     workloads = tuple(w for w in dict.fromkeys([*scenario.workloads, *ran]) if w in ran)
+    distances = sorted({r.distance for r in results.runs}, key=_nearness)
     verdicts = tuple(
         _verdict(
             w,
             scenario.slo_for(w),
-            (s for s in summaries if s.workload == w),
+            (s for s in summaries if (s.workload, s.run.distance) == (w, d)),
             _void(results, w),
+            d,
         )
         for w in workloads
+        for d in distances
+        if any((r.workload, r.distance) == (w, d) for r in results.runs)
     )
     load_cpus = len(results.environment.load_cpus) or 1
     warnings = [w for s in summaries for w in _warnings(s, load_cpus, scenario)]
     warnings += [w for v in verdicts for w in _repeat_warnings(v)]
     return Analysis(results, scenario, workloads, summaries, verdicts, tuple(warnings))
+
+
+def _nearness(distance: Distance) -> tuple[float, float]:
+    """Direct sides first, then the shortest round trips: the database's, then upstream's."""
+    return (
+        -1.0 if distance.db_rtt_ms is None else distance.db_rtt_ms,
+        -1.0 if distance.upstream_rtt_ms is None else distance.upstream_rtt_ms,
+    )
 
 
 def _void(results: Results, workload: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from djbench.analysis import Analysis, Candidate
+from djbench.results import Distance
 from djbench.stats import Comparison, compare
 
 
@@ -50,8 +51,10 @@ class Comparisons:
     """``workload / label`` of candidates measured in one file only (or not meeting the SLO)."""
 
 
-def _candidates(analysis: Analysis) -> dict[tuple[str, tuple[str, str | None]], Candidate]:
-    return {(v.workload, c.key): c for v in analysis.verdicts for c in v.candidates}
+def _candidates(
+    analysis: Analysis,
+) -> dict[tuple[str, Distance, tuple[str, str | None]], Candidate]:
+    return {(v.workload, v.distance, c.key): c for v in analysis.verdicts for c in v.candidates}
 
 
 def compare_analyses(a: Analysis, b: Analysis) -> Comparisons:
@@ -64,8 +67,8 @@ def compare_analyses(a: Analysis, b: Analysis) -> Comparisons:
             continue
         change = compare(second.samples, first.samples) if first.capacity.median > 0 else None
         rows.append(Row(key[0], first.label, first, second, change))
-    only_a = tuple(f"{w} / {c.label}" for (w, k), c in in_a.items() if (w, k) not in in_b)
-    only_b = tuple(f"{w} / {c.label}" for (w, k), c in in_b.items() if (w, k) not in in_a)
+    only_a = tuple(f"{key[0]} / {c.label}" for key, c in in_a.items() if key not in in_b)
+    only_b = tuple(f"{key[0]} / {c.label}" for key, c in in_b.items() if key not in in_a)
     return Comparisons(tuple(rows), only_a, only_b)
 
 

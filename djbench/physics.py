@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from djbench.results import Run, Step
+from benchapp.catalog import WORKLOADS
+from djbench.results import DIRECT, Distance, Run, Step
 from djbench.scenario import Scenario
 
 PHYSICS_SHARE = 0.8
@@ -27,17 +28,42 @@ CPU_SATURATED = 0.9
 """Server CPU util at which the server's CPU is used up."""
 
 
-def floor_latency_s(scenario: Scenario, workload: str) -> float | None:
+def floor_latency_s(
+    scenario: Scenario,
+    workload: str,
+    distance: Distance = DIRECT,
+    db_round_trips: float = 1.0,
+) -> float | None:
     """The least time a request of a waiting workload takes: its slowest upstream call, or
-    its sleep. None for workloads whose time is not a wait."""
+    its sleep, plus the round-trip times the distance adds (one per upstream call, made at
+    once; ``db_round_trips`` to the database, one after the other). None for workloads whose
+    time is not a wait."""
+    base: float | None = None
     if workload == "upstream":
-        return max(scenario.upstream_delays_ms) / 1000
-    if workload == "sleep":
+        base = max(scenario.upstream_delays_ms) / 1000
+    elif workload == "sleep":
         try:
-            return float(scenario.request("sleep")["query"]["ms"]) / 1000
+            base = float(scenario.request("sleep")["query"]["ms"]) / 1000
         except (KeyError, ValueError):
-            return None
-    return None
+            base = None
+    kind = WORKLOADS.get(workload)
+    added = 0.0
+    if kind is not None and kind.touches_upstream and distance.upstream_rtt_ms:
+        added += distance.upstream_rtt_ms / 1000
+    if kind is not None and kind.touches_db and distance.db_rtt_ms:
+        added += max(1.0, db_round_trips) * distance.db_rtt_ms / 1000
+    if base is None and not added:
+        return None
+    return (base or 0.0) + added
+
+
+def db_round_trips(run: Run) -> float:
+    """Round trips to the database per request, as the proxy counted them over the run's
+    measured steps (1 where nothing was counted: every request of a database workload makes
+    at least one)."""
+    requests = sum(s.requests - s.errors for s in run.steps if s.db_path is not None)
+    trips = sum(s.db_path.round_trips for s in run.steps if s.db_path is not None)
+    return trips / requests if requests > 0 and trips > 0 else 1.0
 
 
 def _successes(step: Step) -> int:
@@ -123,7 +149,7 @@ class Expectation:
 def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | None:
     """Physics for one closed step of a waiting workload (``upstream``, ``sleep``): what the
     concurrency, the server's slots and its CPU allow; None where physics says nothing."""
-    floor = floor_latency_s(scenario, run.workload)
+    floor = floor_latency_s(scenario, run.workload, run.distance, db_round_trips(run))
     if floor is None or floor <= 0 or step.model != "closed" or not step.concurrency:
         return None
     cycle = floor + scenario.think_time_ms / 1000
@@ -179,6 +205,13 @@ def _likely_limit(
                 f"{queued_s:.0f} s, past the {timeout_s:g} s request timeout, so requests time out "
                 "while queued and the server works on ones the client gave up"
             )
+    kind = WORKLOADS.get(run.workload)
+    if kind is not None and kind.touches_db and run.distance.db_rtt_ms:
+        return (
+            f"the database: requests took {step.latency_ms.p50:,.0f} ms at the median against "
+            f"{expected.floor_s * 1000:,.0f} ms of round trips; its own time per query (or a "
+            "queue before it) adds to the distance"
+        )
     return (
         "the server: its CPU was not used up and the upstream was not kept busy "
         "(a concurrency limit or a queue in the server)"

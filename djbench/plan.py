@@ -11,7 +11,7 @@ from typing import Literal
 from benchapp.catalog import WORKLOADS, client_kind
 from djbench.errors import DjbenchError
 from djbench.physics import floor_latency_s
-from djbench.results import Step, load_label
+from djbench.results import DIRECT, Distance, Step, load_label
 from djbench.scenario import Scenario, revalidate
 from djbench.variants import Variant, resolve_variants
 
@@ -100,6 +100,14 @@ class Setup:
     variant: Variant
     client: str
     """The upstream client of the variant's views' kind (``benchapp.catalog.UPSTREAM_CLIENTS``)."""
+    distance: Distance = DIRECT
+    """Round-trip times the latency proxies add between this server and Postgres / the stub."""
+
+    @property
+    def label(self) -> str:
+        """``uvicorn (aiohttp upstream)``, with its distance when it has one."""
+        text = f"{self.variant.label} ({self.client} upstream)"
+        return text if self.distance == DIRECT else f"{text} at {self.distance.label}"
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,8 @@ class Plan:
 
     @property
     def setups(self) -> list[Setup]:
-        """Every server to start, variant by variant: one per upstream client of its kind.
+        """Every server to start, variant by variant: one per upstream client of its kind and
+        distance of the scenario's network.
 
         A variant's further clients are only started when some workload calls upstream.
         """
@@ -131,7 +140,11 @@ class Plan:
         found = []
         for variant in self.variants:
             clients = self.scenario.upstream_clients.of(client_kind(variant.views))
-            found += [Setup(variant, c) for c in (clients if calls_upstream else clients[:1])]
+            found += [
+                Setup(variant, c, d)
+                for d in self.scenario.network.distances()
+                for c in (clients if calls_upstream else clients[:1])
+            ]
         return found
 
     def workloads_for(self, setup: Setup) -> list[str]:
@@ -149,9 +162,23 @@ class Plan:
         return runs * self.steps_per_run
 
     @property
+    def distances(self) -> list[Distance]:
+        """The network's distances: each workload gets a verdict at each."""
+        return self.scenario.network.distances()
+
+    @property
+    def cases(self) -> list[tuple[str, Distance]]:
+        """What a verdict is drawn for: each workload at each distance."""
+        return [(w, d) for w in self.workloads for d in self.distances]
+
+    @property
+    def _candidates_per_case(self) -> int:
+        return len(self.setups) // len(self.distances)
+
+    @property
     def leader_slots(self) -> int:
-        """Leaders of all workloads together, at most."""
-        return len(self.workloads) * min(self.scenario.leaders, len(self.setups))
+        """Leaders of all cases together, at most."""
+        return len(self.cases) * min(self.scenario.leaders, self._candidates_per_case)
 
     @property
     def steps_per_leader(self) -> int:
@@ -162,11 +189,11 @@ class Plan:
     @property
     def contender_slots(self) -> int:
         """Candidates beyond the leaders that may join round 0's search (the survey could not
-        rank them: ``analysis.leaders``), all workloads together, at most."""
+        rank them: ``analysis.leaders``), all cases together, at most."""
         if not self.scenario.search_steps:
             return 0
         k = self.scenario.leaders
-        return len(self.workloads) * max(0, min(2 * k, len(self.setups)) - k)
+        return len(self.cases) * max(0, min(2 * k, self._candidates_per_case) - k)
 
     @property
     def total_steps(self) -> int:
@@ -192,6 +219,7 @@ class Plan:
         workload: str,
         survey: bool = False,
         warm: bool = False,
+        distance: Distance = DIRECT,
     ) -> LoadStep:
         """The step with a warm-up and measured phase sized by the evidence it needs: at least
         ``min_requests`` responses and (closed steps) ``min_cycles`` request cycles (a user's
@@ -205,7 +233,7 @@ class Plan:
         ``WARM_CYCLES``, not ``WARMUP_CYCLES``.
         """
         s = self.scenario
-        rate, cycle = _estimate(step, known, s, workload)
+        rate, cycle = _estimate(step, known, s, workload, distance)
         if step.model == "open":
             ceiling = open_vus(s, workload, step.level)
             expected = step.level * (cycle or s.slo_for(workload).p99_ms / 1000)
@@ -268,7 +296,7 @@ def open_vus(scenario: Scenario, workload: str, rate: float) -> int:
 
 
 def _estimate(
-    step: LoadStep, known: list[Step], scenario: Scenario, workload: str
+    step: LoadStep, known: list[Step], scenario: Scenario, workload: str, distance: Distance
 ) -> tuple[float | None, float | None]:
     """Expected successful responses per second and seconds per request cycle of a step."""
     think = scenario.think_time_ms / 1000
@@ -278,7 +306,7 @@ def _estimate(
         (k for k in ok if k.model == "closed" and (k.concurrency or 0) <= step.level),
         key=lambda k: k.concurrency or 0,
     )
-    floor = floor_latency_s(scenario, workload)
+    floor = floor_latency_s(scenario, workload, distance)
     if same:
         latency = same[-1].latency_ms.p50 / 1000
         return same[-1].rps, latency + think

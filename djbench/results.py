@@ -1,4 +1,4 @@
-"""The results contract (``djbench/results/v3``): models, writing step by step, loading.
+"""The results contract (``djbench/results/v4``): models, writing step by step, loading.
 
 Format history:
 - v1: first version. ``runs[].steps[]`` per measured load step; warm-ups are not stored.
@@ -17,6 +17,12 @@ Format history:
   fault (Postgres or the stub API gone) stops the run and is recorded (``faults``). v2 files
   load with the source each backend then used (local: the process tree, Kubernetes:
   cAdvisor) and every run as round 0; v1 files as v2, then v3.
+- v4: network distance. A run records the round-trip time the latency proxy added between
+  its server and Postgres and between its server and the stub API (``runs[].distance``; a
+  null side: a direct connection, no proxy), and the round-trip times measured through each
+  proxy before the run (``runs[].paths``). Steps record what each proxy relayed
+  (``steps[].db_path``, ``steps[].upstream_path``: connections, round trips, the proxy's CPU).
+  v3 files load as v4 with direct connections.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from djbench.errors import DjbenchError
 
-SCHEMA = "djbench/results/v3"
+SCHEMA = "djbench/results/v4"
+SCHEMA_V3 = "djbench/results/v3"
 SCHEMA_V2 = "djbench/results/v2"
 SCHEMA_V1 = "djbench/results/v1"
 CpuSource = Literal["process-tree", "cgroup", "cadvisor"]
@@ -66,6 +73,24 @@ class UpstreamTraffic(_Frozen):
     def connections_per_call(self) -> float | None:
         """New connections per call: about 0 when the client reuses them, 1 when it churns."""
         return self.connections / self.calls if self.calls else None
+
+
+class ProxyTraffic(_Frozen):
+    """What one latency proxy relayed in a measured step (the server's side of a path)."""
+
+    connections: int
+    """TCP connections the server opened through the proxy in the window."""
+    round_trips: int
+    """Turns of the conversation: server-to-target data after target-to-server data (each
+    query or call waits one added round-trip time for its answer)."""
+    cpu_s: float
+    """CPU seconds the proxy spent in the step (it shares the load CPUs)."""
+
+    def per_request(self, requests: float) -> tuple[float, float] | None:
+        """Connections and round trips per served request (None when nothing was served)."""
+        if requests <= 0:
+            return None
+        return self.connections / requests, self.round_trips / requests
 
 
 def load_label(model: str, level: float | None) -> str:
@@ -115,6 +140,10 @@ class Step(_Frozen):
     samples (Kubernetes): a cross-check of ``cpu_s`` read from the cgroup."""
     upstream: UpstreamTraffic | None = None
     """The stub API's view of the step, for workloads that call it (None otherwise)."""
+    db_path: ProxyTraffic | None = None
+    """The latency proxy between the server and Postgres (None: a direct connection)."""
+    upstream_path: ProxyTraffic | None = None
+    """The latency proxy between the server and the stub API (None: a direct connection)."""
 
     @property
     def load_label(self) -> str:
@@ -135,6 +164,40 @@ class ClientInfo(_Frozen):
     version: str
     max_connections: int
     """The client's pool limit (sized for the run's peak number of calls in flight)."""
+
+
+class Distance(_Frozen):
+    """Round-trip time the latency proxy adds between the server and what it waits on; None
+    on a side: a direct connection (no proxy in the path)."""
+
+    db_rtt_ms: float | None = None
+    upstream_rtt_ms: float | None = None
+
+    @property
+    def label(self) -> str:
+        """``direct``, ``db +100 ms`` or ``db +1 ms · upstream +50 ms``, as tables show it."""
+        sides = [
+            f"{name} +{rtt:g} ms"
+            for name, rtt in (("db", self.db_rtt_ms), ("upstream", self.upstream_rtt_ms))
+            if rtt is not None
+        ]
+        return " · ".join(sides) or "direct"
+
+
+DIRECT = Distance()
+
+
+class PathCheck(_Frozen):
+    """The round-trip time added through one proxy, measured before a run at its concurrency."""
+
+    path: Literal["db", "upstream"]
+    target_ms: float
+    connections: int
+    p50_ms: float
+    p99_ms: float
+    """Added round-trip time (through the proxy minus direct), in milliseconds."""
+    ok: bool
+    """Both percentiles within the tolerance of the target (``djbench.distance``)."""
 
 
 class Run(_Frozen):
@@ -158,13 +221,24 @@ class Run(_Frozen):
     purpose: Literal["survey", "search", "confirm"] = "survey"
     """``survey``: the ladder (the curves); ``search``: open-model steps bisecting a leader's
     capacity at SLO; ``confirm``: a leader's capacity measured again."""
+    distance: Distance = DIRECT
+    """Round-trip times added between the server and Postgres / the stub API."""
+    paths: list[PathCheck] = Field(default_factory=list)
+    """The added round-trip times measured through each proxy before the run."""
     steps: list[Step] = Field(default_factory=list)
 
     @property
-    def label(self) -> str:
-        """Variant name, marked when crossed, with the upstream client when there is one."""
+    def name(self) -> str:
+        """Variant name, marked when crossed, with the upstream client when there is one
+        (``uvicorn · aiohttp``): the candidate, wherever it was measured."""
         name = f"{self.variant} (crossed)" if self.crossed else self.variant
         return f"{name} · {self.client.name}" if self.client else name
+
+    @property
+    def label(self) -> str:
+        """The name, with the distance when it is not direct (``uvicorn · aiohttp @ db +100
+        ms``)."""
+        return self.name if self.distance == DIRECT else f"{self.name} @ {self.distance.label}"
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -245,13 +319,15 @@ def load_results(path: Path) -> Results:
         raise DjbenchError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     schema = raw.get("schema") if isinstance(raw, dict) else None
     if schema == SCHEMA_V1:
-        raw = upgrade_v2(upgrade_v1(raw))
+        raw = upgrade_v3(upgrade_v2(upgrade_v1(raw)))
     elif schema == SCHEMA_V2:
-        raw = upgrade_v2(raw)
+        raw = upgrade_v3(upgrade_v2(raw))
+    elif schema == SCHEMA_V3:
+        raw = upgrade_v3(raw)
     elif schema != SCHEMA:
         raise DjbenchError(
             f"{path}: unsupported results schema {schema!r} "
-            f"(expected {SCHEMA}, {SCHEMA_V2} or {SCHEMA_V1})"
+            f"(expected {SCHEMA}, {SCHEMA_V3}, {SCHEMA_V2} or {SCHEMA_V1})"
         )
     try:
         return Results.model_validate(raw)
@@ -303,7 +379,8 @@ V2_CPU_SOURCES: dict[str, CpuSource] = {"local": "process-tree", "kubernetes": "
 
 
 def upgrade_v2(raw: dict[str, Any]) -> dict[str, Any]:
-    """A v2 document as v3: measured steps name the source their backend then read CPU from."""
+    """A v2 document as v3 (:func:`upgrade_v3` takes it on to v4): measured steps name the
+    source their backend then read CPU from."""
     source = V2_CPU_SOURCES.get(str(raw.get("backend")))
     runs = []
     for run in raw.get("runs") or []:
@@ -316,4 +393,10 @@ def upgrade_v2(raw: dict[str, Any]) -> dict[str, Any]:
             ]
             run = {**run, "steps": steps}
         runs.append(run)
-    return {**raw, "schema": SCHEMA, "runs": runs}
+    return {**raw, "schema": SCHEMA_V3, "runs": runs}
+
+
+def upgrade_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    """A v3 document as v4: before the latency proxy every connection was direct, which is
+    what a run without ``distance`` reads as."""
+    return {**raw, "schema": SCHEMA}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Generic, Literal, Protocol
@@ -28,6 +28,7 @@ from djbench.results import (
     ClientInfo,
     Environment,
     Fault,
+    PathCheck,
     Results,
     Run,
     Step,
@@ -162,7 +163,13 @@ class InfrastructureFault(Exception):
         self.fault = fault
 
 
-def _run_record(task: Task, plan: Plan, steps: list[Step], error: str | None) -> Run:
+def _run_record(
+    task: Task,
+    plan: Plan,
+    steps: list[Step],
+    error: str | None,
+    paths: Sequence[PathCheck] = (),
+) -> Run:
     variant = task.setup.variant
     return Run(
         variant=variant.name,
@@ -177,6 +184,8 @@ def _run_record(task: Task, plan: Plan, steps: list[Step], error: str | None) ->
         error=error,
         round=task.round,
         purpose=task.purpose,
+        distance=task.setup.distance,
+        paths=list(paths),
         steps=list(steps),
     )
 
@@ -223,19 +232,20 @@ def execute(
 def _after_survey(
     plan: Plan, backend: Backend[ServerT], writer: ResultsWriter, progress: Progress
 ) -> None:
-    """Each workload's leaders: their capacity searched (when the scenario asks), then
-    measured again in the confirmation rounds, each round in a new order on fresh servers."""
+    """Each case's leaders (a workload at one distance): their capacity searched (when the
+    scenario asks), then measured again in the confirmation rounds, each round in a new order
+    on fresh servers."""
     scenario = plan.scenario
     rounds = scenario.repeats - 1
     k = scenario.leaders
     top = max(scenario.closed.concurrency)
     chosen: dict[Setup, list[tuple[str, Run, LoadStep]]] = {}
     leading = extra = 0
-    for workload in plan.workloads:
+    for workload, distance in plan.cases:
         survey = [
             summarize_run(r, scenario.slo_for(workload))
             for r in writer.runs
-            if r.workload == workload and r.purpose == "survey"
+            if (r.workload, r.distance, r.purpose) == (workload, distance, "survey")
         ]
         found = leaders(survey, k, top if scenario.search_steps else None)
         leading, extra = leading + min(len(found), k), extra + max(0, len(found) - k)
@@ -261,11 +271,11 @@ def _after_survey(
     # found: the same start every round, so the rounds are repeats of one measurement. Where
     # more than the leaders were searched (tied in the survey), round 0 ranks them.
     planned: dict[Setup, list[Task]] = {}
-    for workload in plan.workloads:
+    for workload, distance in plan.cases:
         searched = [
             (run, searched_capacity(summarize_run(run, scenario.slo_for(workload))))
             for run in writer.runs[first:]
-            if run.workload == workload
+            if (run.workload, run.distance) == (workload, distance)
         ]
         searched.sort(key=lambda t: -(t[1].rate if t[1] else -1.0))  # stable: survey order
         for run, best in searched[:k]:
@@ -274,8 +284,7 @@ def _after_survey(
                 continue
             start = best.rate * CONFIRM_START
             setup = _setup_of(run, plan)
-            known = [s for r in writer.runs if (r.key, r.workload) == (run.key, workload)
-                     for s in r.steps]  # fmt: skip
+            known = [s for r in writer.runs if _same_case(r, run) for s in r.steps]
             planned.setdefault(setup, []).append(
                 Task(setup, workload, 0, None, tuple(known), "confirm", round(start, 2))
             )
@@ -301,10 +310,15 @@ def _search_start(run: Run, step: LoadStep, top: float) -> float:
     return last.rps
 
 
+def _same_case(a: Run, b: Run) -> bool:
+    """Whether two runs measured one candidate on one workload at one distance."""
+    return (a.key, a.workload, a.distance) == (b.key, b.workload, b.distance)
+
+
 def _setup_of(run: Run, plan: Plan) -> Setup:
     """The setup a run was made with (a workload without upstream calls records no client:
     the variant's first setup served it)."""
-    mine = [s for s in plan.setups if s.variant.name == run.variant]
+    mine = [s for s in plan.setups if (s.variant.name, s.distance) == (run.variant, run.distance)]
     wanted = run.client.name if run.client is not None else mine[0].client
     return next(s for s in mine if s.client == wanted)
 
@@ -330,7 +344,7 @@ class ServerSlot(Generic[ServerT]):
             return server
         why = "starting" if server is None else "restarting (still busy or gone)"
         self.close()
-        self.progress.phase(f"{why} {self.setup.variant.label} ({self.setup.client} upstream)")
+        self.progress.phase(f"{why} {self.setup.label}")
         # Held before entering, so a Ctrl-C inside the start still stops what it started.
         self._stack = contextlib.ExitStack()
         self._server = self._stack.enter_context(self.backend.server(self.setup))
@@ -401,20 +415,24 @@ def _run_workload(
     workload = task.workload
     slo = plan.scenario.slo_for(workload)
     steps: list[Step] = []
+    paths: list[PathCheck] = []
     record = _run_record(task, plan, steps, INCOMPLETE)
     index = writer.put(None, record)
     planned = task.planned(plan)
     _check_infrastructure(backend, task, record, None)
     try:
         server = _ready(slot)
+        paths = list(server.paths)
     except ServerStartError as exc:
-        writer.put(index, _run_record(task, plan, steps, f"server did not start: {exc}"))
+        writer.put(
+            index, _run_record(task, plan, steps, paths=paths, error=f"server did not start: {exc}")
+        )
         progress.skipped(planned)
         raise
     problem = backend.verify(server, workload)
     if problem:
         _check_infrastructure(backend, task, record, None)
-        writer.put(index, _run_record(task, plan, steps, problem))
+        writer.put(index, _run_record(task, plan, steps, paths=paths, error=problem))
         progress.skipped(planned)
         return
     probes: list[tuple[float, bool]] = []
@@ -426,15 +444,24 @@ def _run_workload(
         step = todo.pop(0)
         try:
             server = _ready(slot)
+            paths = list(server.paths)
         except ServerStartError as exc:
-            writer.put(index, _run_record(task, plan, steps, f"server did not start: {exc}"))
+            writer.put(
+                index,
+                _run_record(task, plan, steps, paths=paths, error=f"server did not start: {exc}"),
+            )
             progress.skipped(planned - done)
             raise
         # Warm: the same server just served this workload without failing.
         warm = server is last and steps[-1].status == "ok"
         last = server
         step = plan.timed(
-            step, [*task.known, *steps], workload, survey=task.purpose == "survey", warm=warm
+            step,
+            [*task.known, *steps],
+            workload,
+            survey=task.purpose == "survey",
+            warm=warm,
+            distance=task.setup.distance,
         )
         progress.step_started(record.label, workload, step)
         result = backend.measure(server, workload, step)
@@ -446,12 +473,12 @@ def _run_workload(
         done += 1
         progress.step_done(record.label, workload, result)
         if fault is not None:
-            writer.put(index, _run_record(task, plan, steps, fault))
+            writer.put(index, _run_record(task, plan, steps, paths=paths, error=fault))
             progress.skipped(planned - done)
             raise InfrastructureFault(
                 Fault(message=fault, workload=workload, run=record.label, load=step.label)
             )
-        writer.put(index, _run_record(task, plan, steps, INCOMPLETE))
+        writer.put(index, _run_record(task, plan, steps, paths=paths, error=INCOMPLETE))
         if task.search_start is not None:
             met = not slo_misses(result, slo)
             probes.append((step.level, met))
@@ -482,7 +509,7 @@ def _run_workload(
             progress.skipped(planned - done - len(todo))
     failed = [s for s in steps if s.status == "failed"]
     error = f"{len(failed)} of {len(steps)} steps failed: {failed[0].error}" if failed else None
-    writer.put(index, _run_record(task, plan, steps, error))
+    writer.put(index, _run_record(task, plan, steps, paths=paths, error=error))
 
 
 def _first_steps(plan: Plan, task: Task) -> list[LoadStep]:

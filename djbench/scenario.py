@@ -26,6 +26,7 @@ from benchapp.catalog import (
     ClientKind,
 )
 from djbench.errors import DjbenchError
+from djbench.results import Distance
 
 PROFILES_DIR = Path(__file__).with_name("profiles")
 
@@ -77,6 +78,40 @@ class DbPool(_Strict):
     min_size: int = Field(default=2, ge=0)
     max_size: int = Field(default=16, ge=1)
     timeout_s: float = Field(default=2.0, gt=0)
+
+
+MAX_RTT_MS = 10_000.0
+
+
+class Network(_Strict):
+    """Round-trip times the latency proxy (``app/latencyproxy``) adds between the server and
+    Postgres, and between the server and the stub API. Every combination of the two lists is
+    its own set of runs. An empty list keeps that side direct (no proxy in the path); 0 puts
+    the proxy there without delay, where it still counts connections and round trips."""
+
+    db_rtt_ms: list[float] = Field(default_factory=list)
+    upstream_rtt_ms: list[float] = Field(default_factory=list)
+    jitter_ms: float = Field(default=0.0, ge=0)
+    """Each direction's delay varies by up to ± this much (the proxy keeps the order)."""
+
+    @model_validator(mode="after")
+    def _sane(self) -> Network:
+        sides = {"db_rtt_ms": self.db_rtt_ms, "upstream_rtt_ms": self.upstream_rtt_ms}
+        for name, values in sides.items():
+            if any(not 0 <= v <= MAX_RTT_MS for v in values):
+                raise ValueError(f"{name}: round-trip times must be within 0 … {MAX_RTT_MS:g} ms")
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name}: a round-trip time is listed twice")
+        return self
+
+    def distances(self) -> list[Distance]:
+        """Every combination, nearest first: the db's round trip, then the upstream's."""
+        direct: list[float | None] = [None]
+        return [
+            Distance(db_rtt_ms=db, upstream_rtt_ms=up)
+            for db in (sorted(self.db_rtt_ms) or direct)
+            for up in (sorted(self.upstream_rtt_ms) or direct)
+        ]
 
 
 def _clients_of(kind: ClientKind, names: list[str]) -> list[str]:
@@ -154,6 +189,8 @@ class Scenario(_Strict):
     db_pool: DbPool = Field(default_factory=DbPool)
     upstream_delays_ms: list[int] = Field(default=[300, 600, 150], min_length=1)
     upstream_clients: UpstreamClients = Field(default_factory=UpstreamClients)
+    network: Network = Field(default_factory=Network)
+    """Distance between the server and what it waits on; by default every connection is direct."""
     upstream_connections: int | None = Field(default=None, ge=1)
     """Pool limit of every upstream client; None sizes it for the run's peak calls in flight."""
     repeats: int = Field(default=1, ge=1)

@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 from typing import Literal, Protocol, TypeVar
 
 from djbench.plan import LoadStep, Setup
-from djbench.results import Step
+from djbench.results import PathCheck, Step
 
 
 class Server(Protocol):
@@ -14,6 +14,8 @@ class Server(Protocol):
 
     setup: Setup
     url: str
+    paths: list[PathCheck]
+    """The added round-trip times measured through its latency proxies (none: direct)."""
 
     def alive(self) -> bool:
         """False once the server has exited (it will fail every further step)."""

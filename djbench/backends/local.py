@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -29,8 +30,10 @@ from djbench.local.processes import (
     free_port,
     wait_http,
 )
+from djbench.local.proxies import COUNTERS, PathName, Proxy, latency_proxy, started
+from djbench.pathcheck import check_path, describe, path_connections
 from djbench.plan import LoadStep, Setup
-from djbench.results import Step, UpstreamTraffic
+from djbench.results import Distance, PathCheck, ProxyTraffic, Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
@@ -54,6 +57,10 @@ class LocalServer:
     url: str
     process: ManagedProcess
     cgroup: Path | None
+    proxies: list[Proxy] = field(default_factory=list)
+    """The latency proxies between this server and Postgres / the stub API."""
+    paths: list[PathCheck] = field(default_factory=list)
+    """Their added round-trip times, measured before the server started."""
 
     @property
     def variant(self) -> Variant:
@@ -100,6 +107,8 @@ class LocalBackend:
         self._step_counter = 0
         self.postgres: PostgresInfo | None = None
         self._infra: list[ManagedProcess] = []
+        self._proxies: list[ManagedProcess] = []
+        self.stub_port = 0
         self.stub_url = ""
 
     # -- infrastructure ---------------------------------------------------------------------
@@ -112,7 +121,7 @@ class LocalBackend:
         self.scenario_file.write_text(json.dumps(self.scenario.resolved(), indent=2))
         with embedded_postgres(self.logs / "postgres.log", cpus=self.layout.infra_arg) as pg:
             self.postgres = pg
-            stub_port = free_port(HOST)
+            stub_port = self.stub_port = free_port(HOST)
             self.stub_url = f"http://{HOST}:{stub_port}"
             self._env = self._app_env(pg)
             self._manage("migrate", "--noinput")
@@ -127,13 +136,58 @@ class LocalBackend:
                 yield
 
     def infrastructure_fault(self) -> str | None:
-        """Postgres or the stub API exited (or Postgres restarted every server process after
-        a crash) since the infrastructure started: one line naming it; else None."""
+        """Postgres, the stub API or a latency proxy exited (or Postgres restarted every
+        server process after a crash) since it started: one line naming it; else None."""
         if not self._infra:
             return None
         if self.postgres is not None and (cause := self.postgres.fault()) is not None:
             return cause
-        return next((c for p in self._infra if (c := p.exit_cause()) is not None), None)
+        return next(
+            (c for p in [*self._infra, *self._proxies] if (c := p.exit_cause()) is not None), None
+        )
+
+    def _proxies_for(self, distance: Distance) -> list[Proxy]:
+        """A latency proxy (not yet started) for each side the distance names."""
+        assert self.postgres is not None, "infrastructure() first"
+        sides: list[tuple[PathName, float | None, tuple[str, int]]] = [
+            ("db", distance.db_rtt_ms, (self.postgres.host, self.postgres.port)),
+            ("upstream", distance.upstream_rtt_ms, (HOST, self.stub_port)),
+        ]
+        jitter = self.scenario.network.jitter_ms
+        return [
+            latency_proxy(path, rtt, target, jitter, self.layout.infra_arg, self.logs)
+            for path, rtt, target in sides
+            if rtt is not None
+        ]
+
+    def _routes(self, proxies: list[Proxy]) -> dict[str, str]:
+        """The server's environment pointing at the proxies instead of their targets."""
+        assert self.postgres is not None, "infrastructure() first"
+        env = {}
+        for proxy in proxies:
+            host, port = proxy.address
+            if proxy.path == "db":
+                env["DJBENCH_DATABASE_URL"] = replace(self.postgres, host=host, port=port).url()
+            else:
+                env["DJBENCH_STUB_URL"] = f"http://{host}:{port}"
+        return env
+
+    def _check_paths(self, proxies: list[Proxy]) -> list[PathCheck]:
+        """Each proxy's added round-trip time at the connections the server may hold on that
+        side; a path off its target is a one-line error."""
+        checks = []
+        for proxy in proxies:
+            check = check_path(
+                proxy.path,
+                proxy.rtt_ms,
+                proxy.target,
+                proxy.address,
+                path_connections(self.scenario, proxy.path),
+            )
+            if not check.ok:
+                raise DjbenchError(describe(check))
+            checks.append(check)
+        return checks
 
     def _app_env(self, pg: PostgresInfo) -> dict[str, str]:
         pool = self.scenario.db_pool
@@ -185,22 +239,29 @@ class LocalBackend:
         argv = variant.command(HOST, self.port, threads=self.scenario.threads)
         argv[0] = _in_venv(argv[0])
         ensure_port_free(HOST, self.port, variant.name)
-        with cpu_quota(variant.name, float(len(self.layout.server))) as group:
+        with (
+            started(self._proxies_for(setup.distance)) as proxies,
+            cpu_quota(variant.name, float(len(self.layout.server))) as group,
+        ):
+            self._proxies = [p.process for p in proxies]
             proc = ManagedProcess(
                 variant.name,
                 argv,
                 log_path=self.logs / f"{variant.name}.log",
-                env={**self._env, **self._client_env(setup)},
+                env={**self._env, **self._routes(proxies), **self._client_env(setup)},
                 cpus=self.layout.server_arg,
                 cgroup=group,
             )
             try:
+                # Measured before the server runs: nothing else crosses the proxies yet.
+                paths = self._check_paths(proxies)
                 proc.start()
                 url = f"http://{HOST}:{self.port}"
                 wait_http(f"{url}/healthz", proc, timeout=60)
-                yield LocalServer(setup=setup, url=url, process=proc, cgroup=group)
+                yield LocalServer(setup, url, proc, group, proxies, paths)
             finally:
                 proc.stop()
+                self._proxies = []  # stopped on purpose from here on: no fault
 
     def settle(self, server: LocalServer, timeout: float) -> bool:
         """Wait until /healthz answers within 250 ms: no queue of earlier requests left."""
@@ -278,8 +339,16 @@ class LocalBackend:
                 "server": server.process.tree,
                 "k6": k6.tree,
                 "infra": lambda: [p for proc in self._infra for p in proc.tree()],
+                **{f"proxy:{p.path}": p.process.tree for p in server.proxies},
             },
-            counters={"throttled": lambda: throttled_s(server.cgroup)},
+            counters={
+                "throttled": lambda: throttled_s(server.cgroup),
+                **{
+                    f"proxy:{p.path}:{name}": functools.partial(p.counter, name)
+                    for p in server.proxies
+                    for name in COUNTERS
+                },
+            },
         )
         try:
             with sampler:
@@ -311,7 +380,13 @@ class LocalBackend:
             # The stub's count is bookkeeping: without it the step's own numbers still stand.
             with contextlib.suppress(DjbenchError):
                 upstream = self._stub_traffic(stats.window_start, stats.window_end)
-        return measured_step(step, stats, side, error, upstream)
+        paths = {
+            proxy.path: _proxy_traffic(sampler, proxy.path, stats.window_start, stats.window_end)
+            for proxy in server.proxies
+        }
+        return measured_step(step, stats, side, error, upstream).model_copy(
+            update={"db_path": paths.get("db"), "upstream_path": paths.get("upstream")}
+        )
 
     def _stub_traffic(self, start: float, end: float) -> UpstreamTraffic:
         url = self.stub_url + stats_path(start, end)
@@ -338,6 +413,16 @@ def stub_api(port: int, env: dict[str, str], cpus: str, log_path: Path) -> Manag
     """The stub API process (not yet started) on loopback."""
     argv = [_in_venv(a.format(port=port)) for a in STUB_API_ARGV]
     return ManagedProcess("the stub API", argv, log_path=log_path, env=env, cpus=cpus)
+
+
+def _proxy_traffic(sampler: Sampler, path: str, start: float, end: float) -> ProxyTraffic | None:
+    """What one proxy relayed in the window, None when its counters could not be read."""
+    names = [f"proxy:{path}:{name}" for name in COUNTERS]
+    if not all(sampler.has(name) for name in names):
+        return None
+    connections, round_trips = (round(sampler.window(name, start, end)[0]) for name in names)
+    cpu_s, _ = sampler.window(f"proxy:{path}", start, end)
+    return ProxyTraffic(connections=connections, round_trips=round_trips, cpu_s=round(cpu_s, 4))
 
 
 def _in_venv(program: str) -> str:

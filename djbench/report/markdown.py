@@ -21,8 +21,8 @@ from djbench.analysis import (
     searched_capacity,
 )
 from djbench.report.checks import counts_text, group_warnings
-from djbench.report.plots import plot_files
-from djbench.results import Environment
+from djbench.report.plots import DISTANCE_FIGURE, plot_files
+from djbench.results import DIRECT, Environment
 from djbench.scenario import Scenario, Slo
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -53,6 +53,28 @@ UPSTREAM_COLUMNS = (
     "peak in flight",
 )
 """Header of the per-workload table of what the stub API saw (markdown and HTML)."""
+
+PATH_COLUMNS = (
+    "variant",
+    "path",
+    "round trip added",
+    "connections",
+    "measured p50 ms",
+    "measured p99 ms",
+    "check",
+)
+"""Header of the table of round-trip times measured through the latency proxies before each
+run (markdown and HTML)."""
+
+PROXY_COLUMNS = (
+    "variant",
+    "load",
+    "path",
+    "connections per request",
+    "round trips per request",
+    "proxy CPU ms/req",
+)
+"""Header of the table of what the latency proxies relayed in each step (markdown and HTML)."""
 
 SEARCH_COLUMNS = ("variant", "round", "rates tried", "capacity at SLO")
 """Header of the per-workload table of capacity searches, one row per round (markdown and
@@ -222,6 +244,50 @@ def upstream_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
     return rows
 
 
+def path_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
+    """Formatted cells (``PATH_COLUMNS``) of the path checks of runs at a distance; a setup's
+    check appears once (every run of one server shares it)."""
+    rows: list[list[str]] = []
+    for summary in summaries:
+        for check in summary.run.paths:
+            row = [
+                summary.label,
+                check.path,
+                f"{check.target_ms:g} ms",
+                f"{check.connections:,}",
+                f"{check.p50_ms:.1f}",
+                f"{check.p99_ms:.1f}",
+                "ok" if check.ok else "off target",
+            ]
+            if row not in rows:
+                rows.append(row)
+    return rows
+
+
+def proxy_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
+    """Formatted cells (``PROXY_COLUMNS``) of the steps whose latency proxies were counted."""
+    rows = []
+    for summary in summaries:
+        for step in summary.run.steps:
+            served = step.requests - step.errors
+            for path, traffic in (("db", step.db_path), ("upstream", step.upstream_path)):
+                if traffic is None or step.status != "ok" or served <= 0:
+                    continue
+                per = traffic.per_request(served)
+                assert per is not None
+                rows.append(
+                    [
+                        summary.label,
+                        step.load_label,
+                        path,
+                        f"{per[0]:.3f}",
+                        f"{per[1]:.2f}",
+                        f"{traffic.cpu_s * 1000 / served:.2f}",
+                    ]
+                )
+    return rows
+
+
 def clients_text(scenario: Scenario) -> str:
     """The upstream clients of a scenario, in words."""
     clients = scenario.upstream_clients
@@ -284,6 +350,12 @@ def template_environment() -> jinja2.Environment:
         upstream_rows=upstream_rows,
         SEARCH_COLUMNS=SEARCH_COLUMNS,
         search_rows=search_rows,
+        DIRECT=DIRECT,
+        DISTANCE_FIGURE=DISTANCE_FIGURE,
+        PATH_COLUMNS=PATH_COLUMNS,
+        path_rows=path_rows,
+        PROXY_COLUMNS=PROXY_COLUMNS,
+        proxy_rows=proxy_rows,
         clients_text=clients_text,
         HOW_TO_READ=HOW_TO_READ,
         group_warnings=group_warnings,

@@ -273,10 +273,81 @@ def svg(fig: Figure) -> str:
     return buf.getvalue()
 
 
+DISTANCE_FIGURE = "{workload} by distance"
+"""The key (and file stem) of a workload's capacity-against-round-trip figure."""
+
+
+def capacity_by_distance(
+    analysis: Analysis, workload: str
+) -> tuple[str, dict[str, list[tuple[float, float]]]] | None:
+    """Capacity at SLO against the round trip added, per candidate name: the side whose
+    round trip varies (the database's first) and, per name, (round trip ms, req/s) points;
+    None unless the workload ran at two or more round trips on one side. A candidate's point
+    is its verdict's median where it was compared, else its best survey capacity."""
+    verdicts = analysis.verdicts_for(workload)
+    sides = {
+        "db": {v.distance.db_rtt_ms for v in verdicts} - {None},
+        "upstream": {v.distance.upstream_rtt_ms for v in verdicts} - {None},
+    }
+    side = next((name for name, values in sides.items() if len(values) > 1), None)
+    if side is None:
+        return None
+    points: dict[str, list[tuple[float, float]]] = {}
+    for verdict in verdicts:
+        rtt = verdict.distance.db_rtt_ms if side == "db" else verdict.distance.upstream_rtt_ms
+        if rtt is None:
+            continue
+        compared = {c.key: c.capacity.median for c in verdict.candidates}
+        best: dict[str, float] = {}
+        for summary in analysis.runs_for(workload, verdict.distance):
+            value = compared.get(summary.run.key, summary.capacity_rps)
+            if value is not None:
+                best[summary.run.name] = max(value, best.get(summary.run.name, 0.0))
+        for name, value in best.items():
+            points.setdefault(name, []).append((rtt, value))
+    return side, {name: sorted(p) for name, p in points.items()}
+
+
+def distance_figure(analysis: Analysis, workload: str, styles: dict[str, int]) -> Figure | None:
+    """Capacity at SLO against the added round trip, a line per candidate (None when the
+    workload did not vary a round trip)."""
+    found = capacity_by_distance(analysis, workload)
+    if found is None:
+        return None
+    side, points = found
+    fig = Figure(figsize=FIG_SIZE, layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    rtts = sorted({x for p in points.values() for x, _ in p})
+    if rtts[-1] > 20 * min((x for x in rtts if x > 0), default=rtts[-1]):
+        ax.set_xscale("symlog", linthresh=max(1.0, min(x for x in rtts if x > 0)))
+    handles = []
+    for name, pts in points.items():
+        i = styles.setdefault(name, len(styles))
+        (line,) = ax.plot(
+            [x for x, _ in pts], [y for _, y in pts], color=_COLORS[i % len(_COLORS)],
+            marker=_MARKERS[i % len(_MARKERS)], label=_text(name),
+        )  # fmt: skip
+        handles.append(line)
+    ax.xaxis.set_major_locator(FixedLocator(rtts))
+    ax.xaxis.set_major_formatter(FuncFormatter(_plain))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"round trip added to the {'database' if side == 'db' else 'upstream API'} (ms)")
+    ax.set_ylabel("capacity at SLO (req/s)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    _legend(fig, canvas, handles, [])
+    fig.suptitle(f"{_text(workload)}: capacity at SLO vs round-trip time")
+    _thin_ticks(canvas, (ax,))
+    return fig
+
+
 def figures(analysis: Analysis) -> dict[str, Figure]:
-    """Every workload's figure (workloads without a completed closed step have none)."""
+    """Every workload's figure (workloads without a completed closed step have none), and
+    its capacity-against-distance figure where it ran at several round trips."""
     labels = list(dict.fromkeys(s.label for s in analysis.runs))
     styles = {label: i for i, label in enumerate(labels)}
+    names = {name: i for i, name in enumerate(dict.fromkeys(s.run.name for s in analysis.runs))}
     out = {}
     with _svg_style():
         for w in analysis.workloads:
@@ -285,6 +356,9 @@ def figures(analysis: Analysis) -> dict[str, Figure]:
             )
             if fig is not None:
                 out[w] = fig
+            far = distance_figure(analysis, w, names)
+            if far is not None:
+                out[DISTANCE_FIGURE.format(workload=w)] = far
     return out
 
 
@@ -296,10 +370,14 @@ def workload_svgs(analysis: Analysis) -> dict[str, str]:
 def plot_files(analysis: Analysis) -> dict[str, str]:
     """Where each workload's figure goes, relative to the report: ``plots/<workload>.svg``
     (a safe file name, unique), for the workloads that have a figure."""
+    keys = [w for w in analysis.workloads if series(analysis.runs_for(w))]
+    keys += [
+        DISTANCE_FIGURE.format(workload=w)
+        for w in analysis.workloads
+        if capacity_by_distance(analysis, w) is not None
+    ]
     out: dict[str, str] = {}
-    for w in analysis.workloads:
-        if not series(analysis.runs_for(w)):
-            continue
+    for w in keys:
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", w).strip("-.") or "workload"
         name, n = stem, 1
         while f"plots/{name}.svg" in out.values():

@@ -18,7 +18,7 @@ from rich.text import Text
 from djbench.analysis import Analysis, RunSummary, Verdict, analyze
 from djbench.report.checks import counts_text, group_warnings
 from djbench.report.markdown import fmt_num
-from djbench.results import Results
+from djbench.results import DIRECT, Results
 
 COLUMNS = ("workload", "variant", "best req/s", "req/s at SLO", "p99 ms", "CPU ms/req", "verdict")
 _RIGHT = {"best req/s", "req/s at SLO", "p99 ms", "CPU ms/req"}
@@ -39,8 +39,8 @@ def _rows(analysis: Analysis) -> list[list[tuple[str, str]]]:
     """Cells (text, style) per workload and run; a workload's name on its first row only."""
     rows = []
     for w in analysis.workloads:
-        verdict = analysis.verdict_for(w)
         for i, summary in enumerate(analysis.runs_for(w)):
+            verdict = analysis.verdict_for(w, summary.run.distance)
             step = summary.capacity_step
             cells = [
                 w if i == 0 else "",
@@ -57,8 +57,8 @@ def _rows(analysis: Analysis) -> list[list[tuple[str, str]]]:
 def _footer(analysis: Analysis, report: Path | None) -> list[str]:
     """The verdict sentences and the self-check counts: a glance is enough."""
     lines = [
-        f"{v.workload} (p99 ≤ {fmt_num(analysis.scenario.slo_for(v.workload).p99_ms, 0)} ms): "
-        f"{v.text}"
+        f"{v.workload}{'' if v.distance == DIRECT else ' @ ' + v.distance.label} "
+        f"(p99 ≤ {fmt_num(analysis.scenario.slo_for(v.workload).p99_ms, 0)} ms): {v.text}"
         for v in analysis.verdicts
     ]
     if analysis.warnings:

@@ -20,7 +20,16 @@ from djbench.analysis import (
     summarize_run,
 )
 from djbench.errors import DjbenchError
-from djbench.results import ClientInfo, Latency, Results, Run, Step, UpstreamTraffic, load_results
+from djbench.results import (
+    ClientInfo,
+    Distance,
+    Latency,
+    Results,
+    Run,
+    Step,
+    UpstreamTraffic,
+    load_results,
+)
 from djbench.scenario import Slo
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
@@ -603,3 +612,28 @@ def test_a_lead_is_not_called_while_an_unsearched_rival_came_close_in_the_survey
     # Without the rival the same rounds make a significant lead.
     runs = [survey[0], survey[1], survey[3], *rounds("uvicorn", 400), *rounds("granian", 300)]
     assert analyze(results.model_copy(update={"runs": runs})).verdict_for("cpu").significant
+
+
+def test_each_distance_gets_its_own_verdict(results: Results) -> None:
+    near, far = Distance(db_rtt_ms=0), Distance(db_rtt_ms=100)
+
+    def at(distance: Distance, variant: str, rps: float) -> Run:
+        run = run_of(variant, [closed(8, rps)], workload="db-read")
+        return run.model_copy(update={"distance": distance})
+
+    runs = [
+        at(near, "gunicorn-sync", 300), at(near, "uvicorn", 250),
+        at(far, "gunicorn-sync", 9), at(far, "uvicorn", 70),
+    ]  # fmt: skip
+    analysis = analyze(results.model_copy(update={"runs": runs}))
+    assert [(v.workload, v.distance) for v in analysis.verdicts] == [
+        ("db-read", near), ("db-read", far),
+    ]  # fmt: skip
+    assert analysis.verdict_for("db-read", near).winner == "gunicorn-sync"
+    assert analysis.verdict_for("db-read", far).winner == "uvicorn"
+    assert analysis.verdict_for("db-read", far).winner_label == "uvicorn @ db +100 ms"
+    assert analysis.verdicts_for("db-read") == analysis.verdicts
+    assert [s.label for s in analysis.runs_for("db-read", far)] == [
+        "gunicorn-sync @ db +100 ms", "uvicorn @ db +100 ms",
+    ]  # fmt: skip
+    assert len(analysis.runs_for("db-read")) == 4

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from djbench.physics import calls_in_flight, expected_rate, floor_latency_s, light_load_cpu_ms
-from djbench.results import Latency, Run, Step
+from djbench.physics import (
+    calls_in_flight,
+    db_round_trips,
+    expected_rate,
+    floor_latency_s,
+    light_load_cpu_ms,
+    shortfall,
+)
+from djbench.results import Distance, Latency, ProxyTraffic, Run, Step
 from djbench.scenario import parse_scenario
 
 SCENARIO = parse_scenario("upstream_delays_ms: [100, 400, 50]\nparams: {sleep: {ms: '250'}}", "x")
@@ -31,6 +38,38 @@ def test_floors_are_the_slowest_call_or_the_sleep() -> None:
     assert floor_latency_s(SCENARIO, "upstream") == 0.4
     assert floor_latency_s(SCENARIO, "sleep") == 0.25
     assert floor_latency_s(SCENARIO, "cpu") is None
+
+
+def test_distance_adds_a_round_trip_per_call_and_per_query() -> None:
+    far = Distance(db_rtt_ms=100, upstream_rtt_ms=20)
+    # The upstream calls are made at once: one round trip on top of the slowest.
+    assert floor_latency_s(SCENARIO, "upstream", far) == pytest.approx(0.42)
+    # Database queries wait one after the other: at least one, else as many as counted.
+    assert floor_latency_s(SCENARIO, "db-read", far) == pytest.approx(0.1)
+    assert floor_latency_s(SCENARIO, "db-read", far, db_round_trips=3) == pytest.approx(0.3)
+    assert floor_latency_s(SCENARIO, "cpu", far) is None
+    assert floor_latency_s(SCENARIO, "db-read", Distance(db_rtt_ms=0)) is None
+
+
+def test_round_trips_per_request_are_counted_by_the_proxy() -> None:
+    counted = step(1, 10, 0.1, 0.1).model_copy(
+        update={"db_path": ProxyTraffic(connections=1, round_trips=60, cpu_s=0.01)}
+    )
+    assert db_round_trips(run("db-read", [counted], slots=1)) == 3.0  # 20 served
+    assert db_round_trips(run("db-read", [step(1, 10, 0.1, 0.1)], slots=1)) == 1.0
+
+
+def test_a_one_slot_server_at_a_distance_is_bounded_by_its_round_trips() -> None:
+    # gunicorn-sync at 100 ms and 2 round trips per request: 1 / (2 x 0.1) = 5 req/s.
+    counted = step(8, 4.9, 0.05, 0.05).model_copy(
+        update={"db_path": ProxyTraffic(connections=1, round_trips=20, cpu_s=0.01)}
+    )
+    far = run("db-read", [counted], slots=1).model_copy(
+        update={"distance": Distance(db_rtt_ms=100)}
+    )
+    expected = expected_rate(far, counted, SCENARIO)
+    assert expected is not None
+    assert expected.rate == pytest.approx(5.0)
 
 
 def test_light_load_pools_the_lightest_unsaturated_steps() -> None:
@@ -68,3 +107,19 @@ def test_sleeping_in_the_database_is_bounded_by_its_pool() -> None:
 def test_calls_in_flight_average_over_the_longest_call() -> None:
     assert calls_in_flight(SCENARIO, "upstream") == pytest.approx(550 / 400)
     assert calls_in_flight(SCENARIO, "sleep") == 1.0
+
+
+def test_a_distant_database_slower_than_its_round_trips_is_named() -> None:
+    # 16 users at 50 ms of round trips allow 320 req/s; 200 served at a 80 ms median.
+    slow = step(16, 200, 0.1, 0.4).model_copy(
+        update={"latency_ms": Latency(p50=80, p90=90, p95=95, p99=99, max=120)}
+    )
+    far = run("db-write", [slow], slots=None).model_copy(
+        update={"distance": Distance(db_rtt_ms=50)}
+    )
+    found = shortfall(far, slow, SCENARIO, busy=0.3, load_limit=0.9)
+    assert found is not None
+    assert found.endswith(
+        "likely limit: the database: requests took 80 ms at the median against 50 ms of round "
+        "trips; its own time per query (or a queue before it) adds to the distance"
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from djbench.plan import LoadStep, make_plan
-from djbench.results import Step
+from djbench.results import DIRECT, Distance, Step
 from djbench.scenario import parse_scenario
 
 CLIENTS = "upstream_clients: {sync: [requests, httpx], async: [aiohttp, httpx2, httpx]}\n"
@@ -176,3 +176,30 @@ def test_without_a_cap_steps_keep_the_scenarios_times() -> None:
     plan = make_plan(parse_scenario("warmup_s: 1\nduration_s: 2", "s"), ["uvicorn"], ["upstream"])
     step = plan.timed(LoadStep("closed", 1), [], "upstream", survey=True)
     assert (step.warmup_s, step.duration_s) == (1, 2)
+
+
+def test_each_distance_is_a_setup_of_its_own_and_a_case_of_its_own() -> None:
+    scenario = parse_scenario("network: {db_rtt_ms: [0, 100]}\nsearch_steps: 3", "x")
+    plan = make_plan(scenario, ["gunicorn-sync", "uvicorn", "granian"], ["db-read", "cpu"])
+    near, far = Distance(db_rtt_ms=0), Distance(db_rtt_ms=100)
+    assert [(s.variant.name, s.distance) for s in plan.setups] == [
+        ("gunicorn-sync", near), ("gunicorn-sync", far),
+        ("uvicorn", near), ("uvicorn", far),
+        ("granian", near), ("granian", far),
+    ]  # fmt: skip
+    assert plan.cases == [("db-read", near), ("db-read", far), ("cpu", near), ("cpu", far)]
+    # Each case has its own 2 leaders among its 3 candidates (and 1 contender slot).
+    assert (plan.leader_slots, plan.contender_slots) == (4 * 2, 4 * 1)
+    assert plan.setups[1].label == "gunicorn-sync (requests upstream) at db +100 ms"
+    assert make_plan(parse_scenario("", "x"), ["uvicorn"]).setups[0].distance == DIRECT
+
+
+def test_a_distant_database_raises_the_floor_a_first_step_is_sized_from() -> None:
+    scenario = parse_scenario("max_duration_s: 30\nclosed: {concurrency: [1, 8]}", "x")
+    plan = make_plan(scenario, ["uvicorn"], ["db-read"])
+    step = LoadStep("closed", 1.0)
+    # No floor without distance: the scenario's times; at 200 ms, 300 responses of one user
+    # take 60 s (capped at 30), its warm-up 3 cycles of 0.2 s.
+    assert plan.timed(step, [], "db-read").duration_s == scenario.duration_s
+    far = plan.timed(step, [], "db-read", distance=Distance(db_rtt_ms=200))
+    assert (far.duration_s, far.warmup_s) == (30.0, max(scenario.warmup_s, 0.6))

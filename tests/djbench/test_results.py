@@ -1,4 +1,4 @@
-"""The results contract: v3 round trip, and v2 and v1 files still readable."""
+"""The results contract: v4 round trip, and v3, v2 and v1 files still readable."""
 
 from __future__ import annotations
 
@@ -9,14 +9,22 @@ import pytest
 
 from djbench.analysis import scenario_of
 from djbench.errors import DjbenchError
-from djbench.results import SCHEMA, load_results, write_results
+from djbench.results import (
+    DIRECT,
+    SCHEMA,
+    Distance,
+    PathCheck,
+    ProxyTraffic,
+    load_results,
+    write_results,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_v3_round_trips(tmp_path: Path) -> None:
+def test_v4_round_trips(tmp_path: Path) -> None:
     results = load_results(FIXTURES / "results-small.json")
-    assert results.schema_ == SCHEMA == "djbench/results/v3"
+    assert results.schema_ == SCHEMA == "djbench/results/v4"
     again = load_results(write_results(results, tmp_path))
     assert again == results
     upstream = next(r for r in again.runs if r.variant == "uvicorn" and r.workload == "upstream")
@@ -73,3 +81,40 @@ def test_an_unknown_schema_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"schema": "djbench/results/v9"}))
     with pytest.raises(DjbenchError, match="unsupported results schema 'djbench/results/v9'"):
         load_results(path)
+
+
+def test_a_run_at_a_distance_round_trips_with_its_paths_and_proxy_traffic(tmp_path: Path) -> None:
+    results = load_results(FIXTURES / "results-small.json")
+    run = results.runs[0]
+    far = run.model_copy(
+        update={
+            "distance": Distance(db_rtt_ms=100),
+            "paths": [
+                PathCheck(
+                    path="db", target_ms=100, connections=16, p50_ms=100.4, p99_ms=101.9, ok=True
+                )
+            ],
+            "steps": [
+                s.model_copy(
+                    update={"db_path": ProxyTraffic(connections=2, round_trips=40, cpu_s=0.1)}
+                )
+                for s in run.steps
+            ],
+        }
+    )
+    again = load_results(write_results(results.model_copy(update={"runs": [far]}), tmp_path))
+    assert again.runs == [far]
+    assert again.runs[0].label == f"{run.label} @ db +100 ms"
+    assert far.steps[0].db_path is not None
+    assert far.steps[0].db_path.per_request(20) == (0.1, 2.0)
+
+
+def test_a_v3_file_reads_as_measured_direct() -> None:
+    raw = json.loads((FIXTURES / "results-small-v3.json").read_text())
+    assert raw["schema"] == "djbench/results/v3"
+    results = load_results(FIXTURES / "results-small-v3.json")
+    assert results.schema_ == SCHEMA
+    assert results.runs and all(r.distance == DIRECT and not r.paths for r in results.runs)
+    steps = [s for r in results.runs for s in r.steps]
+    assert all(s.db_path is None and s.upstream_path is None for s in steps)
+    assert results.runs[0].label == "gunicorn-sync · requests"

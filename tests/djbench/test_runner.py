@@ -13,7 +13,7 @@ from djbench.backends.steps import ServerSide, measured_step
 from djbench.errors import DjbenchError
 from djbench.load.k6 import ClientStats
 from djbench.plan import LoadStep, Setup, make_plan
-from djbench.results import Environment, Latency, Results, Step, load_results
+from djbench.results import Environment, Latency, PathCheck, Results, Step, load_results
 from djbench.runner import execute
 from djbench.scenario import parse_scenario
 from djbench.variants import Variant
@@ -26,6 +26,7 @@ class ScriptedServer:
     setup: Setup
     url: str = "http://scripted"
     up: bool = True
+    paths: list[PathCheck] = field(default_factory=list)
 
     @property
     def variant(self) -> Variant:

@@ -8,7 +8,7 @@ import pytest
 from benchapp.catalog import WORKLOADS
 from djbench.errors import DjbenchError
 from djbench.plan import make_plan
-from djbench.results import Step
+from djbench.results import DIRECT, Distance, Step
 from djbench.scenario import load_profile, load_scenario, parse_scenario
 
 
@@ -41,6 +41,10 @@ def test_smoke_covers_every_workload_and_default_the_three() -> None:
         ("slo: {nope: {p99_ms: 1}}", "unknown workload nope"),
         ("repeats: 3", "repeats: confirmation rounds repeat the leaders' capacity search"),
         ("confirm_steps: 1\nsearch_steps: 3", "confirm_steps"),
+        ("network: {db_rtt_ms: [-1]}", "db_rtt_ms: round-trip times must be within 0"),
+        ("network: {upstream_rtt_ms: [20000]}", "upstream_rtt_ms: round-trip times must be"),
+        ("network: {db_rtt_ms: [1, 1]}", "db_rtt_ms: a round-trip time is listed twice"),
+        ("network: {db_rtt: [1]}", "db_rtt"),
     ],
 )
 def test_bad_scenarios_name_the_problem(text: str, message: str) -> None:
@@ -142,3 +146,14 @@ def test_upstream_clients_survive_revalidation() -> None:
     scenario = parse_scenario("upstream_clients: {async: [httpx2, aiohttp]}", "x")
     plan = make_plan(scenario, ["uvicorn"], ["upstream"])
     assert plan.scenario.upstream_clients.of("async") == ["httpx2", "aiohttp"]
+
+
+def test_network_distances_are_every_combination_nearest_first() -> None:
+    assert parse_scenario("", "s").network.distances() == [DIRECT]
+    network = parse_scenario("network: {db_rtt_ms: [100, 0], upstream_rtt_ms: [50]}", "s").network
+    assert network.distances() == [
+        Distance(db_rtt_ms=0, upstream_rtt_ms=50),
+        Distance(db_rtt_ms=100, upstream_rtt_ms=50),
+    ]
+    only_db = parse_scenario("network: {db_rtt_ms: [0, 10]}", "s").network.distances()
+    assert [d.label for d in only_db] == ["db +0 ms", "db +10 ms"]

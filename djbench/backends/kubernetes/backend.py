@@ -9,7 +9,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +39,7 @@ from djbench.jobwatch import wait_for_job
 from djbench.kube import Kube, PrometheusRef
 from djbench.load.k6 import ClientStats, parse_summary
 from djbench.plan import LoadStep, Setup
-from djbench.results import Step, UpstreamTraffic
+from djbench.results import PathCheck, Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
@@ -76,6 +76,8 @@ class KubeServer:
     kube: Kube
     cpu_budget: float = 1.0
     """The server container's CPU limit, in CPUs."""
+    paths: list[PathCheck] = field(default_factory=list)
+    """Always direct: the Kubernetes backend runs no latency proxy yet."""
 
     @property
     def variant(self) -> Variant:

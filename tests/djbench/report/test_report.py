@@ -16,7 +16,7 @@ from djbench.report import print_summary, render_html, render_markdown, render_r
 from djbench.report.html import data_uri
 from djbench.report.markdown import md_escape
 from djbench.report.plots import workload_svgs
-from djbench.results import Results, Run, load_results
+from djbench.results import Distance, PathCheck, ProxyTraffic, Results, Run, load_results
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-small.json"
 EVIL = '<script>alert("x")</script>|[red]evil[/red]'
@@ -364,3 +364,54 @@ def test_reports_show_each_rounds_capacity_search(results: Results) -> None:
     assert "Capacity searches" not in section(markdown, "## Workload upstream", "## Workload cpu")
     html = render_html(analyze(searched))
     assert '<td>uvicorn</td><td class="num">1</td><td>420/s ✓, 525/s ✓</td>' in html
+
+
+def _at_distances(results: Results) -> Results:
+    """The fixture's cpu runs measured again at db +0 and +100 ms, with what the proxy saw."""
+    runs = []
+    for rtt in (0.0, 100.0):
+        for run in (r for r in results.runs if r.workload == "cpu" and r.status == "ok"):
+            steps = [
+                s.model_copy(
+                    update={
+                        "db_path": ProxyTraffic(
+                            connections=2, round_trips=s.requests * 2, cpu_s=0.05
+                        )
+                    }
+                )
+                for s in run.steps
+            ]
+            check = PathCheck(
+                path="db",
+                target_ms=rtt,
+                connections=16,
+                p50_ms=rtt + 0.2,
+                p99_ms=rtt + 0.9,
+                ok=True,
+            )
+            runs.append(
+                run.model_copy(
+                    update={"distance": Distance(db_rtt_ms=rtt), "paths": [check], "steps": steps}
+                )
+            )
+    return results.model_copy(update={"runs": runs})
+
+
+def test_reports_show_each_distance_its_checks_and_capacity_against_it(
+    results: Results, tmp_path: Path
+) -> None:
+    far = _at_distances(results)
+    analysis = analyze(far)
+    assert len(analysis.verdicts_for("cpu")) == 2
+    render_reports(far, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "- **cpu @ db +100 ms**:" in text and "- **cpu @ db +0 ms**:" in text
+    assert "![cpu: capacity at SLO vs round-trip time](plots/cpu-by-distance.svg)" in text
+    figure = (tmp_path / "plots" / "cpu-by-distance.svg").read_text()
+    assert figure.startswith("<?xml")
+    # The path checks, once per run's server, and the proxy's counts per request.
+    assert "| uvicorn @ db +100 ms | db | 100 ms | 16 | 100.2 | 100.9 | ok |" in text
+    assert "| 2.00 |" in text  # two round trips per request
+    html = (tmp_path / "report.html").read_text()
+    assert "capacity at SLO vs round-trip time" in html
+    assert "<strong>cpu @ db +100 ms</strong>" in html
