@@ -57,6 +57,7 @@ WarningKind = Literal[
     "few-requests",
     "few-cycles",
     "load-saturation",
+    "proxy-saturation",
     "infra-bound",
     "physics",
     "cpu-sources",
@@ -518,12 +519,19 @@ def _rivals(summaries: list[RunSummary]) -> tuple[str, ...]:
     )
 
 
+def _proxy_cpu_s(step: Step) -> float:
+    """CPU seconds the step's latency proxies spent (0 without proxies)."""
+    return sum(p.cpu_s for p in (step.db_path, step.upstream_path) if p is not None)
+
+
 def _load_busy(step: Step, load_cpus: int) -> float | None:
-    """Share of the load CPUs in use: k6 shares them with Postgres and the stub API (local
-    backend), so all count. None when the load side's CPU was not recorded."""
+    """Share of the load CPUs in use: k6 shares them with Postgres, the stub API and the
+    latency proxies (local backend), so all count. None when the load side's CPU was not
+    recorded."""
     if step.load_cpu_s is None or step.duration_s <= 0:
         return None
-    return (step.load_cpu_s + (step.infra_cpu_s or 0.0)) / step.duration_s / max(load_cpus, 1)
+    used = step.load_cpu_s + (step.infra_cpu_s or 0.0) + _proxy_cpu_s(step)
+    return used / step.duration_s / max(load_cpus, 1)
 
 
 def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[CheckWarning]:
@@ -587,13 +595,29 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
                     f"the server used {step.cpu_util:.0%} of its own: the database is the limit",
                 )
             if busy >= LOAD_CPU_LIMIT:
+                proxies = _proxy_cpu_s(step)
+                with_proxies = (
+                    f", latency proxies {proxies / step.duration_s:.0%}" if proxies else ""
+                )
                 warn(
                     "load-saturation",
                     load,
                     f"load side near saturation ({busy:.0%} of its CPUs: k6 "
                     f"{step.load_cpu_s / step.duration_s:.0%}, Postgres and stub API "
-                    f"{infra / step.duration_s:.0%}): the server may not be the bottleneck",
+                    f"{infra / step.duration_s:.0%}{with_proxies}): the server may not be the "
+                    "bottleneck",
                 )
+        for target, traffic in (("Postgres", step.db_path), ("the stub API", step.upstream_path)):
+            # One event loop: a proxy near one whole CPU delays by more than it was asked to.
+            if traffic is not None and step.duration_s > 0:
+                share = traffic.cpu_s / step.duration_s
+                if share >= LOAD_CPU_LIMIT:
+                    warn(
+                        "proxy-saturation",
+                        load,
+                        f"the latency proxy to {target} used {share:.0%} of a CPU: its delays "
+                        "may exceed the round trip asked for",
+                    )
     return found
 
 

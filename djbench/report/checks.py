@@ -18,6 +18,8 @@ KIND_ABOUT: dict[str, str] = {
     "few-requests": "steps with too few requests for a stable p99",
     "load-saturation": "steps whose load side (k6, Postgres, stub API) was near saturation: "
     "the server may not have been the limit",
+    "proxy-saturation": "steps whose latency proxy (one event loop) was near a whole CPU: "
+    "it may have added more than the round trip asked for",
     "infra-bound": "steps where Postgres and the stub API were busy while the server idled: "
     "the database was the limit",
     "physics": "steps of a waiting workload below what their concurrency, slots and CPU allow",

@@ -24,6 +24,7 @@ from djbench.results import (
     ClientInfo,
     Distance,
     Latency,
+    ProxyTraffic,
     Results,
     Run,
     Step,
@@ -637,3 +638,26 @@ def test_each_distance_gets_its_own_verdict(results: Results) -> None:
         "gunicorn-sync @ db +100 ms", "uvicorn @ db +100 ms",
     ]  # fmt: skip
     assert len(analysis.runs_for("db-read")) == 4
+
+
+def test_a_busy_latency_proxy_is_warned_and_counts_on_the_load_side(results: Results) -> None:
+    busy = closed(8, 300).model_copy(
+        update={
+            "load_cpu_s": 4.0,
+            "infra_cpu_s": 1.0,
+            "db_path": ProxyTraffic(connections=1, round_trips=6000, cpu_s=9.0),
+        }
+    )
+    run = run_of("uvicorn", [busy], workload="db-read").model_copy(
+        update={"distance": Distance(db_rtt_ms=10)}
+    )
+    analysis = analyze(results.model_copy(update={"runs": [run]}))
+    found = {w.kind: w.message for w in analysis.warnings}
+    # 9 CPU-s in a 10 s window: 90 % of the proxy's one event loop.
+    assert found["proxy-saturation"] == (
+        "the latency proxy to Postgres used 90% of a CPU: its delays may exceed the round trip "
+        "asked for"
+    )
+    # k6 4 + Postgres 1 + proxy 9 CPU-s over 10 s on the one load CPU.
+    assert "load side near saturation (140% of its CPUs" in found["load-saturation"]
+    assert "latency proxies 90%" in found["load-saturation"]
