@@ -19,6 +19,7 @@ a distance nobody asked for.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import struct
 import time
@@ -34,6 +35,8 @@ TOLERANCE_MS = 1.0
 TOLERANCE = 0.05
 """How far a measured added round-trip time may be from its target: 1 ms + 5 %."""
 PINGS_PER_CONNECTION = 8
+MIN_PAIRS = 256
+ATTEMPTS = 3
 PING_RATE = 400.0
 """Pings per second of all a check's workers together, each side."""
 TIMEOUT_S = 60.0
@@ -156,26 +159,36 @@ def check_path(
     proxied: tuple[str, int],
     connections: int,
     pings: int = PINGS_PER_CONNECTION,
+    attempts: int = ATTEMPTS,
 ) -> PathCheck:
-    """The added round-trip time of one path at ``connections`` at once (a check, not yet a
-    verdict on it: ``PathCheck.ok``). Errors reaching either end are one-line errors."""
-    try:
-        straight, through = asyncio.run(_pings(path, direct, proxied, connections, pings))
-    except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-        what = exc.__class__.__name__ if not str(exc) else str(exc)
-        raise DjbenchError(f"{path} path check failed: {what}") from exc
-    # Each proxied ping against the direct one taken just before it by the same worker: what
-    # the moment added (a busy CPU, a slow wake-up) counts on both sides and cancels.
-    added = through - straight
-    p50, p99 = (float(np.percentile(added, q)) for q in (50, 99))
-    return PathCheck(
-        path=path,
-        target_ms=target_ms,
-        connections=connections,
-        p50_ms=round(p50, 3),
-        p99_ms=round(p99, 3),
-        ok=within(p50, target_ms) and within(p99, target_ms),
-    )
+    """The added round-trip time of one path at ``connections`` at once, measured again (up
+    to ``attempts`` times) while it is off target: a moment's noise passes on the next
+    attempt, a proxy that adds the wrong time does not (``PathCheck.ok`` says which). Errors
+    reaching either end are one-line errors."""
+    # Enough pairs that the p99 is not the one slowest: at least MIN_PAIRS in all.
+    pings = max(pings, math.ceil(MIN_PAIRS / connections))
+    for attempt in range(1, attempts + 1):
+        try:
+            straight, through = asyncio.run(_pings(path, direct, proxied, connections, pings))
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            what = exc.__class__.__name__ if not str(exc) else str(exc)
+            raise DjbenchError(f"{path} path check failed: {what}") from exc
+        # Each proxied ping against the direct one taken just before it by the same worker:
+        # what the moment added (a busy CPU, a slow wake-up) counts on both sides and cancels.
+        added = through - straight
+        p50, p99 = (float(np.percentile(added, q)) for q in (50, 99))
+        check = PathCheck(
+            path=path,
+            target_ms=target_ms,
+            connections=connections,
+            p50_ms=round(p50, 3),
+            p99_ms=round(p99, 3),
+            ok=within(p50, target_ms) and within(p99, target_ms),
+            attempts=attempt,
+        )
+        if check.ok:
+            break
+    return check
 
 
 def describe(check: PathCheck) -> str:
@@ -183,7 +196,8 @@ def describe(check: PathCheck) -> str:
     return (
         f"{check.path} path: added round trip p50 {check.p50_ms:.1f} ms, p99 "
         f"{check.p99_ms:.1f} ms at {check.connections} connections (target {check.target_ms:g} "
-        f"ms ± {TOLERANCE_MS:g} ms + {TOLERANCE:.0%})"
+        f"ms ± {TOLERANCE_MS:g} ms + {TOLERANCE:.0%}"
+        + (f"; attempt {check.attempts})" if check.attempts > 1 else ")")
     )
 
 

@@ -104,8 +104,12 @@ def _cpu_budget(run: Run) -> float:
     return busiest.cpu_s / busiest.duration_s / busiest.cpu_util if busiest else 1.0
 
 
-def _database_slots(scenario: Scenario, workload: str) -> int | None:
-    """``sleep?via=db`` waits holding a pooled database connection: the pool bounds it."""
+def _database_slots(scenario: Scenario, workload: str, distance: Distance = DIRECT) -> int | None:
+    """Requests that wait holding a pooled database connection, bounded by the pool:
+    ``sleep?via=db``, and a database workload at a distance (each round trip holds it)."""
+    kind = WORKLOADS.get(workload)
+    if kind is not None and kind.touches_db and distance.db_rtt_ms:
+        return scenario.db_pool.max_size
     if workload != "sleep" or scenario.request("sleep")["query"].get("via") != "db":
         return None
     return scenario.db_pool.max_size
@@ -132,6 +136,8 @@ class Expectation:
     ceiling: float | None
     """req/s the CPU budget allows at the light-load CPU cost; None when unknown."""
     light_cpu_ms: float | None
+    bound: str = ""
+    """Which term is the least, in words (``the database pool's 16 connections``)."""
 
     @property
     def text(self) -> str:
@@ -145,6 +151,12 @@ class Expectation:
         )
         return f"floor {self.floor_s:.2f} s, slots {slots}, {cpu}"
 
+    @property
+    def limit_text(self) -> str:
+        """``at most 80.0 req/s: the database pool's 16 connections over 0.20 s each``."""
+        per = "" if self.bound == "the server's CPU" else f" over {self.floor_s:.2f} s each"
+        return f"at most {self.rate:,.1f} req/s: {self.bound}{per}"
+
 
 def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | None:
     """Physics for one closed step of a waiting workload (``upstream``, ``sleep``): what the
@@ -155,11 +167,20 @@ def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | Non
     cycle = floor + scenario.think_time_ms / 1000
     light = light_load_cpu_ms(run)
     ceiling = _cpu_budget(run) * 1000 / light if light else None
-    bounds = [b for b in (run.slots, _database_slots(scenario, run.workload)) if b is not None]
+    pool = _database_slots(scenario, run.workload, run.distance)
+    bounds = [b for b in (run.slots, pool) if b is not None]
     slots = min(bounds, default=None)
-    terms = [step.concurrency / cycle, math.inf if slots is None else slots / floor]
-    rate = min([*terms, ceiling if ceiling is not None else math.inf])
-    return Expectation(rate, floor, slots, ceiling, light)
+    named = {
+        f"{step.concurrency} users": step.concurrency / cycle,
+        (
+            f"the database pool's {slots} connections"
+            if slots is not None and slots == pool and slots != run.slots
+            else f"the server's {slots} slot(s)"
+        ): math.inf if slots is None else slots / floor,
+        "the server's CPU": ceiling if ceiling is not None else math.inf,
+    }
+    bound = min(named, key=lambda k: named[k])
+    return Expectation(named[bound], floor, slots, ceiling, light, bound)
 
 
 def _likely_limit(

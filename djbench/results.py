@@ -197,7 +197,9 @@ class PathCheck(_Frozen):
     p99_ms: float
     """Added round-trip time (through the proxy minus direct), in milliseconds."""
     ok: bool
-    """Both percentiles within the tolerance of the target (``djbench.distance``)."""
+    """Both percentiles within the tolerance of the target (``djbench.pathcheck``)."""
+    attempts: int = 1
+    """Measurements taken: a check off target is measured again, up to a few times."""
 
 
 class Run(_Frozen):

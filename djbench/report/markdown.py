@@ -20,6 +20,7 @@ from djbench.analysis import (
     is_search,
     searched_capacity,
 )
+from djbench.physics import expected_rate
 from djbench.report.checks import counts_text, group_warnings
 from djbench.report.plots import DISTANCE_FIGURE, plot_files
 from djbench.results import DIRECT, Environment
@@ -257,7 +258,8 @@ def path_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
                 f"{check.connections:,}",
                 f"{check.p50_ms:.1f}",
                 f"{check.p99_ms:.1f}",
-                "ok" if check.ok else "off target",
+                ("ok" if check.ok else "off target")
+                + (f" (attempt {check.attempts})" if check.attempts > 1 else ""),
             ]
             if row not in rows:
                 rows.append(row)
@@ -295,6 +297,19 @@ def clients_text(scenario: Scenario) -> str:
         f"sync views: {', '.join(clients.sync)}; async views: {', '.join(clients.async_)} "
         f"(pool of {scenario.upstream_pool_size:,} connections each)"
     )
+
+
+def limit_text(summary: RunSummary, scenario: Scenario) -> str | None:
+    """What physics allows the run's highest closed step and what bounds it, against what it
+    served (waiting workloads only: None elsewhere)."""
+    closed = [s for s in summary.run.steps if s.model == "closed" and s.status == "ok"]
+    if not closed:
+        return None
+    top = max(closed, key=lambda s: s.concurrency or 0)
+    expected = expected_rate(summary.run, top, scenario)
+    if expected is None:
+        return None
+    return f"physics at {top.load_label}: {expected.limit_text}; served {fmt_num(top.rps)} req/s"
 
 
 def knee_text(summary: RunSummary) -> str:
@@ -364,6 +379,7 @@ def template_environment() -> jinja2.Environment:
         slo_text=slo_text,
         step_rows=step_rows,
         knee_text=knee_text,
+        limit_text=limit_text,
         environment_rest=environment_rest,
     )
     return env

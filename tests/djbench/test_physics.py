@@ -123,3 +123,22 @@ def test_a_distant_database_slower_than_its_round_trips_is_named() -> None:
         "likely limit: the database: requests took 80 ms at the median against 50 ms of round "
         "trips; its own time per query (or a queue before it) adds to the distance"
     )
+
+
+def test_a_pooled_server_at_a_distance_is_bounded_by_its_pool_and_says_so() -> None:
+    # An async server (no slot limit) at 100 ms and 2 round trips: 16 pooled connections
+    # over 0.2 s each allow 80 req/s, whatever the 128 users would.
+    counted = step(128, 79.0, 0.1, 0.4).model_copy(
+        update={"db_path": ProxyTraffic(connections=1, round_trips=316, cpu_s=0.01)}
+    )
+    far = run("db-read", [counted], slots=None).model_copy(
+        update={"distance": Distance(db_rtt_ms=100)}
+    )
+    expected = expected_rate(far, counted, SCENARIO)
+    assert expected is not None
+    assert expected.rate == pytest.approx(80.0)
+    assert expected.limit_text == (
+        "at most 80.0 req/s: the database pool's 16 connections over 0.20 s each"
+    )
+    # The same step direct: no round trips to wait on, no physics.
+    assert expected_rate(far.model_copy(update={"distance": Distance()}), counted, SCENARIO) is None
