@@ -102,6 +102,13 @@ class Network(_Strict):
                 raise ValueError(f"{name}: round-trip times must be within 0 … {MAX_RTT_MS:g} ms")
             if len(set(values)) != len(values):
                 raise ValueError(f"{name}: a round-trip time is listed twice")
+        # Each direction waits half a round trip, ± the jitter: never less than nothing.
+        shortest = min([*self.db_rtt_ms, *self.upstream_rtt_ms], default=None)
+        if self.jitter_ms and shortest is not None and self.jitter_ms > shortest / 2:
+            raise ValueError(
+                f"jitter_ms: at most half the shortest round trip ({shortest:g} ms), "
+                "as each direction waits half of it"
+            )
         return self
 
     def distances(self) -> list[Distance]:

@@ -1,7 +1,8 @@
 """Exec trampoline: place this process, then become the given command.
 
 ``python -m djbench.local.launch --cpus 1 --cgroup DIR --user NAME -- cmd ...`` pins the
-process to CPUs, joins a CPU-quota cgroup, drops root to a system user, asks the kernel to
+process to CPUs, joins a CPU-quota cgroup, optionally takes a real-time priority
+(``--realtime``), drops root to a system user, asks the kernel to
 signal it when the harness dies (so a crashed or killed harness leaves no orphans), then
 ``exec``s the command. Everything the child later spawns inherits all of it.
 """
@@ -9,6 +10,7 @@ signal it when the harness dies (so a crashed or killed harness leaves no orphan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import pwd
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", default="", help="system user to run as (when root)")
     parser.add_argument("--death-signal", default="SIGTERM", help="signal on harness death")
     parser.add_argument("--parent", type=int, default=0, help="harness pid to watch")
+    parser.add_argument(
+        "--realtime", action="store_true", help="SCHED_FIFO priority 1, where permitted"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -50,6 +55,11 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.cpus:
         os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
+    if args.realtime:
+        # Set before dropping root (only root may). Where refused, the command runs under
+        # the normal scheduler: the caller's measurements say what that cost.
+        with contextlib.suppress(PermissionError):
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
     if args.cgroup:
         # cgroup v1 wants the pid in `tasks`/`cgroup.procs`; v2 only knows `cgroup.procs`.
         (Path(args.cgroup) / "cgroup.procs").write_text(str(os.getpid()))

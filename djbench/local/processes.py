@@ -40,6 +40,7 @@ class ManagedProcess:
         cgroup: Path | None = None,
         user: str = "",
         stop_signal: signal.Signals = signal.SIGTERM,
+        realtime: bool = False,
     ) -> None:
         self.name = name
         self.argv = argv
@@ -50,6 +51,7 @@ class ManagedProcess:
         self.cgroup = cgroup
         self.user = user
         self.stop_signal = stop_signal
+        self.realtime = realtime
         self._popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,6 +73,8 @@ class ManagedProcess:
             launcher += ["--cgroup", str(self.cgroup)]
         if self.user:
             launcher += ["--user", self.user]
+        if self.realtime:
+            launcher += ["--realtime"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             try:

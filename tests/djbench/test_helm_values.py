@@ -11,7 +11,7 @@ from test_cli import assert_one_line_error, djbench
 from djbench.errors import DjbenchError
 from djbench.helm_values import chart_values, charts, load, merge
 
-SECTIONS = "sections: global, dashboards, django-variant, loadtest, postgres, stubapi"
+SECTIONS = "sections: global, dashboards, django-variant, latencyproxy, loadtest, postgres, stubapi"
 
 
 def write(tmp_path: Path, text: str, name: str = "cluster.yaml") -> Path:
@@ -25,7 +25,7 @@ def test_sections_are_the_charts_names() -> None:
     assert (
         set(charts())
         == names
-        == {"dashboards", "django-variant", "loadtest", "postgres", "stubapi"}
+        == {"dashboards", "django-variant", "latencyproxy", "loadtest", "postgres", "stubapi"}
     )
 
 
@@ -119,8 +119,8 @@ def test_helm_values_prints_or_writes_one_chart(tmp_path: Path) -> None:
     [
         (
             ["helm-values", "{file}", "django"],
-            "unknown chart 'django'; choose dashboards, django-variant, loadtest, postgres, "
-            "stubapi",
+            "unknown chart 'django'; choose dashboards, django-variant, latencyproxy, loadtest, "
+            "postgres, stubapi",
         ),
         (
             ["helm-values", "/nonexistent.yaml", "postgres"],

@@ -45,6 +45,7 @@ def test_smoke_covers_every_workload_and_default_the_three() -> None:
         ("network: {upstream_rtt_ms: [20000]}", "upstream_rtt_ms: round-trip times must be"),
         ("network: {db_rtt_ms: [1, 1]}", "db_rtt_ms: a round-trip time is listed twice"),
         ("network: {db_rtt: [1]}", "db_rtt"),
+        ("network: {db_rtt_ms: [0, 10], jitter_ms: 1}", "jitter_ms: at most half the shortest"),
     ],
 )
 def test_bad_scenarios_name_the_problem(text: str, message: str) -> None:
