@@ -308,7 +308,10 @@ def list_variants(
 def helm_values(
     file: Annotated[Path, typer.Argument(help="cluster values file: a section per chart")],
     chart: Annotated[
-        str, typer.Argument(help="postgres, stubapi, django-variant, loadtest or dashboards")
+        str,
+        typer.Argument(
+            help="postgres, stubapi, latencyproxy, django-variant, loadtest or dashboards"
+        ),
     ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write to this file, not stdout")

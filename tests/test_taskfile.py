@@ -200,7 +200,9 @@ def test_dry_up_composes_the_cluster_in_order(task_exe: Path, stubbed_path: str)
         "create configmap djbench-placement --namespace djbench",
         f"-f images/django/Dockerfile -t djbench/django:{version[1]} .",
         f"-f images/stubapi/Dockerfile -t djbench/stubapi:{version[1]} .",
-        "kind load docker-image --name djbench",
+        f"-f images/latencyproxy/Dockerfile -t djbench/latencyproxy:{version[1]} .",
+        f"kind load docker-image --name djbench djbench/django:{version[1]} "
+        f"djbench/stubapi:{version[1]} djbench/latencyproxy:{version[1]}",
         "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts",
         "prometheus-community/kube-prometheus-stack",
         "--values charts/monitoring/kube-prometheus-stack-values.yaml",
@@ -316,7 +318,8 @@ def test_dry_up_passes_the_base_image(task_exe: Path, stubbed_path: str) -> None
         task_exe, "--dry", "up", "BASE_IMAGE=djbench/debian-base:bookworm", path=stubbed_path
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr.count("--build-arg BASE_IMAGE=djbench/debian-base:bookworm") == 2
+    # Every image: django, stubapi, latencyproxy.
+    assert done.stderr.count("--build-arg BASE_IMAGE=djbench/debian-base:bookworm") == 3
 
 
 def test_up_keeps_an_existing_cluster(task_exe: Path, stubbed_path: str) -> None:
@@ -374,8 +377,10 @@ def test_dry_up_on_an_existing_cluster(
     steps = [
         f"-f images/django/Dockerfile -t {REGISTRY}/django:{version} .",
         f"-f images/stubapi/Dockerfile -t {REGISTRY}/stubapi:{version} .",
+        f"-f images/latencyproxy/Dockerfile -t {REGISTRY}/latencyproxy:{version} .",
         f"docker push {REGISTRY}/django:{version}",
         f"docker push {REGISTRY}/stubapi:{version}",
+        f"docker push {REGISTRY}/latencyproxy:{version}",
         "prometheus-community/kube-prometheus-stack",
         "helm upgrade --install djbench-dashboards charts/dashboards --namespace monitoring",
         "helm-values .djbench/registry-values.yaml postgres -o .djbench/values/postgres.registry",
@@ -409,6 +414,9 @@ def test_existing_cluster_gets_the_registry_images(
     }
     assert chart_values([values_file], "stubapi") == {
         "image": {"repository": f"{REGISTRY}/stubapi", **image}
+    }
+    assert chart_values([values_file], "latencyproxy") == {
+        "image": {"repository": f"{REGISTRY}/latencyproxy", **image}
     }
     assert chart_values([values_file], "django-variant") == {
         "image": {"repository": f"{REGISTRY}/django", **image}
@@ -552,7 +560,11 @@ def test_image_tags_are_the_charts_default_tags() -> None:
     version = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
     assert version
     charts = REPO / "charts"
-    for chart, image in (("django-variant", "djbench/django"), ("stubapi", "djbench/stubapi")):
+    for chart, image in (
+        ("django-variant", "djbench/django"),
+        ("stubapi", "djbench/stubapi"),
+        ("latencyproxy", "djbench/latencyproxy"),
+    ):
         if not (charts / chart / "Chart.yaml").exists():
             pytest.skip(f"charts/{chart} is not written yet")
         values = yaml.safe_load((charts / chart / "values.yaml").read_text())

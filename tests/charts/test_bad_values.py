@@ -64,6 +64,39 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ("stubapi", "stubapi", {"image": {"repository": ""}}, ["/image/repository"]),
     ("stubapi", "stubapi", {"replicas": 0}, ["/replicas"]),
     ("stubapi", "stubapi", {"podMonitor": {"interval": "5"}}, ["/podMonitor/interval"]),
+    # latencyproxy: Guaranteed QoS on whole CPUs, the jitter within the delay, two ports.
+    ("latencyproxy", "latencyproxy-db", {"image": {"repository": ""}}, ["/image/repository"]),
+    ("latencyproxy", "latencyproxy-db", {"delayMs": -1}, ["/delayMs"]),
+    ("latencyproxy", "latencyproxy-db", {"delayMs": "20"}, ["/delayMs"]),
+    ("latencyproxy", "latencyproxy-db", {"delayMs": 60001}, ["/delayMs"]),
+    (
+        "latencyproxy",
+        "latencyproxy-db",
+        {"delayMs": 10, "jitterMs": 12},
+        ["jitterMs (12) must not exceed delayMs (10)"],
+    ),
+    ("latencyproxy", "latencyproxy-db", {"upstream": {"host": ""}}, ["/upstream/host"]),
+    ("latencyproxy", "latencyproxy-db", {"upstream": {"port": 0}}, ["/upstream/port"]),
+    ("latencyproxy", "latencyproxy-db", {"statsPort": 5432}, ["listenPort and statsPort"]),
+    (
+        "latencyproxy",
+        "latencyproxy-db",
+        {"resources": {"requests": {"cpu": "500m", "memory": "128Mi"}}},
+        ["/resources/requests/cpu"],
+    ),
+    (
+        "latencyproxy",
+        "latencyproxy-db",
+        {"resources": {"limits": {"cpu": "2", "memory": "128Mi"}}},
+        ["resources.limits.cpu (2)", "resources.requests.cpu (1)", "Guaranteed QoS"],
+    ),
+    (
+        "latencyproxy",
+        "latencyproxy-db",
+        {"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}},
+        ["resources.limits.memory (1Gi)", "resources.requests.memory (128Mi)"],
+    ),
+    ("latencyproxy", "latencyproxy-db", {"replicas": 2}, ["additional properties 'replicas'"]),
     # dashboards
     ("dashboards", "djbench-dashboards", {"sidecar": {"label": ""}}, ["/sidecar/label"]),
 ]

@@ -23,17 +23,24 @@ from helm_render import (
 )
 from helm_render import helm as helm_cmd
 
-CHART_NAMES = ["django-variant", "postgres", "stubapi", "loadtest", "dashboards"]
+CHART_NAMES = ["django-variant", "postgres", "stubapi", "latencyproxy", "loadtest", "dashboards"]
 # Release names as the Taskfile and the kubernetes backend install them.
 RELEASES = {
     "django-variant": "uvicorn",
     "postgres": "postgres",
     "stubapi": "stubapi",
+    "latencyproxy": "latencyproxy-db",
     "loadtest": "k6-0001",
     "dashboards": "djbench-dashboards",
 }
 # Where each chart's pods run (kind-config.yaml labels the nodes).
-NODE_ROLES = {"django-variant": "sut", "postgres": "infra", "stubapi": "infra", "loadtest": "load"}
+NODE_ROLES = {
+    "django-variant": "sut",
+    "postgres": "infra",
+    "stubapi": "infra",
+    "latencyproxy": "infra",
+    "loadtest": "load",
+}
 STANDARD_LABELS = (
     "helm.sh/chart",
     "app.kubernetes.io/name",
@@ -210,7 +217,9 @@ def test_images_come_from_values(helm: Path) -> None:
                 assert container["imagePullPolicy"] in ("IfNotPresent", "Always", "Never")
 
 
-@pytest.mark.parametrize("chart", ["django-variant", "postgres", "stubapi", "loadtest"])
+@pytest.mark.parametrize(
+    "chart", ["django-variant", "postgres", "stubapi", "latencyproxy", "loadtest"]
+)
 def test_image_tag_defaults_to_app_version(helm: Path, chart: str) -> None:
     meta = yaml.safe_load((CHARTS / chart / "Chart.yaml").read_text())
     values = yaml.safe_load((CHARTS / chart / "values.yaml").read_text())
@@ -259,7 +268,7 @@ def test_pod_monitors_have_what_the_operator_needs(helm: Path) -> None:
                 for relabel in endpoint.get("relabelings", []):
                     assert set(relabel) <= {"sourceLabels", "targetLabel", "action", "regex",
                                             "replacement", "separator"}, where  # fmt: skip
-    assert seen == {"django-variant", "postgres", "stubapi"}
+    assert seen == {"django-variant", "postgres", "stubapi", "latencyproxy"}
 
 
 def test_no_literal_secrets_in_values() -> None:

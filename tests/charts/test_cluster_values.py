@@ -35,6 +35,9 @@ CLUSTER: dict[str, Any] = {
         "seed": {"image": {"repository": "registry.example.com/djbench/seed", "tag": "0.1.0"}},
     },
     "stubapi": {"image": {"repository": "registry.example.com/djbench/stubapi", "tag": "0.1.0"}},
+    "latencyproxy": {
+        "image": {"repository": "registry.example.com/djbench/latencyproxy", "tag": "0.1.0"}
+    },
     "django-variant": {
         "image": {"repository": DJANGO_IMAGE, "tag": "0.1.0"},
         "resources": VARIANT_RESOURCES,
@@ -87,6 +90,16 @@ def test_postgres_gets_its_section_and_no_django_image(cluster: Path, tmp_path: 
 def test_stubapi_gets_its_own_image(cluster: Path, tmp_path: Path) -> None:
     objects = render("stubapi", "stubapi", files=[chart_file(cluster, "stubapi", tmp_path)])
     assert images(objects) == ["registry.example.com/djbench/stubapi:0.1.0"]
+
+
+def test_latencyproxy_gets_its_own_image_and_global(cluster: Path, tmp_path: Path) -> None:
+    objects = render(
+        "latencyproxy", "latencyproxy-db", files=[chart_file(cluster, "latencyproxy", tmp_path)]
+    )
+    assert images(objects) == ["registry.example.com/djbench/latencyproxy:0.1.0"]
+    pod = pod_spec(find(objects, "Deployment", "latencyproxy-db"))
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["nodeSelector"] == {"djbench.io/role": "infra"}
 
 
 def test_k6_job_gets_neither_the_variants_resources_nor_its_node(

@@ -1,14 +1,19 @@
-"""The postgres and stubapi charts."""
+"""The postgres, stubapi and latencyproxy charts."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import pytest
 from helm_render import ROOT, container_argv, find, pod_spec, render
 
 from djbench.backends.kubernetes import STUB_PORT, STUB_SERVICE
 from djbench.backends.local import STUB_API_ARGV
+from djbench.local.proxies import PROXY_ARGV
+
+PROXY = "latencyproxy-db"
+"""A latency proxy's release (and Service): one per path, e.g. the database's."""
 
 
 def test_postgres_statefulset(helm: Path) -> None:
@@ -89,6 +94,80 @@ def test_stub_api_monitor(helm: Path) -> None:
     assert monitor["metadata"]["labels"]["app.kubernetes.io/component"] == "upstream"
     off = render("stubapi", "stubapi", {"podMonitor": {"enabled": False}})
     assert not [o for o in off if o["kind"] == "PodMonitor"]
+
+
+@pytest.mark.parametrize(("delay_ms", "jitter_ms"), [(20, 2.5), (0, 0), (12.5, 0.25)])
+def test_latency_proxy_runs_what_the_local_backend_runs(
+    helm: Path, delay_ms: float, jitter_ms: float
+) -> None:
+    """The CLI of app/latencyproxy, as the local backend starts it, bound to all addresses."""
+    objects = render("latencyproxy", PROXY, {"delayMs": delay_ms, "jitterMs": jitter_ms})
+    container = pod_spec(find(objects, "Deployment", PROXY))["containers"][0]
+    local = [
+        a.format(
+            listen="0.0.0.0:5432", target="postgres:5432", delay_ms=f"{delay_ms:g}",
+            jitter_ms=f"{jitter_ms:g}", stats="0.0.0.0:8081",
+        )
+        for a in PROXY_ARGV
+    ]  # fmt: skip
+    local[0] = Path(local[0]).name  # the local backend names this environment's python
+    assert container_argv(container, {}) == local
+
+
+def test_latency_proxy_relays_to_the_postgres_service_by_default(helm: Path) -> None:
+    """Its default upstream is the postgres release's Service; its own Service keeps the port, so
+    a variant only changes its database host (django-variant: database.host)."""
+    proxy = render("latencyproxy", PROXY)
+    postgres = find(render("postgres", "postgres"), "Service", "postgres")
+    container = pod_spec(find(proxy, "Deployment", PROXY))["containers"][0]
+    argv = container_argv(container, {})
+    upstream = argv[argv.index("--upstream") + 1]
+    assert upstream == f"postgres:{postgres['spec']['ports'][0]['port']}"
+    ports = {p["name"]: p for p in find(proxy, "Service", PROXY)["spec"]["ports"]}
+    assert ports["proxy"]["port"] == 5432
+    assert ports["stats"]["targetPort"] == "stats"
+
+
+def test_latency_proxy_to_the_stub_api(helm: Path) -> None:
+    objects = render(
+        "latencyproxy", "latencyproxy-upstream",
+        {"upstream": {"host": STUB_SERVICE, "port": STUB_PORT}, "listenPort": STUB_PORT,
+         "delayMs": 50},
+    )  # fmt: skip
+    container = pod_spec(find(objects, "Deployment", "latencyproxy-upstream"))["containers"][0]
+    argv = container_argv(container, {})
+    assert argv[argv.index("--upstream") + 1] == f"{STUB_SERVICE}:{STUB_PORT}"
+    assert argv[argv.index("--listen") + 1] == f"0.0.0.0:{STUB_PORT}"
+    service = find(objects, "Service", "latencyproxy-upstream")
+    assert [p["port"] for p in service["spec"]["ports"]] == [STUB_PORT, 8081]
+
+
+def test_latency_proxy_is_guaranteed_on_the_infra_node(helm: Path) -> None:
+    """Its own pod, one replica, Guaranteed QoS on a whole CPU, where Postgres and the stub run:
+    never a sidecar inside the server pod's CPU budget."""
+    deployment = find(render("latencyproxy", PROXY), "Deployment", PROXY)
+    assert deployment["spec"]["replicas"] == 1
+    spec = pod_spec(deployment)
+    [container] = spec["containers"]
+    resources = container["resources"]
+    assert resources["requests"] == resources["limits"] == {"cpu": "1", "memory": "128Mi"}
+    stub = pod_spec(find(render("stubapi", "stubapi"), "Deployment", "stubapi"))
+    assert spec["nodeSelector"] == stub["nodeSelector"] == {"djbench.io/role": "infra"}
+    assert "tolerations" not in spec and "tolerations" not in stub
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "stats"}
+
+
+def test_latency_proxy_monitor(helm: Path) -> None:
+    """/metrics on the stats port (the relayed port carries only the relayed bytes)."""
+    objects = render("latencyproxy", PROXY, {"podMonitor": {"interval": "10s"}})
+    deployment = find(objects, "Deployment", PROXY)
+    monitor = find(objects, "PodMonitor", PROXY)
+    assert monitor["spec"]["selector"] == deployment["spec"]["selector"]
+    assert monitor["spec"]["podMetricsEndpoints"] == [
+        {"port": "stats", "path": "/metrics", "interval": "10s", "scrapeTimeout": "4s"}
+    ]
+    assert monitor["metadata"]["labels"]["app.kubernetes.io/component"] == "latency-proxy"
 
 
 def test_k8s_tools_is_idempotent(helm: Path) -> None:

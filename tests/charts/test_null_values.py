@@ -77,6 +77,11 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         },
         {"replicas": 2},
     ),
+    "latencyproxy": (
+        "latencyproxy-db",
+        {**POD_NULLS, "podMonitor": {"labels": None}},
+        {"delayMs": 30},
+    ),
     "loadtest": (
         "k6-0001",
         {
@@ -192,6 +197,9 @@ def test_dashboards_without_folder_annotation_or_extra_labels(helm: Path) -> Non
         ("django-variant", "uvicorn", {"image": None}, "/image"),
         ("postgres", "postgres", {"image": None}, "/image"),
         ("stubapi", "stubapi", {"image": None}, "/image"),
+        # The proxy's Guaranteed QoS: its requests and limits stay required.
+        ("latencyproxy", "latencyproxy-db", {"resources": {"limits": None}}, "/resources"),
+        ("latencyproxy", "latencyproxy-db", {"upstream": None}, "/upstream"),
         # The hardened security contexts are not dropped.
         ("stubapi", "stubapi", {"securityContext": None}, "/securityContext"),
         # One entry of a map is not dropped with null (the whole map is).

@@ -24,7 +24,12 @@ from helm_render import (
 from helm_render import helm as helm_cmd
 
 # Release names as the Taskfile installs them.
-MONITORED = {"django-variant": "uvicorn", "postgres": "postgres", "stubapi": "stubapi"}
+MONITORED = {
+    "django-variant": "uvicorn",
+    "postgres": "postgres",
+    "stubapi": "stubapi",
+    "latencyproxy": "latencyproxy-db",
+}
 RELEASES = {**MONITORED, "loadtest": "k6-0001", "dashboards": "djbench-dashboards"}
 CASES = [
     (chart, case)

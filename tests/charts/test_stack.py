@@ -121,3 +121,52 @@ def test_every_env_var_resolves(stack: list[Manifest]) -> None:
             leftovers = [k for k, v in env.items() if "$(" in v]
             leftovers += [a for a in container_argv(container, env) if "$(" in a]
             assert not leftovers, f"{workload['metadata']['name']}: {leftovers}"
+
+
+# The proxies of a run at a distance: one release per path, as NOTES.txt and values.yaml show.
+PROXIED = {
+    "latencyproxy-db": {"delayMs": 20},
+    "latencyproxy-upstream": {
+        "upstream": {"host": "stubapi", "port": 8080},
+        "listenPort": 8080,
+        "delayMs": 50,
+    },
+}
+
+
+def test_a_variant_at_a_distance_reaches_everything_through_the_proxies(
+    stack: list[Manifest],
+) -> None:
+    """The variant's database and stub hosts are the proxies' Services (same ports), and each
+    proxy's upstream is a rendered Service: the path variant -> proxy -> Postgres / stub API
+    resolves, with the proxies in pods of their own."""
+    values = {
+        "variant": STACK_VARIANT,
+        "database": {"host": "latencyproxy-db"},
+        "stubApi": {"url": "http://latencyproxy-upstream:8080"},
+    }
+    proxies = [o for release, v in PROXIED.items() for o in render("latencyproxy", release, v)]
+    objects = [
+        *(o for o in stack if o["metadata"].get("name") != STACK_VARIANT),
+        *render("django-variant", STACK_VARIANT, values),
+        *proxies,
+    ]
+    server = pod_spec(find(objects, "Deployment", STACK_VARIANT))["containers"][0]
+    env = container_env(server, objects)
+    hops = {
+        "db": urlsplit(env["DJBENCH_DATABASE_URL"]),
+        "upstream": urlsplit(env["DJBENCH_STUB_URL"]),
+    }
+    for path, url in hops.items():
+        release = f"latencyproxy-{path}"
+        assert url.hostname == release
+        assert url.port in service_port(objects, release)
+        proxy = pod_spec(find(objects, "Deployment", release))["containers"][0]
+        argv = container_argv(proxy, container_env(proxy, objects))
+        host, _, port = argv[argv.index("--upstream") + 1].rpartition(":")
+        assert int(port) in service_port(objects, host)
+        assert argv[argv.index("--listen") + 1] == f"0.0.0.0:{url.port}"
+    # Not a sidecar: the server's pod holds only the server.
+    assert [
+        c["name"] for c in pod_spec(find(objects, "Deployment", STACK_VARIANT))["containers"]
+    ] == ["server"]

@@ -24,6 +24,12 @@ STUBAPI = de.ImageSpec(
     context=de.REPO,
     inputs=(".dockerignore", "pyproject.toml", "uv.lock", "app/stubapi"),
 )
+LATENCYPROXY = de.ImageSpec(
+    repository="djbench/latencyproxy",
+    dockerfile=de.REPO / "images/latencyproxy/Dockerfile",
+    context=de.REPO,
+    inputs=(".dockerignore", "pyproject.toml", "uv.lock", "app/latencyproxy"),
+)
 POSTGRES = de.ImageSpec(
     repository="djbench/test-postgres",
     dockerfile=de.REPO / "tests/images/postgres/Dockerfile",
@@ -40,6 +46,7 @@ class Images:
     base: str
     django: str
     stubapi: str
+    latencyproxy: str
     postgres: str
     """The test's stand-in for the official postgres image (see tests/images/postgres)."""
     k6: str
@@ -73,6 +80,8 @@ def build_all(workdir: Path, base: str = de.BASE_IMAGE) -> Images:
         base=base,
         django=de.build(DJANGO, base),
         stubapi=de.build(STUBAPI, base),
+        # After the stub's: its builder's first layers (uv) are shared.
+        latencyproxy=de.build(LATENCYPROXY, base),
         postgres=de.build(POSTGRES, base),
         k6=de.build(k6_spec(workdir), base),
     )

@@ -29,7 +29,7 @@ def config(image: str) -> dict[str, object]:
     return doc
 
 
-@pytest.mark.parametrize("which", ["django", "stubapi"])
+@pytest.mark.parametrize("which", ["django", "stubapi", "latencyproxy"])
 def test_runs_as_non_root_user_10001(images: Images, which: str) -> None:
     image = getattr(images, which)
     assert config(image)["User"] == f"{APP_UID}:{APP_UID}"  # numeric: runAsNonRoot can check it
@@ -39,7 +39,7 @@ def test_runs_as_non_root_user_10001(images: Images, which: str) -> None:
     assert run(image, "stat", "-c", "%u %a", "/app", "/app/.venv/bin") == "0 755\n0 755"
 
 
-@pytest.mark.parametrize("which", ["django", "stubapi"])
+@pytest.mark.parametrize("which", ["django", "stubapi", "latencyproxy"])
 def test_no_secret_or_build_only_setting_is_baked_in(images: Images, which: str) -> None:
     image = getattr(images, which)
     env = dict(item.split("=", 1) for item in config(image)["Env"])  # type: ignore[union-attr]
@@ -97,3 +97,19 @@ def test_stubapi_image_holds_only_the_stub_and_its_server(images: Images) -> Non
     assert out == "True"
     cmd = config(images.stubapi)["Cmd"]
     assert cmd[:3] == ["python", "-m", "stubapi"]  # type: ignore[index]
+
+
+def test_latencyproxy_image_holds_only_the_proxy_and_uvloop(images: Images) -> None:
+    out = run(
+        images.latencyproxy,
+        "python3", "-c",
+        "import importlib.util as u, latencyproxy.__main__, uvloop; "
+        "print([m for m in ('uvicorn', 'httptools', 'django', 'stubapi') if u.find_spec(m)])",
+    )  # fmt: skip
+    assert out == "[]"
+    cmd = config(images.latencyproxy)["Cmd"]
+    assert cmd[:3] == ["python", "-m", "latencyproxy"]  # type: ignore[index]
+    # Without the chart's arguments it prints its usage, naming the options the chart passes.
+    usage = run(images.latencyproxy)
+    for option in ("--listen", "--upstream", "--delay-ms", "--jitter-ms", "--stats"):
+        assert option in usage
