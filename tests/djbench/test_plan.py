@@ -75,14 +75,17 @@ def test_a_step_is_sized_from_the_one_below() -> None:
     # The upstream floor (600 ms) bounds the cycle from below, whatever the step below says.
     plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["upstream"])
     step = plan.timed(LoadStep("closed", 32), [_measured("closed", 8, 13.0, 500.0)], "upstream")
-    assert (step.warmup_s, step.duration_s) == (1.8, 10)
+    # Warm-up: 3 cycles of 0.6 s, unless the first cycle may take longer: 32 users at the
+    # 13 req/s served below take up to 2.5 s to be answered once each.
+    assert (step.warmup_s, step.duration_s) == (2.5, 10)
 
 
 def test_a_step_on_a_warm_server_warms_up_for_one_cycle() -> None:
     plan = make_plan(parse_scenario(TIMING, "s"), ["uvicorn"], ["upstream", "cpu"])
     below = [_measured("closed", 8, 13.0, 610.0)]
-    assert plan.timed(LoadStep("closed", 32), below, "upstream").warmup_s == 1.8  # 3 cycles
-    assert plan.timed(LoadStep("closed", 32), below, "upstream", warm=True).warmup_s == 0.6
+    assert plan.timed(LoadStep("closed", 16), below, "upstream").warmup_s == 1.8  # 3 cycles
+    # One cycle, unless the first may take longer: 16 users at 13 req/s, 1.2 s.
+    assert plan.timed(LoadStep("closed", 16), below, "upstream", warm=True).warmup_s == 1.2
     # Never under half a second; an open step's is whole seconds (k6).
     below = [_measured("closed", 8, 95.0, 10.5)]
     assert plan.timed(LoadStep("closed", 32), below, "cpu", warm=True).warmup_s == 0.5
@@ -203,3 +206,16 @@ def test_a_distant_database_raises_the_floor_a_first_step_is_sized_from() -> Non
     assert plan.timed(step, [], "db-read").duration_s == scenario.duration_s
     far = plan.timed(step, [], "db-read", distance=Distance(db_rtt_ms=200))
     assert (far.duration_s, far.warmup_s) == (30.0, max(scenario.warmup_s, 0.6))
+
+
+def test_a_closed_warm_up_lasts_until_every_user_was_answered_once() -> None:
+    # One slot at 100 ms of round trip: 9.7 req/s at 8 users. At 32 users the first of
+    # each user's requests is answered only after ~3.3 s; a window opening before then
+    # credits the start-up burst and reads high (10.9 req/s where 10 is the most possible).
+    plan = make_plan(parse_scenario(TIMING, "s"), ["gunicorn-sync"], ["db-write"])
+    below = [_measured("closed", 8, 9.7, 825.0)]
+    step = plan.timed(LoadStep("closed", 32), below, "db-write", warm=True)
+    assert step.warmup_s == 3.3
+    # Measured before at this level: its own rate bounds the first cycle.
+    again = plan.timed(LoadStep("closed", 32), [_measured("closed", 32, 10.0, 3200.0)], "db-write")
+    assert again.warmup_s == 9.6  # 3 cycles of its own 3.2 s

@@ -253,9 +253,10 @@ def test_only_a_runs_first_step_warms_up_a_cold_server(tmp_path: Path) -> None:
     backend = ScriptedBackend(busy_after={8.0})
     execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Quiet())
     warmups = [step.warmup_s for _, _, step in backend.measured]
-    # Cold start: the scenario's second; then warm (half a second); then a fresh server
-    # (the one at c=8 did not settle): cold again.
-    assert warmups == [1, 0.5, 1]
+    # Cold start: the scenario's second; then warm (until the 8 users were each answered
+    # once at the rate served at c=1: 0.8 s); then a fresh server (the one at c=8 did not
+    # settle): cold again, until 32 users were answered once (2.9 s).
+    assert warmups == [1, 0.8, 2.9]
 
 
 def test_a_ladder_stops_at_a_step_without_one_response(tmp_path: Path) -> None:
