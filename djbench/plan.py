@@ -220,6 +220,7 @@ class Plan:
         survey: bool = False,
         warm: bool = False,
         distance: Distance = DIRECT,
+        slots: int | None = None,
     ) -> LoadStep:
         """The step with a warm-up and measured phase sized by the evidence it needs: at least
         ``min_requests`` responses and (closed steps) ``min_cycles`` request cycles (a user's
@@ -257,7 +258,8 @@ class Plan:
             # then the window sees the start-up burst, and crediting responses by their share
             # in it overstates throughput (1 slot, 32 users, 3.3 s each: +9 % with a 1 s
             # warm-up). The step below bounds that first cycle: c / its throughput.
-            warmup = max(warmup, min(_first_cycle_bound(step, known) or 0.0, cap))
+            bound = _first_cycle_bound(step, known, floor_latency_s(s, workload, distance), slots)
+            warmup = max(warmup, min(bound or 0.0, cap))
         if step.model == "open" and 0 < warmup < 1:
             warmup = 1.0  # k6's arrival-rate executors start whole seconds
         return replace(step, warmup_s=round(warmup, 1), duration_s=round(duration, 1))
@@ -331,18 +333,23 @@ def _estimate(
     return None, None
 
 
-def _first_cycle_bound(step: LoadStep, known: list[Step]) -> float | None:
+def _first_cycle_bound(
+    step: LoadStep, known: list[Step], floor: float | None, slots: int | None
+) -> float | None:
     """The longest a closed step's first request cycle can take: its users over the
     throughput of the closed step below (Little's law; more users serve no fewer), or its own
-    measured cycle when it ran before. None without either."""
+    measured cycle when it ran before; without either, its users waiting their turn for the
+    server's ``slots``, each for the workload's physical ``floor``. None without any."""
     ok = [k for k in known if k.status == "ok" and k.rps > 0 and k.model == "closed"]
     same = [k for k in ok if k.load_label == step.label]
     if same:
         return step.level / same[-1].rps
     below = [k for k in ok if (k.concurrency or 0) < step.level]
-    if not below:
+    if below:
+        return step.level / max(below, key=lambda k: k.concurrency or 0).rps
+    if floor is None or slots is None:
         return None
-    return step.level / max(below, key=lambda k: k.concurrency or 0).rps
+    return math.ceil(step.level / slots) * floor
 
 
 def next_search_rate(

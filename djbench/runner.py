@@ -462,6 +462,7 @@ def _run_workload(
             survey=task.purpose == "survey",
             warm=warm,
             distance=task.setup.distance,
+            slots=task.setup.variant.slots(plan.scenario.threads),
         )
         progress.step_started(record.label, workload, step)
         result = backend.measure(server, workload, step)

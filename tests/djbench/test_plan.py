@@ -219,3 +219,14 @@ def test_a_closed_warm_up_lasts_until_every_user_was_answered_once() -> None:
     # Measured before at this level: its own rate bounds the first cycle.
     again = plan.timed(LoadStep("closed", 32), [_measured("closed", 32, 10.0, 3200.0)], "db-write")
     assert again.warmup_s == 9.6  # 3 cycles of its own 3.2 s
+
+
+def test_a_first_closed_step_warms_up_while_its_users_queue_for_the_slots() -> None:
+    # Nothing measured yet: 8 users on one slot at 200 ms of round trip wait up to 1.6 s
+    # for their first answer; on 32 slots, one round trip.
+    plan = make_plan(parse_scenario(TIMING, "s"), ["gunicorn-sync"], ["db-write"])
+    far = Distance(db_rtt_ms=200)
+    one = plan.timed(LoadStep("closed", 8), [], "db-write", distance=far, slots=1)
+    assert one.warmup_s == 1.6
+    many = plan.timed(LoadStep("closed", 8), [], "db-write", distance=far, slots=32)
+    assert many.warmup_s == 1  # 3 cycles of 0.2 s, under the scenario's second
