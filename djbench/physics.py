@@ -57,12 +57,15 @@ def floor_latency_s(
     return (base or 0.0) + added
 
 
-def db_round_trips(run: Run) -> float:
-    """Round trips to the database per request, as the proxy counted them over the run's
-    measured steps (1 where nothing was counted: every request of a database workload makes
-    at least one)."""
-    requests = sum(s.requests - s.errors for s in run.steps if s.db_path is not None)
-    trips = sum(s.db_path.round_trips for s in run.steps if s.db_path is not None)
+def db_round_trips(run: Run, step: Step | None = None) -> float:
+    """Round trips to the database per request, as the proxy counted them: in ``step`` when
+    given and counted (a step that opened new connections counts their set-up too), else
+    over the run's measured steps; 1 where nothing was counted (every request of a database
+    workload makes at least one)."""
+    steps = [step] if step is not None and step.db_path is not None else run.steps
+    counted = [s for s in steps if s.db_path is not None]
+    requests = sum(s.requests - s.errors for s in counted)
+    trips = sum(s.db_path.round_trips for s in counted if s.db_path is not None)
     return trips / requests if requests > 0 and trips > 0 else 1.0
 
 
@@ -161,7 +164,7 @@ class Expectation:
 def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | None:
     """Physics for one closed step of a waiting workload (``upstream``, ``sleep``): what the
     concurrency, the server's slots and its CPU allow; None where physics says nothing."""
-    floor = floor_latency_s(scenario, run.workload, run.distance, db_round_trips(run))
+    floor = floor_latency_s(scenario, run.workload, run.distance, db_round_trips(run, step))
     if floor is None or floor <= 0 or step.model != "closed" or not step.concurrency:
         return None
     cycle = floor + scenario.think_time_ms / 1000

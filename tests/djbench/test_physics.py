@@ -57,6 +57,13 @@ def test_round_trips_per_request_are_counted_by_the_proxy() -> None:
     )
     assert db_round_trips(run("db-read", [counted], slots=1)) == 3.0  # 20 served
     assert db_round_trips(run("db-read", [step(1, 10, 0.1, 0.1)], slots=1)) == 1.0
+    # A step's own count, where it has one: the run's lightest steps paid connection set-up.
+    busy = step(8, 40, 0.1, 0.1).model_copy(
+        update={"db_path": ProxyTraffic(connections=0, round_trips=160, cpu_s=0.01)}
+    )
+    both = run("db-read", [counted, busy], slots=1)
+    assert db_round_trips(both, busy) == 2.0
+    assert db_round_trips(both) == pytest.approx(220 / 100)
 
 
 def test_a_one_slot_server_at_a_distance_is_bounded_by_its_round_trips() -> None:
