@@ -109,7 +109,7 @@ class LocalBackend:
         self._infra: list[ManagedProcess] = []
         self._proxies: list[ManagedProcess] = []
         self.stub_port = 0
-        self.stub_url = ""
+        """The stub API's port on loopback, once the infrastructure is up."""
 
     # -- infrastructure ---------------------------------------------------------------------
 
@@ -122,7 +122,6 @@ class LocalBackend:
         with embedded_postgres(self.logs / "postgres.log", cpus=self.layout.infra_arg) as pg:
             self.postgres = pg
             stub_port = self.stub_port = free_port(HOST)
-            self.stub_url = f"http://{HOST}:{stub_port}"
             self._env = self._app_env(pg)
             self._manage("migrate", "--noinput")
             self._manage("seed", "--rows", str(self.scenario.seed_rows))
@@ -134,6 +133,11 @@ class LocalBackend:
                 stub.start()
                 wait_http(f"{self.stub_url}/healthz", stub, timeout=30)
                 yield
+
+    @property
+    def stub_url(self) -> str:
+        """The stub API's base URL (servers reach it there unless a proxy stands between)."""
+        return f"http://{HOST}:{self.stub_port}"
 
     def infrastructure_fault(self) -> str | None:
         """Postgres, the stub API or a latency proxy exited (or Postgres restarted every
