@@ -179,13 +179,7 @@ def _kubernetes(
 ) -> tuple[Any, str, str]:
     from djbench.backends.kubernetes import KubernetesBackend
     from djbench.kube import Kube
-    from djbench.results import DIRECT
 
-    if scenario.network.distances() != [DIRECT]:
-        raise DjbenchError(
-            "network: latency proxies run on the local backend only so far; "
-            "drop the scenario's network section for --backend kubernetes"
-        )
     kube = Kube(namespace, context)
     backend = KubernetesBackend(
         scenario, out_dir=out_dir, kube=kube, run_id=stamp, parallelism=k6_pods,

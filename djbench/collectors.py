@@ -70,14 +70,20 @@ class _Periodic:
 
 
 class Sampler(_Periodic):
-    """Samples named process trees every 50 ms in a background thread.
+    """Samples named process trees and cumulative counters (every 50 ms unless told) in a
+    background thread.
 
     Steps are aligned afterwards to the wall-clock window k6 reports, so the sampler never
     has to know when a phase starts.
     """
 
-    def __init__(self, trees: dict[str, Tree], counters: dict[str, Counter] | None = None) -> None:
-        super().__init__(_INTERVAL_S, "djbench-sampler")
+    def __init__(
+        self,
+        trees: dict[str, Tree],
+        counters: dict[str, Counter] | None = None,
+        interval_s: float = _INTERVAL_S,
+    ) -> None:
+        super().__init__(interval_s, "djbench-sampler")
         self._trees = trees
         # Cumulative counters (e.g. cgroup throttled time) sampled on the same clock.
         self._counters = counters or {}

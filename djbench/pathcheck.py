@@ -1,35 +1,27 @@
 """The round-trip time a latency proxy adds, measured before a run at the run's concurrency.
 
-Each path is pinged the way its protocol allows without side effects, once straight to the
-target and once through the proxy, with the same number of connections at once:
-
-- Postgres: a fresh connection per ping; the ping is an SSLRequest, which the server answers
-  with one byte before any authentication (``N``: no TLS), then the connection is dropped.
-  Each ping waits ``SETTLE_S`` after connecting: Postgres forks a backend per connection
-  (a few milliseconds), and through the proxy that fork would hide inside the added delay
-  while a direct ping waited for it, understating the added time.
-- the stub API: keep-alive connections, each sending ``GET /healthz`` in turn.
-
-Each worker pings straight, then through the proxy, in turns: the added time is the percentile
-of those paired differences. A path whose p50 or p99 is off its target by more than
-``TOLERANCE_MS`` + ``TOLERANCE`` of it fails the check: the run would otherwise be measured at
-a distance nobody asked for.
+The pings themselves are the proxy's own (``latencyproxy.ping``: how each protocol is pinged,
+paced, in pairs), so they run wherever the proxy does: in this process beside a local proxy,
+or in the proxy's pod on Kubernetes (``ping_command``, through ``kubectl exec``). Here they are
+judged: the added time is the percentile of the paired differences (each proxied ping against
+the straight one its worker took just before it). A path whose p50 or p99 is off its target by
+more than ``TOLERANCE_MS`` + ``TOLERANCE`` of it fails the check: the run would otherwise be
+measured at a distance nobody asked for.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import math
-import random
-import struct
-import time
-from typing import Literal
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from djbench.errors import DjbenchError
 from djbench.results import PathCheck
 from djbench.scenario import Scenario
+from latencyproxy.ping import PathName, PingError, paired_pings
+from latencyproxy.settings import Address, format_address
 
 TOLERANCE_MS = 1.0
 TOLERANCE = 0.05
@@ -37,114 +29,42 @@ TOLERANCE = 0.05
 PINGS_PER_CONNECTION = 8
 MIN_PAIRS = 256
 ATTEMPTS = 3
-PING_RATE = 400.0
-"""Pings per second of all a check's workers together, each side."""
-TIMEOUT_S = 60.0
-SETTLE_S = 0.03
-"""After connecting to Postgres and before pinging it: its backend process is ready by then."""
 
-SSL_REQUEST = struct.pack("!ii", 8, 80877103)
-"""PostgreSQL's SSLRequest: length 8, then the request code 1234.5679."""
+Pinger = Callable[[int], Sequence[tuple[float, float]]]
+"""Given pings per connection, the (straight, through) round trips in ms; a path that cannot
+be pinged raises ``DjbenchError`` with one line."""
 
 
-class _Channel:
-    """Pings one address the way its protocol allows; ``close`` ends what it keeps open."""
+def local_pinger(path: PathName, straight: Address, through: Address, connections: int) -> Pinger:
+    """Pings taken by this process (the proxy and its target on addresses it reaches)."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-
-    async def ping(self) -> float:
-        """One round trip, in seconds."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Drop whatever connection the channel keeps."""
-
-
-class _Postgres(_Channel):
-    """A fresh connection per ping, pinged with an SSLRequest once its backend is ready."""
-
-    async def ping(self) -> float:
-        reader, writer = await asyncio.open_connection(self.host, self.port)
+    def ping(pings: int) -> Sequence[tuple[float, float]]:
         try:
-            await asyncio.sleep(SETTLE_S)
-            started = time.perf_counter()
-            writer.write(SSL_REQUEST)
-            await writer.drain()
-            answer = await reader.readexactly(1)
-            elapsed = time.perf_counter() - started
-        finally:
-            writer.close()
-        if answer not in (b"N", b"S"):
-            raise DjbenchError(
-                f"{self.host}:{self.port} does not answer like Postgres ({answer!r})"
-            )
-        return elapsed
+            return paired_pings(path, straight, through, connections, pings)
+        except PingError as exc:
+            raise DjbenchError(f"{path} path check failed: {exc}") from exc
+
+    return ping
 
 
-class _Http(_Channel):
-    """One keep-alive connection, pinged with ``GET /healthz``."""
-
-    _stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-
-    async def ping(self) -> float:
-        if self._stream is None:
-            self._stream = await asyncio.open_connection(self.host, self.port)
-        reader, writer = self._stream
-        started = time.perf_counter()
-        writer.write(f"GET /healthz HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            (
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            ),
-            0,
-        )
-        await reader.readexactly(length)
-        elapsed = time.perf_counter() - started
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise DjbenchError(f"{self.host}:{self.port}/healthz answered {head.splitlines()[0]!r}")
-        return elapsed
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream[1].close()
+def ping_command(
+    path: PathName, straight: Address, through: Address, connections: int, pings: int
+) -> list[str]:
+    """``python -m latencyproxy.ping`` for the same pings where the proxy runs (its image)."""
+    return [
+        "python", "-m", "latencyproxy.ping", "--path", path,
+        "--straight", format_address(straight), "--through", format_address(through),
+        "--connections", str(connections), "--pings", str(pings),
+    ]  # fmt: skip
 
 
-CHANNELS: dict[str, type[_Channel]] = {"db": _Postgres, "upstream": _Http}
-
-
-async def _pings(
-    path: str,
-    direct: tuple[str, int],
-    proxied: tuple[str, int],
-    connections: int,
-    pings: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Round trips (ms) straight to the target and through the proxy, taken in turns by each
-    of ``connections`` workers at a paced, random rate (``PING_RATE`` in all): both sides see
-    the same moments, and the check itself never queues in the proxy."""
-    pace = connections / PING_RATE
-    rng = random.Random(connections)  # seeded: the same check pings alike every time
-    pairs: list[tuple[float, float]] = []
-
-    async def worker(delays: list[float]) -> None:
-        near, far = CHANNELS[path](*direct), CHANNELS[path](*proxied)
-        try:
-            for delay in delays:
-                await asyncio.sleep(delay)
-                pairs.append((await near.ping(), await far.ping()))
-        finally:
-            near.close()
-            far.close()
-
-    plans = [[rng.uniform(0, 2 * pace) for _ in range(pings)] for _ in range(connections)]
-    await asyncio.wait_for(asyncio.gather(*(worker(p) for p in plans)), TIMEOUT_S)
-    both = np.array(pairs) * 1000
-    return both[:, 0], both[:, 1]
+def parse_pairs(text: str) -> list[tuple[float, float]]:
+    """The pairs ``ping_command`` printed."""
+    try:
+        pairs = json.loads(text)["pairs_ms"]
+        return [(float(s), float(t)) for s, t in pairs]
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DjbenchError(f"path check: unreadable ping output: {text[:120]!r}") from exc
 
 
 def within(measured_ms: float, target_ms: float) -> bool:
@@ -153,11 +73,10 @@ def within(measured_ms: float, target_ms: float) -> bool:
 
 
 def check_path(
-    path: Literal["db", "upstream"],
+    path: PathName,
     target_ms: float,
-    direct: tuple[str, int],
-    proxied: tuple[str, int],
     connections: int,
+    ping: Pinger,
     pings: int = PINGS_PER_CONNECTION,
     attempts: int = ATTEMPTS,
 ) -> PathCheck:
@@ -168,14 +87,9 @@ def check_path(
     # Enough pairs that the p99 is not the one slowest: at least MIN_PAIRS in all.
     pings = max(pings, math.ceil(MIN_PAIRS / connections))
     for attempt in range(1, attempts + 1):
-        try:
-            straight, through = asyncio.run(_pings(path, direct, proxied, connections, pings))
-        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-            what = exc.__class__.__name__ if not str(exc) else str(exc)
-            raise DjbenchError(f"{path} path check failed: {what}") from exc
-        # Each proxied ping against the direct one taken just before it by the same worker:
-        # what the moment added (a busy CPU, a slow wake-up) counts on both sides and cancels.
-        added = through - straight
+        pairs = np.array(ping(pings))
+        # What the moment added (a busy CPU, a slow wake-up) counts on both sides and cancels.
+        added = pairs[:, 1] - pairs[:, 0]
         p50, p99 = (float(np.percentile(added, q)) for q in (50, 99))
         check = PathCheck(
             path=path,
@@ -204,7 +118,7 @@ def describe(check: PathCheck) -> str:
 MAX_CHECK_CONNECTIONS = 128
 
 
-def path_connections(scenario: Scenario, path: Literal["db", "upstream"]) -> int:
+def path_connections(scenario: Scenario, path: PathName) -> int:
     """Connections a server may hold on one side at once, as many as the check opens: its
     database pool's limit, or the upstream calls of its peak requests in flight (at most
     ``MAX_CHECK_CONNECTIONS``: more only lengthen the check, whose pings are paced anyway)."""

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from djbench.backends.kubernetes.releases import proxy_release
 from djbench.helm_values import chart_values
 from djbench.variants import standard_variants
 
@@ -531,6 +532,9 @@ def test_dry_down_on_an_existing_cluster(task_exe: Path, tmp_path: Path) -> None
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "kind delete" not in done.stderr
+    # A latency proxy left by an interrupted run (releases latencyproxy-db, -upstream).
+    assert re.search(r"--short --filter '\^latencyproxy-\[a-z\]\+\$'", done.stderr)
+    assert all(re.fullmatch(r"latencyproxy-[a-z]+", proxy_release(p)) for p in ("db", "upstream"))
     assert re.search(
         r"^helm uninstall --namespace djbench --ignore-not-found .* stubapi postgres$",
         done.stderr,

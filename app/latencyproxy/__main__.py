@@ -20,7 +20,7 @@ import uvloop
 
 from latencyproxy.control import start_control
 from latencyproxy.relay import Proxy
-from latencyproxy.settings import Address, Settings, format_address
+from latencyproxy.settings import Address, Settings, address, format_address
 from latencyproxy.stats import Stats
 
 EXIT_CANNOT_BIND = 3
@@ -34,18 +34,6 @@ log = logging.getLogger("latencyproxy")
 
 class BindError(Exception):
     """An address the proxy cannot listen on."""
-
-
-def address(text: str) -> Address:
-    """``HOST:PORT`` (an IPv6 host in brackets) as ``(host, port)``."""
-    host, colon, port = text.rpartition(":")
-    if not colon or not host:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port in 1..65535, got {text!r}")
-    return host, int(port)
 
 
 def milliseconds(text: str) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,18 @@ def format_address(address: Address) -> str:
     """``host:port``, an IPv6 host in brackets."""
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def address(text: str) -> Address:
+    """``HOST:PORT`` (an IPv6 host in brackets) as ``(host, port)``."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not host:
+        raise ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ArgumentTypeError(f"expected a port in 1..65535, got {text!r}")
+    return host, int(port)
 
 
 @dataclass(frozen=True)

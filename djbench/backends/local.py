@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import secrets
@@ -30,14 +29,16 @@ from djbench.local.processes import (
     free_port,
     wait_http,
 )
-from djbench.local.proxies import COUNTERS, PathName, Proxy, latency_proxy, started
-from djbench.pathcheck import check_path, describe, path_connections
+from djbench.local.proxies import Proxy, latency_proxy, started
+from djbench.pathcheck import check_path, describe, local_pinger, path_connections
 from djbench.plan import LoadStep, Setup
-from djbench.results import Distance, PathCheck, ProxyTraffic, Step, UpstreamTraffic
+from djbench.proxystats import proxy_traffic
+from djbench.results import Distance, PathCheck, Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
 from djbench.verify import check_answer
+from latencyproxy.ping import PathName
 
 HOST = "127.0.0.1"
 BIN_DIR = Path(sys.executable).parent
@@ -181,13 +182,9 @@ class LocalBackend:
         side; a path off its target is a one-line error."""
         checks = []
         for proxy in proxies:
-            check = check_path(
-                proxy.path,
-                proxy.rtt_ms,
-                proxy.target,
-                proxy.address,
-                path_connections(self.scenario, proxy.path),
-            )
+            connections = path_connections(self.scenario, proxy.path)
+            ping = local_pinger(proxy.path, proxy.target, proxy.address, connections)
+            check = check_path(proxy.path, proxy.rtt_ms, connections, ping)
             if not check.ok:
                 raise DjbenchError(describe(check))
             checks.append(check)
@@ -343,15 +340,10 @@ class LocalBackend:
                 "server": server.process.tree,
                 "k6": k6.tree,
                 "infra": lambda: [p for proc in self._infra for p in proc.tree()],
-                **{f"proxy:{p.path}": p.process.tree for p in server.proxies},
             },
             counters={
                 "throttled": lambda: throttled_s(server.cgroup),
-                **{
-                    f"proxy:{p.path}:{name}": functools.partial(p.counter, name)
-                    for p in server.proxies
-                    for name in COUNTERS
-                },
+                **{k: c for p in server.proxies for k, c in p.stats.sampled().items()},
             },
         )
         try:
@@ -385,7 +377,7 @@ class LocalBackend:
             with contextlib.suppress(DjbenchError):
                 upstream = self._stub_traffic(stats.window_start, stats.window_end)
         paths = {
-            proxy.path: _proxy_traffic(sampler, proxy.path, stats.window_start, stats.window_end)
+            proxy.path: proxy_traffic(sampler, proxy.path, stats.window_start, stats.window_end)
             for proxy in server.proxies
         }
         return measured_step(step, stats, side, error, upstream).model_copy(
@@ -417,16 +409,6 @@ def stub_api(port: int, env: dict[str, str], cpus: str, log_path: Path) -> Manag
     """The stub API process (not yet started) on loopback."""
     argv = [_in_venv(a.format(port=port)) for a in STUB_API_ARGV]
     return ManagedProcess("the stub API", argv, log_path=log_path, env=env, cpus=cpus)
-
-
-def _proxy_traffic(sampler: Sampler, path: str, start: float, end: float) -> ProxyTraffic | None:
-    """What one proxy relayed in the window, None when its counters could not be read."""
-    names = [f"proxy:{path}:{name}" for name in COUNTERS]
-    if not all(sampler.has(name) for name in names):
-        return None
-    connections, round_trips = (round(sampler.window(name, start, end)[0]) for name in names)
-    cpu_s, _ = sampler.window(f"proxy:{path}", start, end)
-    return ProxyTraffic(connections=connections, round_trips=round_trips, cpu_s=round(cpu_s, 4))
 
 
 def _in_venv(program: str) -> str:

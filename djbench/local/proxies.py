@@ -9,33 +9,23 @@ step records the connections and round trips the server made through it in its w
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import httpx
 
 from djbench.errors import DjbenchError
 from djbench.local.processes import ManagedProcess, free_port, wait_http
+from djbench.proxystats import NAMES, ProxyStats
+from latencyproxy.ping import PathName
 
 HOST = "127.0.0.1"
-PathName = Literal["db", "upstream"]
 PROXY_ARGV = [
     sys.executable, "-m", "latencyproxy", "--listen", "{listen}", "--upstream", "{target}",
     "--delay-ms", "{delay_ms}", "--jitter-ms", "{jitter_ms}", "--stats", "{stats}",
 ]  # fmt: skip
-NAMES: dict[PathName, str] = {
-    "db": "the latency proxy to Postgres",
-    "upstream": "the latency proxy to the stub API",
-}
-COUNTERS = ("connections", "round_trips")
-"""The cumulative counters of ``/stats`` a step differences over its window."""
-FRESH_S = 0.02
-"""Counter reads this close together share one ``/stats`` request."""
 
 
 @dataclass
@@ -48,30 +38,21 @@ class Proxy:
     target: tuple[str, int]
     stats_url: str
     process: ManagedProcess
-    _cache: tuple[float, dict[str, float]] | None = field(default=None, repr=False)
+    stats: ProxyStats = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.stats = ProxyStats(self.path, self._read_stats)
 
     @property
     def address(self) -> tuple[str, int]:
         """Host and port the server connects to instead of the target."""
         return HOST, self.port
 
-    def counters(self) -> dict[str, float] | None:
-        """The proxy's cumulative counters (``COUNTERS``), None when it does not answer."""
-        now = time.monotonic()
-        if self._cache is not None and now - self._cache[0] < FRESH_S:
-            return self._cache[1]
+    def _read_stats(self) -> str:
         try:
-            doc = json.loads(httpx.get(self.stats_url, timeout=1.0).text)
-            values = {name: float(doc[name]) for name in COUNTERS}
-        except (httpx.HTTPError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-            return None
-        self._cache = (now, values)
-        return values
-
-    def counter(self, name: str) -> float | None:
-        """One counter, for the sampler (the read is shared with the others)."""
-        values = self.counters()
-        return None if values is None else values[name]
+            return httpx.get(self.stats_url, timeout=1.0).text
+        except httpx.HTTPError as exc:
+            raise DjbenchError(f"{NAMES[self.path]}: /stats: {exc}") from exc
 
 
 def latency_proxy(

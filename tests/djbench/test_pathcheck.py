@@ -1,10 +1,13 @@
 """The path check for real: the stub API behind a real latency proxy, pinged straight and
-through it (Postgres's SSLRequest ping is exercised end to end in test_distance_e2e)."""
+through it, in this process and through the proxy's own ping command (as in a pod on
+Kubernetes). Postgres's SSLRequest ping is exercised end to end in test_distance_e2e."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,15 @@ from djbench.backends.local import stub_api
 from djbench.errors import DjbenchError
 from djbench.local.processes import free_port, wait_http
 from djbench.local.proxies import latency_proxy, started
-from djbench.pathcheck import MAX_CHECK_CONNECTIONS, check_path, describe, path_connections
+from djbench.pathcheck import (
+    MAX_CHECK_CONNECTIONS,
+    check_path,
+    describe,
+    local_pinger,
+    parse_pairs,
+    path_connections,
+    ping_command,
+)
 from djbench.scenario import parse_scenario
 
 HOST = "127.0.0.1"
@@ -38,22 +49,51 @@ def test_a_proxy_adding_its_round_trip_passes_and_one_adding_another_fails(
         _stub(tmp_path) as target,
         started([latency_proxy("upstream", 20.0, target, 0.0, "", tmp_path)]) as [proxy],
     ):
-        check = check_path("upstream", 20.0, target, proxy.address, connections=16)
+        ping = local_pinger("upstream", target, proxy.address, 16)
+        check = check_path("upstream", 20.0, 16, ping)
         assert check.ok, check
         assert abs(check.p50_ms - 20.0) <= 2.0
         assert check.connections == 16
         # The same proxy judged against 40 ms: measured again, and still off target.
-        wrong = check_path("upstream", 40.0, target, proxy.address, connections=4)
+        ping = local_pinger("upstream", target, proxy.address, 4)
+        wrong = check_path("upstream", 40.0, 4, ping)
     assert (wrong.ok, wrong.attempts) == (False, 3)
     assert describe(wrong).startswith("upstream path: added round trip p50 ")
     assert describe(wrong).endswith("(target 40 ms ± 1 ms + 5%; attempt 3)")
 
 
+def test_the_proxys_ping_command_measures_the_same_path(tmp_path: Path) -> None:
+    """What the Kubernetes backend runs in the proxy's pod, run here as a process: its pairs
+    judged like the in-process ones."""
+
+    def command(pings: int) -> Sequence[tuple[float, float]]:
+        argv = ping_command("upstream", target, proxy.address, 8, pings)
+        assert argv[:3] == ["python", "-m", "latencyproxy.ping"]
+        done = subprocess.run(
+            [sys.executable, *argv[1:]], capture_output=True, text=True, check=True
+        )
+        return parse_pairs(done.stdout)
+
+    with (
+        _stub(tmp_path) as target,
+        started([latency_proxy("upstream", 30.0, target, 0.0, "", tmp_path)]) as [proxy],
+    ):
+        check = check_path("upstream", 30.0, 8, command)
+    assert check.ok, describe(check)
+    assert abs(check.p50_ms - 30.0) <= 2.0
+
+
 def test_an_unreachable_target_is_one_line() -> None:
     closed = (HOST, free_port(HOST))
     with pytest.raises(DjbenchError, match=r"^upstream path check failed: ") as info:
-        check_path("upstream", 0.0, closed, closed, connections=2, attempts=1)
+        check_path("upstream", 0.0, 2, local_pinger("upstream", closed, closed, 2), attempts=1)
     assert "\n" not in str(info.value)
+
+
+def test_unreadable_ping_output_is_one_line() -> None:
+    assert parse_pairs('{"pairs_ms": [[1.5, 21.5]]}') == [(1.5, 21.5)]
+    with pytest.raises(DjbenchError, match=r"^path check: unreadable ping output: 'oops'$"):
+        parse_pairs("oops")
 
 
 def test_a_check_opens_the_connections_the_server_may_hold() -> None:

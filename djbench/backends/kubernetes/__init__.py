@@ -3,15 +3,14 @@
 Infrastructure (Postgres, the stub API, monitoring) is installed by ``task up``; the backend
 checks it is there, installs one variant at a time, runs each step as a k6 Indexed Job, reads
 the client side from the Jobs' summaries (pod logs) and the server side from Prometheus
-(cAdvisor's per-container CPU and memory). Its parts: ``releases`` (helm arguments),
+(cAdvisor's per-container CPU and memory); a run at a distance puts a latency proxy's release
+between the variant and Postgres or the stub API. Its parts: ``releases`` (helm arguments),
 ``k6_logs`` (the client side), ``promql`` (the queries), ``backend`` (the lifecycle).
 """
 
 from djbench.backends.kubernetes.backend import (
     MIN_STEP_S,
     PLACEMENT_CONFIGMAP,
-    STUB_PORT,
-    STUB_SERVICE,
     KubernetesBackend,
     KubeServer,
 )
@@ -20,6 +19,8 @@ from djbench.backends.kubernetes.releases import (
     CHARTS,
     LOADTEST_CHART,
     SERVER_PORT,
+    STUB_PORT,
+    STUB_SERVICE,
     VARIANT_CHART,
     cpu_quantity,
     step_install_args,

@@ -1,5 +1,6 @@
-"""The Kubernetes backend's lifecycle: infrastructure checked, a variant's release at a time,
-each step a k6 Job watched to its end, the server side read from its container's cgroup."""
+"""The Kubernetes backend's lifecycle: infrastructure checked, a variant's release at a time
+(behind a latency proxy's release per side its distance names), each step a k6 Job watched to
+its end, the server side read from its container's cgroup."""
 
 from __future__ import annotations
 
@@ -20,11 +21,21 @@ from djbench.backends.kubernetes.releases import (
     CHARTS,
     K6_CONTAINER,
     K6_VERSION_CONTAINER,
+    LATENCYPROXY_CHART,
     LOADTEST_CHART,
+    POSTGRES_SERVICE,
+    PROXY_CONTAINER,
+    PROXY_STATS_PORT,
+    PROXY_TARGETS,
     SERVER_CONTAINER,
     SERVER_PORT,
+    STUB_PORT,
+    STUB_SERVICE,
     VARIANT_CHART,
     cpu_quantity,
+    proxy_install_args,
+    proxy_release,
+    proxy_sides,
     step_install_args,
     step_release,
     variant_install_args,
@@ -32,24 +43,31 @@ from djbench.backends.kubernetes.releases import (
 )
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.cgroup import parse_counters, read_command
-from djbench.collectors import CgroupSampler
+from djbench.collectors import CgroupSampler, Sampler
 from djbench.errors import DjbenchError
 from djbench.helm_values import chart_values, dump
 from djbench.jobwatch import wait_for_job
 from djbench.kube import Kube, PrometheusRef
 from djbench.load.k6 import ClientStats, parse_summary
+from djbench.pathcheck import (
+    Pinger,
+    check_path,
+    describe,
+    parse_pairs,
+    path_connections,
+    ping_command,
+)
 from djbench.plan import LoadStep, Setup
-from djbench.results import PathCheck, Step, UpstreamTraffic
+from djbench.proxystats import NAMES, ProxyStats, proxy_traffic
+from djbench.results import Distance, PathCheck, Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
 from djbench.verify import check_answer, expected_status
+from latencyproxy.ping import PathName
 
 PLACEMENT_CONFIGMAP = "djbench-placement"
 """Written by `task up` on kind: the host CPUs of each node role (Taskfile.yml, placement)."""
-STUB_SERVICE = "stubapi"
-STUB_PORT = 8080
-"""The stub API's Service (charts/stubapi: fullname and service.port)."""
 INFRASTRUCTURE_PODS = {
     "Postgres": "app.kubernetes.io/instance=postgres,app.kubernetes.io/component=database",
     "the stub API": f"app.kubernetes.io/instance={STUB_SERVICE}",
@@ -64,6 +82,11 @@ CGROUP_INTERVAL_S = 1.0
 CGROUP_READ_TIMEOUT_S = 10.0
 CADVISOR_MIN_SAMPLES = 4
 """cAdvisor samples of the server a window needs before its figure is worth comparing."""
+PROXY_INTERVAL_S = 1.0
+"""Between two readings of a latency proxy's /stats (each one request through the API
+server): its counters are differenced over windows of MIN_STEP_S or more."""
+PING_TIMEOUT_S = 120.0
+"""For one path check's pings in the proxy's pod (a few seconds at 200 ms)."""
 
 
 @dataclass
@@ -77,7 +100,9 @@ class KubeServer:
     cpu_budget: float = 1.0
     """The server container's CPU limit, in CPUs."""
     paths: list[PathCheck] = field(default_factory=list)
-    """Always direct: the Kubernetes backend runs no latency proxy yet."""
+    """The added round-trip times measured through its latency proxies (none: direct)."""
+    proxies: list[ProxyStats] = field(default_factory=list)
+    """The counters of the latency proxies between it and Postgres / the stub API."""
 
     @property
     def variant(self) -> Variant:
@@ -136,7 +161,8 @@ class KubernetesBackend:
         # of the cluster values files (checked here, before anything runs).
         self.values = list(values or [])
         self.chart_values = {
-            chart: chart_values(self.values, chart) for chart in (VARIANT_CHART, LOADTEST_CHART)
+            chart: chart_values(self.values, chart)
+            for chart in (VARIANT_CHART, LOADTEST_CHART, LATENCYPROXY_CHART)
         }
         self.prometheus = prometheus or PrometheusRef()
         self.scenario_file = out_dir / "scenario.json"
@@ -145,6 +171,8 @@ class KubernetesBackend:
         self._k6_version: str | None = None
         self._cpu_quota: bool | None = None
         self._infra_restarts: dict[str, int] | None = None
+        self._proxy_restarts: dict[PathName, dict[str, int]] = {}
+        """The restarts each installed proxy's pod began with (none installed: empty)."""
 
     def values_args(self, chart: str) -> list[str]:
         """``--values`` with the chart's section of the ``--helm-values`` files, written to
@@ -165,7 +193,7 @@ class KubernetesBackend:
     @contextlib.contextmanager
     def infrastructure(self) -> Iterator[None]:
         """Check that ``task up`` left Postgres and the stub API; seed as the scenario says."""
-        for service in ("postgres", STUB_SERVICE):
+        for service in (POSTGRES_SERVICE, STUB_SERVICE):
             if self.kube.service(service) is None:
                 raise DjbenchError(
                     f"service {service} not found in namespace {self.kube.namespace}: "
@@ -192,20 +220,27 @@ class KubernetesBackend:
         """Postgres' or the stub API's pods gone, not ready, replaced or restarted since the
         run began; None while they are as they were, or when the API cannot say (a restart
         stays in restartCount and a replaced pod has a new uid: the next question sees it)."""
-        for what, labels in INFRASTRUCTURE_PODS.items():
+        watched = [
+            *((what, labels, self._infra_restarts) for what, labels in INFRASTRUCTURE_PODS.items()),
+            *((NAMES[p], _instance(proxy_release(p)), b) for p, b in self._proxy_restarts.items()),
+        ]
+        for what, labels, began in watched:
             try:
                 pods = self.kube.pods(labels)
             except DjbenchError:
                 return None
-            if (cause := pods_fault(what, pods, self._infra_restarts)) is not None:
+            if (cause := pods_fault(what, pods, began)) is not None:
                 return cause
         return None
 
     @contextlib.contextmanager
     def server(self, setup: Setup) -> Iterator[KubeServer]:
-        """Install the variant's release and wait until it is ready; uninstall afterwards."""
+        """Install the latency proxies its distance names (each path checked), then the
+        variant's release, and wait until it is ready; uninstall all of them afterwards."""
         release = variant_release(setup.variant)
-        try:
+        with contextlib.ExitStack() as stack:
+            paths, proxies = self._proxies(setup.distance, stack)
+            stack.callback(self._uninstall, release)
             self.kube.helm(
                 *variant_install_args(setup, self.scenario),
                 *self.values_args(VARIANT_CHART),
@@ -217,10 +252,58 @@ class KubernetesBackend:
             yield KubeServer(
                 setup=setup, url=url, service=release, kube=self.kube,
                 cpu_budget=server_cpu_limit(self.kube.deployment(release) or {}) or 1.0,
+                paths=paths, proxies=proxies,
             )  # fmt: skip
-        finally:
-            with contextlib.suppress(DjbenchError):
-                self.kube.helm("uninstall", release, "--wait")
+
+    def _uninstall(self, release: str) -> None:
+        with contextlib.suppress(DjbenchError):
+            self.kube.helm("uninstall", release, "--wait")
+
+    def _proxies(
+        self, distance: Distance, stack: contextlib.ExitStack
+    ) -> tuple[list[PathCheck], list[ProxyStats]]:
+        """A proxy's release for each side the distance names, ready and its added round trip
+        checked before the variant exists (nothing else crosses it yet); each is uninstalled,
+        and no longer watched, on the way out."""
+        checks, proxies = [], []
+        for path, rtt_ms in proxy_sides(distance):
+            release = proxy_release(path)
+            stack.callback(self._uninstall, release)
+            stack.callback(self._proxy_restarts.pop, path, None)
+            try:
+                self.kube.helm(
+                    *proxy_install_args(path, rtt_ms, self.scenario.network.jitter_ms),
+                    *self.values_args(LATENCYPROXY_CHART),
+                    "--wait", "--timeout", "5m",
+                )  # fmt: skip
+                pod = self.kube.running_pod(release)
+            except DjbenchError as exc:
+                raise DjbenchError(f"{NAMES[path]} did not start: {exc}") from exc
+            self._proxy_restarts[path] = restart_counts(self.kube.pods(_instance(release)))
+            connections = path_connections(self.scenario, path)
+            check = check_path(path, rtt_ms, connections, self._pinger(pod, path, connections))
+            if not check.ok:
+                raise DjbenchError(describe(check))
+            checks.append(check)
+            proxies.append(ProxyStats(path, functools.partial(self._proxy_stats, release)))
+        return checks, proxies
+
+    def _pinger(self, pod: str, path: PathName, connections: int) -> Pinger:
+        """Pings taken inside the proxy's pod: its target straight, and itself on loopback
+        (the harness cannot reach Postgres; the pod reaches both)."""
+        target = PROXY_TARGETS[path]
+        through = ("127.0.0.1", target[1])  # the chart's listenPort is the target's port
+
+        def ping(pings: int) -> list[tuple[float, float]]:
+            command = ping_command(path, target, through, connections, pings)
+            out = self.kube.exec(pod, PROXY_CONTAINER, command, timeout=PING_TIMEOUT_S)
+            return parse_pairs(out)
+
+        return ping
+
+    def _proxy_stats(self, release: str) -> str:
+        """A proxy's GET /stats through the API server's service proxy."""
+        return self.kube.service_get(release, PROXY_STATS_PORT, "/stats")
 
     def settle(self, server: KubeServer, timeout: float) -> bool:
         """Wait until /healthz answers promptly through the API server's proxy."""
@@ -272,11 +355,13 @@ class KubernetesBackend:
             warmup_s=warmup_s, duration_s=duration_s, max_vus=step.vus(s),
             pre_vus=step.pre_vus(s),
         )  # fmt: skip
+        counters = {k: c for p in server.proxies for k, c in p.sampled().items()}
+        proxies = Sampler({}, counters, interval_s=PROXY_INTERVAL_S)
         try:
             sampler = self._cgroup_sampler(server)
             # helm creates the Job; its progress is read from the cluster, so a pod the
             # scheduler cannot place fails the step at once with the scheduler's reason.
-            with sampler:
+            with sampler, proxies:
                 self.kube.helm(*args, *self.values_args(LOADTEST_CHART))
                 wait_for_job(
                     lambda: self.kube.job(release), lambda: self.kube.job_pods(release), timeout
@@ -290,7 +375,13 @@ class KubernetesBackend:
                 with contextlib.suppress(DjbenchError):
                     upstream = self._stub_traffic(stats.window_start, stats.window_end)
             side = self._server_side(server, stats, release, sampler)
-            return measured_step(step, stats, side, upstream=upstream)
+            paths = {
+                p.path: proxy_traffic(proxies, p.path, stats.window_start, stats.window_end)
+                for p in server.proxies
+            }
+            return measured_step(step, stats, side, upstream=upstream).model_copy(
+                update={"db_path": paths.get("db"), "upstream_path": paths.get("upstream")}
+            )
         except DjbenchError as exc:
             return failed_step(step, str(exc))
         finally:
@@ -417,6 +508,11 @@ def restart_counts(pods: list[dict[str, Any]]) -> dict[str, int]:
         for pod in pods
         for c in (pod.get("status") or {}).get("containerStatuses") or []
     }
+
+
+def _instance(release: str) -> str:
+    """The label selector of a release's pods (our charts' ``app.kubernetes.io/instance``)."""
+    return f"app.kubernetes.io/instance={release}"
 
 
 def _container_key(pod: dict[str, Any], container: dict[str, Any]) -> str:

@@ -1,28 +1,48 @@
-"""The helm releases the Kubernetes backend installs: a variant, and a k6 Job per step."""
+"""The helm releases the Kubernetes backend installs: a variant, a latency proxy per side its
+distance names, and a k6 Job per step."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.kube import REPO
 from djbench.load import contract
 from djbench.plan import LoadStep, Setup
+from djbench.results import Distance
 from djbench.scenario import Scenario
 from djbench.variants import Variant
+from latencyproxy.ping import PathName
 
 CHARTS = REPO / "charts"
 # The charts it installs, by their Chart.yaml name (also their folder and values section).
 VARIANT_CHART = "django-variant"
 LOADTEST_CHART = "loadtest"
+LATENCYPROXY_CHART = "latencyproxy"
 SERVER_PORT = 8000
 SERVER_CONTAINER = "server"
 """The variant chart's server container (its CPU and memory are the step's server side)."""
 K6_CONTAINER = "k6"
 K6_VERSION_CONTAINER = "k6-version"
 """The loadtest chart's containers: k6 itself, and the init container printing its version."""
+STUB_SERVICE = "stubapi"
+STUB_PORT = 8080
+"""The stub API's Service (charts/stubapi: fullname and service.port)."""
+POSTGRES_SERVICE = "postgres"
+POSTGRES_PORT = 5432
+"""Postgres' Service (charts/postgres), where the variant chart's database.host points."""
+PROXY_CONTAINER = "latencyproxy"
+PROXY_STATS_PORT = 8081
+"""The latencyproxy chart's container and its statsPort (GET /stats)."""
+PROXY_TARGETS: dict[PathName, tuple[str, int]] = {
+    "db": (POSTGRES_SERVICE, POSTGRES_PORT),
+    "upstream": (STUB_SERVICE, STUB_PORT),
+}
+"""What each side's proxy relays to; it listens on the same port, so a variant changes only
+the host it connects to."""
 
 
 def variant_release(variant: Variant) -> str:
@@ -30,25 +50,87 @@ def variant_release(variant: Variant) -> str:
     return variant.name
 
 
-def variant_install_args(setup: Setup, scenario: Scenario) -> list[str]:
-    """``helm`` arguments that install one variant (``upgrade --install``, idempotent)."""
+def server_values(setup: Setup, scenario: Scenario) -> dict[str, Any]:
+    """The variant chart's values that make its server the one measured: the variant, its
+    database pool, its upstream clients and their pool, its threads (a capacity plan's values
+    file carries the same)."""
     variant = setup.variant
     pool = scenario.db_pool
     clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(variant.views): setup.client}
-    args = [
-        "upgrade", "--install", variant_release(variant), str(CHARTS / VARIANT_CHART),
-        "--set", f"variant={variant.name}",
-        "--set", f"database.pool.min={pool.min_size}",
-        "--set", f"database.pool.max={pool.max_size}",
-        "--set", f"database.pool.timeoutSeconds={pool.timeout_s:g}",
-        "--set-json", f"upstream.delaysMs={json.dumps(scenario.upstream_delays_ms)}",
-        "--set-string", f"upstream.syncClient={clients['sync']}",
-        "--set-string", f"upstream.asyncClient={clients['async']}",
-        "--set", f"upstream.connections={scenario.upstream_pool_size}",
-    ]  # fmt: skip
+    values: dict[str, Any] = {
+        "variant": variant.name,
+        "database": {
+            "pool": {"min": pool.min_size, "max": pool.max_size, "timeoutSeconds": pool.timeout_s}
+        },
+        "upstream": {
+            "syncClient": clients["sync"],
+            "asyncClient": clients["async"],
+            "connections": scenario.upstream_pool_size,
+        },
+    }
     if scenario.threads:
-        args += ["--set", f"threads={scenario.threads}"]
+        values["threads"] = scenario.threads
+    return values
+
+
+def set_json_args(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """``--set-json path=value`` for each leaf of nested values (types kept, as in a file)."""
+    args = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            args += set_json_args(value, f"{prefix}{key}.")
+        else:
+            args += ["--set-json", f"{prefix}{key}={json.dumps(value)}"]
     return args
+
+
+def variant_install_args(setup: Setup, scenario: Scenario) -> list[str]:
+    """``helm`` arguments that install one variant (``upgrade --install``, idempotent): the
+    measured server, the stub API's delays, the latency proxies its distance names."""
+    return [
+        "upgrade", "--install", variant_release(setup.variant), str(CHARTS / VARIANT_CHART),
+        *set_json_args(server_values(setup, scenario)),
+        "--set-json", f"upstream.delaysMs={json.dumps(scenario.upstream_delays_ms)}",
+        *proxy_routes(setup.distance),
+    ]  # fmt: skip
+
+
+def proxy_release(path: PathName) -> str:
+    """Helm release of one side's latency proxy (the chart names its Service after it)."""
+    return f"latencyproxy-{path}"
+
+
+def proxy_sides(distance: Distance) -> list[tuple[PathName, float]]:
+    """The sides a distance puts a proxy on, with their added round-trip times."""
+    sides: list[tuple[PathName, float | None]] = [
+        ("db", distance.db_rtt_ms),
+        ("upstream", distance.upstream_rtt_ms),
+    ]
+    return [(path, rtt) for path, rtt in sides if rtt is not None]
+
+
+def proxy_install_args(path: PathName, rtt_ms: float, jitter_ms: float) -> list[str]:
+    """``helm`` arguments that install one side's proxy adding ``rtt_ms`` to each round trip
+    (``--set-json``: a fraction stays a number, which the chart's schema asks for)."""
+    host, port = PROXY_TARGETS[path]
+    return [
+        "upgrade", "--install", proxy_release(path), str(CHARTS / LATENCYPROXY_CHART),
+        "--set-string", f"upstream.host={host}",
+        "--set", f"upstream.port={port}",
+        "--set", f"listenPort={port}",
+        # Each direction waits half: a request and its answer together wait the round trip.
+        "--set-json", f"delayMs={rtt_ms / 2:g}",
+        "--set-json", f"jitterMs={jitter_ms:g}",
+    ]  # fmt: skip
+
+
+def proxy_routes(distance: Distance) -> list[str]:
+    """``helm`` arguments pointing a variant at the proxies instead of their targets."""
+    routes = {
+        "db": f"database.host={proxy_release('db')}",
+        "upstream": f"stubApi.url=http://{proxy_release('upstream')}:{STUB_PORT}",
+    }
+    return [arg for path, _ in proxy_sides(distance) for arg in ("--set-string", routes[path])]
 
 
 def step_release(run_id: str, number: int) -> str:

@@ -15,10 +15,12 @@ import pytest
 import yaml
 
 from djbench.backends.kubernetes import step_install_args, variant_install_args
+from djbench.backends.kubernetes.releases import proxy_install_args
 from djbench.kube import REPO, TOOLS_BIN
 from djbench.load import contract
 from djbench.load.k6 import SCRIPT, find_k6
 from djbench.plan import LoadStep, Setup
+from djbench.results import Distance
 from djbench.scenario import load_profile, revalidate
 from djbench.variants import load_variants
 
@@ -286,3 +288,56 @@ def test_a_flat_values_file_is_refused_before_the_run(tmp_path: Path) -> None:
             run_id="r", values=[flat],
         )  # fmt: skip
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "rtt_ms", "jitter_ms", "upstream", "port", "delay", "jitter"),
+    [
+        ("db", 1.5, 0.25, "postgres:5432", 5432, "0.75", "0.25"),
+        ("upstream", 100.0, 0.0, "stubapi:8080", 8080, "50", "0"),
+    ],
+)
+def test_proxy_install_renders_half_the_round_trip_each_way(
+    helm: Path,
+    path: str,
+    rtt_ms: float,
+    jitter_ms: float,
+    upstream: str,
+    port: int,
+    delay: str,
+    jitter: str,
+) -> None:
+    """A fraction of a millisecond stays a number (--set-json), as the chart's schema asks."""
+    objects = _template(helm, proxy_install_args(path, rtt_ms, jitter_ms))  # type: ignore[arg-type]
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    assert options["--upstream"] == upstream
+    assert options["--listen"] == f"0.0.0.0:{port}"
+    assert (options["--delay-ms"], options["--jitter-ms"]) == (delay, jitter)
+    service = next(o for o in objects if o["kind"] == "Service")
+    assert service["metadata"]["name"] == f"latencyproxy-{path}"
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {
+        "proxy": port,
+        "stats": 8081,
+    }
+
+
+@pytest.mark.parametrize(
+    ("distance", "host", "stub"),
+    [
+        (Distance(), "postgres", "http://stubapi:8080"),
+        (Distance(db_rtt_ms=100), "latencyproxy-db", "http://stubapi:8080"),
+        (Distance(upstream_rtt_ms=0), "postgres", "http://latencyproxy-upstream:8080"),
+    ],
+)
+def test_a_variant_at_a_distance_connects_through_its_proxies(
+    helm: Path, distance: Distance, host: str, stub: str
+) -> None:
+    setup = Setup(load_variants()["gunicorn-gthread"], "httpx2", distance)
+    objects = _template(helm, variant_install_args(setup, load_profile("smoke")))
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    env = _env(deployment["spec"]["template"]["spec"]["containers"][0], objects)
+    assert f"@{host}:5432/" in env["DJBENCH_DATABASE_URL"], env["DJBENCH_DATABASE_URL"]
+    assert env["DJBENCH_STUB_URL"] == stub

@@ -1,6 +1,6 @@
-"""Postgres and the stub API watched on a cluster: their pods read through the real
-``kubernetes`` client from a loopback API server that answers with pod objects in the API's
-shape (fixtures/k8s/pod-postgres-*.json, pod-stubapi-*.json)."""
+"""Postgres, the stub API and the latency proxies watched on a cluster: their pods read through
+the real ``kubernetes`` client from a loopback API server that answers with pod objects in the
+API's shape (fixtures/k8s/pod-*.json); helm and exec recorded."""
 
 from __future__ import annotations
 
@@ -10,12 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from loopback_api import NOT_FOUND, Answer, LoopbackApi
 
 from djbench.backends.kubernetes import KubernetesBackend
 from djbench.backends.kubernetes.backend import INFRASTRUCTURE_PODS, pods_fault, restart_counts
+from djbench.errors import DjbenchError
 from djbench.kube import Kube
+from djbench.plan import Setup
+from djbench.results import Distance
 from djbench.scenario import parse_scenario
+from djbench.variants import load_variants
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "k8s"
 POSTGRES = INFRASTRUCTURE_PODS["Postgres"]
@@ -134,3 +139,103 @@ def test_a_restart_during_the_run_is_found_through_the_api(
         # still sees a restart: it stays in restartCount).
         api.stop()
         assert backend.infrastructure_fault() is None
+
+
+PROXY = "app.kubernetes.io/instance=latencyproxy-db"
+PROXY_POD = "latencyproxy-db-7c9f8d6b5-x4k2p"
+
+
+class ProxiedKube(Kube):
+    """The cluster's API for real; helm and exec recorded, the pings exec'd in a proxy's pod
+    answered as by a proxy adding ``added_ms`` to each round trip."""
+
+    def __init__(self, added_ms: float) -> None:
+        super().__init__("djbench", context="rec")
+        self.added_ms = added_ms
+        self.calls: list[tuple[str, ...]] = []
+
+    def helm(self, *args: str, timeout: float = 900) -> str:
+        self.calls.append(("helm", *args))
+        return ""
+
+    def exec(self, pod: str, container: str, command: list[str], timeout: float = 30) -> str:
+        self.calls.append(("exec", pod, container, *command))
+        option = dict(zip(command[3::2], command[4::2], strict=True))
+        count = int(option["--connections"]) * int(option["--pings"])
+        straight = [1.0 + (i % 5) / 10 for i in range(count)]
+        return json.dumps({"pairs_ms": [[s, s + self.added_ms] for s in straight]})
+
+
+def _restarted_proxy() -> dict[str, Any]:
+    pod = _pod("pod-latencyproxy-db-ready")
+    status = pod["status"]["containerStatuses"][0]
+    status["restartCount"] = 1
+    status["lastState"] = {"terminated": {"reason": "Error", "exitCode": 1}}
+    return pod
+
+
+def _distant_backend(
+    loopback_api: Callable[[Answer], LoopbackApi], tmp_path: Path, added_ms: float
+) -> tuple[KubernetesBackend, ProxiedKube, Cluster]:
+    cluster = Cluster()
+    cluster.pods[PROXY] = [_pod("pod-latencyproxy-db-ready")]
+    loopback_api(cluster)
+    kube = ProxiedKube(added_ms)
+    scenario = parse_scenario("duration_s: 30\nnetwork: {db_rtt_ms: [100]}", "x")
+    return KubernetesBackend(scenario, out_dir=tmp_path, kube=kube, run_id="r"), kube, cluster
+
+
+def _setup() -> Setup:
+    return Setup(load_variants()["gunicorn-gthread"], "httpx2", Distance(db_rtt_ms=100))
+
+
+def test_a_variant_at_a_distance_sits_behind_its_checked_and_watched_proxy(
+    loopback_api: Callable[[Answer], LoopbackApi], tmp_path: Path
+) -> None:
+    backend, kube, cluster = _distant_backend(loopback_api, tmp_path, added_ms=100.0)
+    with backend.infrastructure():
+        with backend.server(_setup()) as server:
+            assert [(c.path, c.connections, c.p50_ms, c.ok) for c in server.paths] == [
+                ("db", 16, 100.0, True)  # the scenario's pool: 16 connections at most
+            ]
+            assert [p.path for p in server.proxies] == ["db"]
+            assert backend.infrastructure_fault() is None
+            cluster.pods[PROXY] = [_restarted_proxy()]
+            assert backend.infrastructure_fault() == (
+                f"the latency proxy to Postgres pod {PROXY_POD} restarted since the run began: "
+                "container latencyproxy, 1 restart(s), last exit Error (exit code 1)"
+            )
+        # Uninstalled with the variant: no longer watched.
+        assert backend.infrastructure_fault() is None
+    installs = [c[3] for c in kube.calls if c[:3] == ("helm", "upgrade", "--install")]
+    assert installs == ["latencyproxy-db", "gunicorn-gthread"]
+    # The pings ran in the proxy's pod: Postgres straight, the proxy itself on loopback.
+    (ping,) = [c for c in kube.calls if c[0] == "exec"]
+    assert ping[1:7] == (PROXY_POD, "latencyproxy", "python", "-m", "latencyproxy.ping", "--path")
+    assert ping[7:12] == ("db", "--straight", "postgres:5432", "--through", "127.0.0.1:5432")
+    variant = next(
+        c for c in kube.calls if c[:4] == ("helm", "upgrade", "--install", "gunicorn-gthread")
+    )
+    assert "database.host=latencyproxy-db" in variant
+    uninstalls = [c[2] for c in kube.calls if c[:2] == ("helm", "uninstall")]
+    assert uninstalls == ["gunicorn-gthread", "latencyproxy-db"]
+
+
+def test_a_proxy_off_its_target_fails_the_start_before_the_variant(
+    loopback_api: Callable[[Answer], LoopbackApi], tmp_path: Path
+) -> None:
+    backend, kube, _ = _distant_backend(loopback_api, tmp_path, added_ms=60.0)
+    off = (
+        r"^db path: added round trip p50 60\.0 ms, p99 60\.0 ms at 16 connections "
+        r"\(target 100 ms ± 1 ms \+ 5%; attempt 3\)$"
+    )
+    with (
+        backend.infrastructure(),
+        pytest.raises(DjbenchError, match=off),
+        backend.server(_setup()),
+    ):
+        pass
+    installs = [c[3] for c in kube.calls if c[:3] == ("helm", "upgrade", "--install")]
+    assert installs == ["latencyproxy-db"]
+    assert [c[2] for c in kube.calls if c[:2] == ("helm", "uninstall")] == ["latencyproxy-db"]
+    assert backend.infrastructure_fault() is None
