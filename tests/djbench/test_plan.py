@@ -216,6 +216,16 @@ def test_a_closed_warm_up_lasts_until_every_user_was_answered_once() -> None:
     below = [_measured("closed", 8, 9.7, 825.0)]
     step = plan.timed(LoadStep("closed", 32), below, "db-write", warm=True)
     assert step.warmup_s == 3.3
+    # Beyond the cap (a survey's 1.5 s here), up to the request timeout: 32 users at the
+    # 4.9 req/s served below (200 ms) are answered once only after 6.5 s.
+    survey = make_plan(parse_scenario(TIMING + "\nsurvey_max_duration_s: 1.5", "s"),
+                       ["gunicorn-sync"], ["db-write"])  # fmt: skip
+    slow = [_measured("closed", 8, 4.9, 1635.0)]
+    step = survey.timed(LoadStep("closed", 32), slow, "db-write", survey=True)
+    assert (step.warmup_s, step.duration_s) == (6.5, 2)
+    timeout = survey.scenario.request_timeout_s
+    step = survey.timed(LoadStep("closed", 128), slow, "db-write", survey=True)
+    assert step.warmup_s == timeout < 128 / 4.9
     # Measured before at this level: its own rate bounds the first cycle.
     again = plan.timed(LoadStep("closed", 32), [_measured("closed", 32, 10.0, 3200.0)], "db-write")
     assert again.warmup_s == 9.6  # 3 cycles of its own 3.2 s
