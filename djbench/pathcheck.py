@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -29,6 +30,9 @@ TOLERANCE = 0.05
 PINGS_PER_CONNECTION = 8
 MIN_PAIRS = 256
 ATTEMPTS = 3
+RETRY_PAUSE_S = 2.0
+"""Before attempt n + 1, n times this: a busy moment (Postgres vacuuming after a write-heavy
+run, the last server's connections closing) passes instead of spanning every attempt."""
 
 Pinger = Callable[[int], Sequence[tuple[float, float]]]
 """Given pings per connection, the (straight, through) round trips in ms; a path that cannot
@@ -79,6 +83,7 @@ def check_path(
     ping: Pinger,
     pings: int = PINGS_PER_CONNECTION,
     attempts: int = ATTEMPTS,
+    pause_s: float | None = None,
 ) -> PathCheck:
     """The added round-trip time of one path at ``connections`` at once, measured again (up
     to ``attempts`` times) while it is off target: a moment's noise passes on the next
@@ -87,6 +92,8 @@ def check_path(
     # Enough pairs that the p99 is not the one slowest: at least MIN_PAIRS in all.
     pings = max(pings, math.ceil(MIN_PAIRS / connections))
     for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            time.sleep((RETRY_PAUSE_S if pause_s is None else pause_s) * (attempt - 1))
         pairs = np.array(ping(pings))
         # What the moment added (a busy CPU, a slow wake-up) counts on both sides and cancels.
         added = pairs[:, 1] - pairs[:, 0]
@@ -118,11 +125,12 @@ def describe(check: PathCheck) -> str:
 MAX_CHECK_CONNECTIONS = 128
 
 
-def path_connections(scenario: Scenario, path: PathName) -> int:
-    """Connections a server may hold on one side at once, as many as the check opens: its
-    database pool's limit, or the upstream calls of its peak requests in flight (at most
-    ``MAX_CHECK_CONNECTIONS``: more only lengthen the check, whose pings are paced anyway)."""
+def path_connections(scenario: Scenario, path: PathName, slots: int | None = None) -> int:
+    """Connections a server holding at most ``slots`` requests at once (None: no bound) may
+    hold on one side at once, as many as the check opens: its database pool's limit, or the
+    upstream calls of its peak requests in flight (at most ``MAX_CHECK_CONNECTIONS``: more
+    only lengthen the check, whose pings are paced anyway)."""
     if path == "db":
-        return scenario.db_pool.max_size
+        return scenario.db_pool.for_slots(slots).max_size
     calls = scenario.peak_in_flight * len(scenario.upstream_delays_ms)
     return max(1, min(calls, MAX_CHECK_CONNECTIONS))

@@ -230,6 +230,16 @@ def _likely_limit(
                 "while queued and the server works on ones the client gave up"
             )
     kind = WORKLOADS.get(run.workload)
+    opened = step.db_path.connections if step.db_path is not None else 0
+    if kind is not None and kind.touches_db and run.distance.db_rtt_ms and opened:
+        # A pool still growing: each new connection costs its start-up's round trips at the
+        # distance, and requests wait for it (remote-db's first step after a server start).
+        return (
+            f"the database pool: it opened {opened} connection(s) in the window, each several "
+            f"round trips at +{run.distance.db_rtt_ms:g} ms, while requests waited for one "
+            f"(they took {step.latency_ms.p50:,.0f} ms at the median against "
+            f"{expected.floor_s * 1000:,.0f} ms of round trips)"
+        )
     if kind is not None and kind.touches_db and run.distance.db_rtt_ms:
         return (
             f"the database: requests took {step.latency_ms.p50:,.0f} ms at the median against "

@@ -79,6 +79,14 @@ class DbPool(_Strict):
     max_size: int = Field(default=16, ge=1)
     timeout_s: float = Field(default=2.0, gt=0)
 
+    def for_slots(self, slots: int | None) -> DbPool:
+        """The pool of a server that holds at most ``slots`` requests at once (None: no
+        bound): never more connections than it can use, so a one-thread server opens one,
+        and a pool opened up front (``min_size``) pays no set-up it never uses."""
+        if slots is None or slots >= self.max_size:
+            return self
+        return self.model_copy(update={"max_size": slots, "min_size": min(self.min_size, slots)})
+
 
 MAX_RTT_MS = 10_000.0
 

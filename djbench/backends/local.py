@@ -177,12 +177,13 @@ class LocalBackend:
                 env["DJBENCH_STUB_URL"] = f"http://{host}:{port}"
         return env
 
-    def _check_paths(self, proxies: list[Proxy]) -> list[PathCheck]:
+    def _check_paths(self, proxies: list[Proxy], setup: Setup) -> list[PathCheck]:
         """Each proxy's added round-trip time at the connections the server may hold on that
         side; a path off its target is a one-line error."""
         checks = []
+        slots = setup.variant.slots(self.scenario.threads)
         for proxy in proxies:
-            connections = path_connections(self.scenario, proxy.path)
+            connections = path_connections(self.scenario, proxy.path, slots)
             ping = local_pinger(proxy.path, proxy.target, proxy.address, connections)
             check = check_path(proxy.path, proxy.rtt_ms, connections, ping)
             if not check.ok:
@@ -191,7 +192,6 @@ class LocalBackend:
         return checks
 
     def _app_env(self, pg: PostgresInfo) -> dict[str, str]:
-        pool = self.scenario.db_pool
         return {
             "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": os.environ.get("HOME", str(self.out_dir)),
@@ -200,9 +200,6 @@ class LocalBackend:
             "PYTHONDONTWRITEBYTECODE": "1",
             "DJANGO_SETTINGS_MODULE": "benchapp.settings",
             "DJBENCH_DATABASE_URL": pg.url(),
-            "DJBENCH_DB_POOL_MIN": str(pool.min_size),
-            "DJBENCH_DB_POOL_MAX": str(pool.max_size),
-            "DJBENCH_DB_POOL_TIMEOUT": str(pool.timeout_s),
             "DJBENCH_STUB_URL": self.stub_url,
             "DJBENCH_UPSTREAM_DELAYS": ",".join(map(str, self.scenario.upstream_delays_ms)),
             # Generated per run, never written to disk by us.
@@ -225,9 +222,13 @@ class LocalBackend:
 
     # -- servers ----------------------------------------------------------------------------
 
-    def _client_env(self, setup: Setup) -> dict[str, str]:
+    def _server_env(self, setup: Setup) -> dict[str, str]:
         clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(setup.variant.views): setup.client}
+        pool = self.scenario.db_pool.for_slots(setup.variant.slots(self.scenario.threads))
         return {
+            "DJBENCH_DB_POOL_MIN": str(pool.min_size),
+            "DJBENCH_DB_POOL_MAX": str(pool.max_size),
+            "DJBENCH_DB_POOL_TIMEOUT": str(pool.timeout_s),
             "DJBENCH_UPSTREAM_SYNC_CLIENT": clients["sync"],
             "DJBENCH_UPSTREAM_ASYNC_CLIENT": clients["async"],
             "DJBENCH_UPSTREAM_CONNECTIONS": str(self.scenario.upstream_pool_size),
@@ -249,13 +250,13 @@ class LocalBackend:
                 variant.name,
                 argv,
                 log_path=self.logs / f"{variant.name}.log",
-                env={**self._env, **self._routes(proxies), **self._client_env(setup)},
+                env={**self._env, **self._routes(proxies), **self._server_env(setup)},
                 cpus=self.layout.server_arg,
                 cgroup=group,
             )
             try:
                 # Measured before the server runs: nothing else crosses the proxies yet.
-                paths = self._check_paths(proxies)
+                paths = self._check_paths(proxies, setup)
                 proc.start()
                 url = f"http://{HOST}:{self.port}"
                 wait_http(f"{url}/healthz", proc, timeout=60)

@@ -56,7 +56,7 @@ def test_a_proxy_adding_its_round_trip_passes_and_one_adding_another_fails(
         assert check.connections == 16
         # The same proxy judged against 40 ms: measured again, and still off target.
         ping = local_pinger("upstream", target, proxy.address, 4)
-        wrong = check_path("upstream", 40.0, 4, ping)
+        wrong = check_path("upstream", 40.0, 4, ping, pause_s=0.1)
     assert (wrong.ok, wrong.attempts) == (False, 3)
     assert describe(wrong).startswith("upstream path: added round trip p50 ")
     assert describe(wrong).endswith("(target 40 ms ± 1 ms + 5%; attempt 3)")
@@ -99,6 +99,8 @@ def test_unreadable_ping_output_is_one_line() -> None:
 def test_a_check_opens_the_connections_the_server_may_hold() -> None:
     scenario = parse_scenario("db_pool: {max_size: 24}\nclosed: {concurrency: [8]}", "x")
     assert path_connections(scenario, "db") == 24
+    # A server holding at most one request at once is given one connection (DbPool.for_slots).
+    assert (path_connections(scenario, "db", 1), path_connections(scenario, "db", 32)) == (1, 24)
     # 8 users making 3 upstream calls each; a bigger peak is held to the most a check opens.
     assert path_connections(scenario, "upstream") == 24
     big = parse_scenario("closed: {concurrency: [128]}", "x")

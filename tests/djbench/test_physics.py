@@ -130,6 +130,18 @@ def test_a_distant_database_slower_than_its_round_trips_is_named() -> None:
         "likely limit: the database: requests took 80 ms at the median against 50 ms of round "
         "trips; its own time per query (or a queue before it) adds to the distance"
     )
+    # The pool still opening connections in the window (remote-db's first step at 200 ms:
+    # 0.07 new connections per request, one round trip each counted): what requests waited for.
+    growing = slow.model_copy(
+        update={"db_path": ProxyTraffic(connections=14, round_trips=400, cpu_s=0.5)}
+    )
+    found = shortfall(far, growing, SCENARIO, busy=0.3, load_limit=0.9)
+    assert found is not None
+    assert found.endswith(
+        "likely limit: the database pool: it opened 14 connection(s) in the window, each "
+        "several round trips at +50 ms, while requests waited for one (they took 80 ms at the "
+        "median against 50 ms of round trips)"
+    )
 
 
 def test_a_pooled_server_at_a_distance_is_bounded_by_its_pool_and_says_so() -> None:

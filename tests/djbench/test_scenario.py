@@ -158,3 +158,11 @@ def test_network_distances_are_every_combination_nearest_first() -> None:
     ]
     only_db = parse_scenario("network: {db_rtt_ms: [0, 10]}", "s").network.distances()
     assert [d.label for d in only_db] == ["db +0 ms", "db +10 ms"]
+
+
+def test_a_pool_never_holds_more_connections_than_its_server_holds_requests() -> None:
+    pool = parse_scenario("db_pool: {min_size: 64, max_size: 64}", "x").db_pool
+    assert (pool.for_slots(1).min_size, pool.for_slots(1).max_size) == (1, 1)
+    assert pool.for_slots(32).max_size == 32
+    assert pool.for_slots(None) is pool  # greenlets, an event loop: no bound
+    assert pool.for_slots(128) is pool

@@ -59,7 +59,7 @@ from djbench.pathcheck import (
 )
 from djbench.plan import LoadStep, Setup
 from djbench.proxystats import NAMES, ProxyStats, proxy_traffic
-from djbench.results import Distance, PathCheck, Step, UpstreamTraffic
+from djbench.results import PathCheck, Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
@@ -239,7 +239,7 @@ class KubernetesBackend:
         variant's release, and wait until it is ready; uninstall all of them afterwards."""
         release = variant_release(setup.variant)
         with contextlib.ExitStack() as stack:
-            paths, proxies = self._proxies(setup.distance, stack)
+            paths, proxies = self._proxies(setup, stack)
             stack.callback(self._uninstall, release)
             self.kube.helm(
                 *variant_install_args(setup, self.scenario),
@@ -260,13 +260,14 @@ class KubernetesBackend:
             self.kube.helm("uninstall", release, "--wait")
 
     def _proxies(
-        self, distance: Distance, stack: contextlib.ExitStack
+        self, setup: Setup, stack: contextlib.ExitStack
     ) -> tuple[list[PathCheck], list[ProxyStats]]:
-        """A proxy's release for each side the distance names, ready and its added round trip
-        checked before the variant exists (nothing else crosses it yet); each is uninstalled,
-        and no longer watched, on the way out."""
+        """A proxy's release for each side the setup's distance names, ready, and its added
+        round trip checked at the connections the server may hold, before the variant exists
+        (nothing else crosses it yet); each is uninstalled, no longer watched, on the way out."""
         checks, proxies = [], []
-        for path, rtt_ms in proxy_sides(distance):
+        slots = setup.variant.slots(self.scenario.threads)
+        for path, rtt_ms in proxy_sides(setup.distance):
             release = proxy_release(path)
             stack.callback(self._uninstall, release)
             stack.callback(self._proxy_restarts.pop, path, None)
@@ -280,7 +281,7 @@ class KubernetesBackend:
             except DjbenchError as exc:
                 raise DjbenchError(f"{NAMES[path]} did not start: {exc}") from exc
             self._proxy_restarts[path] = restart_counts(self.kube.pods(_instance(release)))
-            connections = path_connections(self.scenario, path)
+            connections = path_connections(self.scenario, path, slots)
             check = check_path(path, rtt_ms, connections, self._pinger(pod, path, connections))
             if not check.ok:
                 raise DjbenchError(describe(check))

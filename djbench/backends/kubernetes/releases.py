@@ -55,7 +55,7 @@ def server_values(setup: Setup, scenario: Scenario) -> dict[str, Any]:
     database pool, its upstream clients and their pool, its threads (a capacity plan's values
     file carries the same)."""
     variant = setup.variant
-    pool = scenario.db_pool
+    pool = scenario.db_pool.for_slots(variant.slots(scenario.threads))
     clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(variant.views): setup.client}
     values: dict[str, Any] = {
         "variant": variant.name,
@@ -90,6 +90,8 @@ def variant_install_args(setup: Setup, scenario: Scenario) -> list[str]:
     return [
         "upgrade", "--install", variant_release(setup.variant), str(CHARTS / VARIANT_CHART),
         *set_json_args(server_values(setup, scenario)),
+        # One pod is the unit measured, whatever a cluster values file says (--set wins).
+        "--set-json", "replicas=1",
         "--set-json", f"upstream.delaysMs={json.dumps(scenario.upstream_delays_ms)}",
         *proxy_routes(setup.distance),
     ]  # fmt: skip

@@ -75,6 +75,7 @@ def test_variant_install_renders_the_scenario(
     variant = load_variants()[name]
     objects = _template(helm, variant_install_args(Setup(variant, client), scenario))
     deployment = next(o for o in objects if o["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 1
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     argv = [*container.get("command", []), *container.get("args", [])]
     assert argv == variant.command("0.0.0.0", 8000, threads=8)  # noqa: S104 - in the pod
@@ -341,3 +342,14 @@ def test_a_variant_at_a_distance_connects_through_its_proxies(
     env = _env(deployment["spec"]["template"]["spec"]["containers"][0], objects)
     assert f"@{host}:5432/" in env["DJBENCH_DATABASE_URL"], env["DJBENCH_DATABASE_URL"]
     assert env["DJBENCH_STUB_URL"] == stub
+
+
+def test_a_variant_is_measured_as_one_pod_whatever_the_cluster_values_say(
+    helm: Path, tmp_path: Path
+) -> None:
+    values = tmp_path / "django-variant.yaml"
+    values.write_text("replicas: 3\n")  # e.g. a plan's values file given as --helm-values
+    setup = Setup(load_variants()["uvicorn"], "aiohttp")
+    args = [*variant_install_args(setup, load_profile("smoke")), "--values", str(values)]
+    deployment = next(o for o in _template(helm, args) if o["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 1

@@ -222,8 +222,9 @@ def test_a_variant_at_a_distance_sits_behind_its_checked_and_watched_proxy(
 
 
 def test_a_proxy_off_its_target_fails_the_start_before_the_variant(
-    loopback_api: Callable[[Answer], LoopbackApi], tmp_path: Path
+    loopback_api: Callable[[Answer], LoopbackApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("djbench.pathcheck.RETRY_PAUSE_S", 0.0)
     backend, kube, _ = _distant_backend(loopback_api, tmp_path, added_ms=60.0)
     off = (
         r"^db path: added round trip p50 60\.0 ms, p99 60\.0 ms at 16 connections "
