@@ -252,8 +252,11 @@ class Verdict:
             test = f"Mann-Whitney p={c.p_value:.2g}"
             return f"{best}, {ratio} {second.label}: significant ({test}), {n}"
         why = self.why_not
+        # One round each cannot be tested: neither a lead nor a tie is known ("≈" would say
+        # the second; remote-db's one round had 1.87× ratios read as "≈").
+        mark = "untested:" if c.p_value is None else "≈"
         return (
-            f"≈ {first.label} {first.capacity_text} and {second.label} "
+            f"{mark} {first.label} {first.capacity_text} and {second.label} "
             f"{second.capacity_text} req/s{model} at {slo} ({ratio}; {why}), {n}"
         )
 

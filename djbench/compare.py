@@ -28,10 +28,13 @@ class Row:
 
     @property
     def verdict(self) -> str:
-        """``faster``, ``slower`` or ``≈`` (B relative to A)."""
+        """``faster``, ``slower`` or ``≈`` (B relative to A); ``untested`` when a side has
+        one sample (no test can tell a change from noise)."""
         c = self.change
         if c is None:
             return "≈"
+        if c.p_value is None:
+            return "untested"
         if c.significant:
             return "faster"
         # The test is symmetric: a significant drop is a ratio whose inverse passes.

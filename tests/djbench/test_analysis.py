@@ -173,8 +173,8 @@ def test_one_measurement_each_is_no_verdict(analysis: Analysis) -> None:
         "gunicorn-sync · requests",
     )
     assert verdict.text == (
-        "≈ uvicorn · aiohttp 149.8 and gunicorn-sync · requests 1.6 req/s at p99 ≤ 2000 ms "
-        "(93.62×; no test with n=1), n=1"
+        "untested: uvicorn · aiohttp 149.8 and gunicorn-sync · requests 1.6 req/s at p99 ≤ "
+        "2000 ms (93.62×; no test with n=1), n=1"
     )
 
 
