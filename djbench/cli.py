@@ -1,4 +1,4 @@
-"""The ``djbench`` command: run, serve, variants, report, helm-values.
+"""The ``djbench`` command: run, serve, variants, report, compare, plan, helm-values.
 
 Thin by design: it parses options, builds the pieces and hands over. Every user-facing
 problem is a ``DjbenchError``, printed as one ``ERROR:`` line with exit status 1.
@@ -361,6 +361,57 @@ def compare_results(
     for side, names in (("A", found.only_a), ("B", found.only_b)):
         if names:
             console.print(Text(f"only in {side}: {', '.join(names)}"), soft_wrap=True)
+
+
+@app.command("plan")
+def plan_pods(
+    directory: Annotated[Path, typer.Argument(help="a run directory holding results.json")],
+    target_rps: Annotated[
+        float, typer.Option("--target-rps", min=0.001, help="requests per second to carry")
+    ],
+    headroom: Annotated[
+        float, typer.Option(min=1.0, help="factor on the target (1.25: 25 % spare capacity)")
+    ] = 1.25,
+    p99_ms: Annotated[
+        float | None,
+        typer.Option("--p99-ms", min=0.001, help="SLO p99 for every workload (default: the run's)"),
+    ] = None,
+    max_connections: Annotated[
+        int, typer.Option(min=1, help="Postgres max_connections the pods' pools must fit in")
+    ] = 100,
+    out: Annotated[
+        Path | None, typer.Option(help="where the values files go (default: DIRECTORY/plan)")
+    ] = None,
+) -> None:
+    """Pods, CPU, memory and database connections per variant for a target rate, from the
+    capacity intervals' low ends; a values file per variant for charts/django-variant."""
+    from djbench.report.terminal import print_table
+    from djbench.results import DIRECT, load_results
+    from djbench.sizing import HEADERS, RIGHT, plan_capacity, plan_rows, write_values
+
+    results = load_results(directory)
+    plan = plan_capacity(results, target_rps, headroom, p99_ms, max_connections)
+    out_dir = out or (directory if directory.is_dir() else directory.parent) / "plan"
+    written = write_values(plan, out_dir)
+    for verdict in plan.verdicts:
+        case, distance = verdict.workload, verdict.distance
+        where = "" if distance == DIRECT else f" at {distance.label}"
+        title = (
+            f"{case}{where}: {target_rps:g} req/s × {headroom:g}, SLO p99 ≤ "
+            f"{verdict.slo.p99_ms:,.0f} ms"
+        )
+        print_table(console, title, HEADERS, plan_rows(plan, case, distance), right=RIGHT)
+        for unfit in plan.unfit:
+            if (unfit.workload, unfit.distance) == (case, distance):
+                line = f"  {unfit.label} cannot meet the SLO: {unfit.reason}"
+                console.print(Text(line), soft_wrap=True)
+    console.print(
+        Text(
+            "pods are planned on the low end of each capacity's 95 % interval (a single "
+            f"sample: itself); wrote {len(written)} values files under {out_dir}"
+        ),
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         ["/resources/requests/cpu"],
     ),
     ("django-variant", "uvicorn", {"threads": 0}, ["/threads"]),
-    ("django-variant", "uvicorn", {"replicas": 2}, ["additional properties 'replicas'"]),
+    ("django-variant", "uvicorn", {"replicas": 0}, ["/replicas"]),
     ("django-variant", "uvicorn", {"database": {"host": ""}}, ["/database/host"]),
     # postgres
     ("postgres", "postgres", {"image": {"repository": ""}}, ["/image/repository"]),

@@ -212,3 +212,23 @@ def test_report_without_a_terminal_prints_whole_names(tmp_path: Path) -> None:
     assert "few-requests ×" in checks
     assert checks.endswith(f"; see {tmp_path / 'report.md'}")
     assert lines[-1] == f"wrote {tmp_path / 'report.md'}, {tmp_path / 'report.html'}"
+
+
+def test_plan_prints_pods_and_writes_values(tmp_path: Path) -> None:
+    plan_fixture = FIXTURE.with_name("results-plan.json")
+    done = djbench("plan", str(plan_fixture), "--target-rps", "1000", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "db-read: 1000 req/s × 1.25, SLO p99 ≤ 500 ms" in lines
+    row = next(line for line in lines if line.startswith("gunicorn-gthread "))
+    assert row.split()[1:4] == ["3", "402.3", "[395.5–410.0]"]
+    assert "64 = 4 × 16" in row
+    assert "uvicorn cannot meet the SLO: at its lightest load (c=8): p99 620 ms > 500 ms" in (
+        done.stdout
+    )
+    assert (tmp_path / "db-read" / "gunicorn-gthread.yaml").is_file()
+
+
+def test_plan_of_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    done = djbench("plan", str(tmp_path / "nowhere"), "--target-rps", "10")
+    assert_one_line_error(done, "no such file")

@@ -1,0 +1,137 @@
+"""The capacity plan against a hand calculation on a results fixture, and its values files
+rendered by the real helm against charts/django-variant (its schema included)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from djbench.errors import DjbenchError
+from djbench.kube import REPO, TOOLS_BIN
+from djbench.results import DIRECT, load_results
+from djbench.sizing import (
+    memory_request_mib,
+    plan_capacity,
+    plan_rows,
+    pods_needed,
+    write_values,
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "results-plan.json"
+
+
+def _plan(**kwargs: Any) -> Any:
+    return plan_capacity(load_results(FIXTURE), **{"target_rps": 1000, "headroom": 1.25, **kwargs})
+
+
+def test_pods_match_a_hand_calculation() -> None:
+    plan = _plan()
+    # db-read, gunicorn-gthread: three rounds at SLO (p99 <= 500 ms): 410.0, 395.5 and 402.3
+    # req/s; median 402.3, and the low end of its interval is the lowest sample. 1,000 req/s
+    # x 1.25 / 395.5 = 3.16: 4 pods (3 on the median: 1,250 / 402.3 = 3.1, the same here).
+    gthread = plan.best("db-read", DIRECT)
+    assert gthread is not None and gthread.variant == "gunicorn-gthread"
+    assert (gthread.capacity.median, gthread.planned_rps) == (402.3, 395.5)
+    assert gthread.pods == 4
+    # One CPU each (9.0 CPU-s over 10 s at 90 %), memory 84.7 MiB peak x 1.25 = 105.9,
+    # rounded up to 32 Mi: 128 Mi; the pool's 16 connections x 4 pods.
+    assert (gthread.cpu, gthread.total_cpu, gthread.memory_mib) == (1.0, 4.0, 128)
+    assert (gthread.db_connections, gthread.pool_max) == (64, 16)
+    # cpu: one survey round each, planned on its one sample (the best step within 500 ms).
+    # gunicorn-sync 98.0 req/s: 1,250 / 98.0 = 12.8, 13 pods; uvicorn 96.5: 12.95, 13 pods;
+    # uvicorn-syncviews 97.9 (its 99.0 at 32 users had 4 % errors): 12.8, 13 pods. No
+    # database: no connections.
+    cpu = {p.variant: p for p in plan.plans if p.workload == "cpu"}
+    assert {v: (p.planned_rps, p.pods) for v, p in cpu.items()} == {
+        "gunicorn-sync": (98.0, 13),
+        "uvicorn": (96.5, 13),
+        "uvicorn-syncviews": (97.9, 13),
+    }
+    assert all(p.db_connections is None for p in cpu.values())
+    # upstream (p99 <= 2 s): uvicorn served 149.8 req/s at 150.4/s offered: 1,250 / 149.8
+    # = 8.3, 9 pods; gunicorn-sync 1.6 req/s at one user: 782 pods.
+    upstream = {p.variant: p.pods for p in plan.plans if p.workload == "upstream"}
+    assert upstream["uvicorn"] == 9
+    assert upstream["gunicorn-sync"] == 782
+
+
+def test_variants_that_never_met_the_slo_are_named_with_why() -> None:
+    plan = _plan()
+    unfit = {(u.workload, u.label): u.reason for u in plan.unfit}
+    assert unfit[("db-read", "uvicorn")] == "at its lightest load (c=8): p99 620 ms > 500 ms"
+    # A stricter SLO: gunicorn-gthread's rounds no longer meet it either.
+    strict = _plan(p99_ms=100)
+    assert strict.best("db-read", DIRECT) is None
+    reason = {u.label: u.reason for u in strict.unfit if u.workload == "db-read"}
+    assert reason["gunicorn-gthread"] == "at its lightest load (c=8): p99 140 ms > 100 ms"
+
+
+def test_connections_over_postgres_max_are_marked() -> None:
+    plan = _plan(max_connections=50)
+    (row,) = plan_rows(plan, "db-read", DIRECT)
+    assert row[:3] == ("gunicorn-gthread", "3", "402.3 [395.5–410.0]")
+    assert row[8] == "64 = 4 × 16 (over max_connections)"
+
+
+def test_rounding_and_bad_input() -> None:
+    assert pods_needed(1000, 1.0, 250.0) == 4  # exactly 4, not 5
+    assert pods_needed(1, 1.0, 500.0) == 1
+    assert memory_request_mib(58.5) == 96
+    for kwargs, message in (
+        ({"target_rps": 0}, "target rate must be a positive req/s"),
+        ({"headroom": 0.5}, "headroom is a factor of at least 1"),
+        ({"p99_ms": -1}, "SLO p99 must be a positive number of ms"),
+    ):
+        with pytest.raises(DjbenchError, match=message):
+            _plan(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    binary = TOOLS_BIN / "helm"
+    if not binary.is_file():
+        subprocess.run([str(REPO / "bin" / "k8s-tools")], check=True, capture_output=True)
+    return binary
+
+
+def test_the_values_files_render_with_the_variant_chart(helm: Path, tmp_path: Path) -> None:
+    written = write_values(_plan(), tmp_path)
+    path = tmp_path / "db-read" / "gunicorn-gthread.yaml"
+    assert path in written
+    assert path.read_text().startswith("# djbench plan: gunicorn-gthread for db-read, 1000 req/s")
+    done = subprocess.run(
+        [str(helm), "template", "gunicorn-gthread", str(REPO / "charts" / "django-variant"),
+         "--namespace", "djbench", "--values", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    objects = [o for o in yaml.safe_load_all(done.stdout) if o]
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 4
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    guaranteed = {"cpu": "1", "memory": "128Mi"}
+    assert container["resources"] == {"requests": guaranteed, "limits": guaranteed}
+    # Every values file the plan wrote passes the chart's schema.
+    for other in written:
+        rendered = subprocess.run(
+            [str(helm), "template", "x", str(REPO / "charts" / "django-variant"),
+             "--values", str(other)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert rendered.returncode == 0, (other, rendered.stderr)
+
+
+def test_a_run_stopped_by_a_fault_plans_nothing() -> None:
+    from djbench.results import Fault
+
+    results = load_results(FIXTURE)
+    fault = Fault(message="Postgres exited with signal 9 (SIGKILL)", workload="db-read", run="x")
+    plan = plan_capacity(results.model_copy(update={"faults": [fault]}), 1000)
+    assert plan.plans == ()
+    assert {u.reason for u in plan.unfit} == {
+        "no plan: Postgres exited with signal 9 (SIGKILL) during x / db-read; the run stopped there"
+    }
