@@ -125,12 +125,13 @@ def describe(check: PathCheck) -> str:
 MAX_CHECK_CONNECTIONS = 128
 
 
-def path_connections(scenario: Scenario, path: PathName, slots: int | None = None) -> int:
-    """Connections a server holding at most ``slots`` requests at once (None: no bound) may
-    hold on one side at once, as many as the check opens: its database pool's limit, or the
-    upstream calls of its peak requests in flight (at most ``MAX_CHECK_CONNECTIONS``: more
-    only lengthen the check, whose pings are paced anyway)."""
+def path_connections(scenario: Scenario, path: PathName) -> int:
+    """Connections the check opens at once on one side: the most any server may hold there,
+    its database pool's limit (a server with fewer slots holds fewer: ``DbPool.for_slots``;
+    more connections only load the proxy more, and one connection's 256 pairs at 200 ms
+    would take a minute), or the upstream calls of its peak requests in flight (at most
+    ``MAX_CHECK_CONNECTIONS``: more only lengthen the check, whose pings are paced anyway)."""
     if path == "db":
-        return scenario.db_pool.for_slots(slots).max_size
+        return scenario.db_pool.max_size
     calls = scenario.peak_in_flight * len(scenario.upstream_delays_ms)
     return max(1, min(calls, MAX_CHECK_CONNECTIONS))

@@ -177,13 +177,12 @@ class LocalBackend:
                 env["DJBENCH_STUB_URL"] = f"http://{host}:{port}"
         return env
 
-    def _check_paths(self, proxies: list[Proxy], setup: Setup) -> list[PathCheck]:
+    def _check_paths(self, proxies: list[Proxy]) -> list[PathCheck]:
         """Each proxy's added round-trip time at the connections the server may hold on that
         side; a path off its target is a one-line error."""
         checks = []
-        slots = setup.variant.slots(self.scenario.threads)
         for proxy in proxies:
-            connections = path_connections(self.scenario, proxy.path, slots)
+            connections = path_connections(self.scenario, proxy.path)
             ping = local_pinger(proxy.path, proxy.target, proxy.address, connections)
             check = check_path(proxy.path, proxy.rtt_ms, connections, ping)
             if not check.ok:
@@ -256,7 +255,7 @@ class LocalBackend:
             )
             try:
                 # Measured before the server runs: nothing else crosses the proxies yet.
-                paths = self._check_paths(proxies, setup)
+                paths = self._check_paths(proxies)
                 proc.start()
                 url = f"http://{HOST}:{self.port}"
                 wait_http(f"{url}/healthz", proc, timeout=60)

@@ -263,10 +263,9 @@ class KubernetesBackend:
         self, setup: Setup, stack: contextlib.ExitStack
     ) -> tuple[list[PathCheck], list[ProxyStats]]:
         """A proxy's release for each side the setup's distance names, ready, and its added
-        round trip checked at the connections the server may hold, before the variant exists
+        round trip checked at the connections a server may hold, before the variant exists
         (nothing else crosses it yet); each is uninstalled, no longer watched, on the way out."""
         checks, proxies = [], []
-        slots = setup.variant.slots(self.scenario.threads)
         for path, rtt_ms in proxy_sides(setup.distance):
             release = proxy_release(path)
             stack.callback(self._uninstall, release)
@@ -281,7 +280,7 @@ class KubernetesBackend:
             except DjbenchError as exc:
                 raise DjbenchError(f"{NAMES[path]} did not start: {exc}") from exc
             self._proxy_restarts[path] = restart_counts(self.kube.pods(_instance(release)))
-            connections = path_connections(self.scenario, path, slots)
+            connections = path_connections(self.scenario, path)
             check = check_path(path, rtt_ms, connections, self._pinger(pod, path, connections))
             if not check.ok:
                 raise DjbenchError(describe(check))
