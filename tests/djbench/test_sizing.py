@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from djbench.errors import DjbenchError
-from djbench.kube import REPO, TOOLS_BIN
+from djbench.kube import REPO
 from djbench.results import DIRECT, load_results
 from djbench.sizing import (
     memory_request_mib,
@@ -88,14 +88,6 @@ def test_rounding_and_bad_input() -> None:
     ):
         with pytest.raises(DjbenchError, match=message):
             _plan(**kwargs)
-
-
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    binary = TOOLS_BIN / "helm"
-    if not binary.is_file():
-        subprocess.run([str(REPO / "bin" / "k8s-tools")], check=True, capture_output=True)
-    return binary
 
 
 def test_the_values_files_render_with_the_variant_chart(helm: Path, tmp_path: Path) -> None:

@@ -16,21 +16,12 @@ import yaml
 
 from djbench.backends.kubernetes import step_install_args, variant_install_args
 from djbench.backends.kubernetes.releases import proxy_install_args
-from djbench.kube import REPO, TOOLS_BIN
 from djbench.load import contract
 from djbench.load.k6 import SCRIPT, find_k6
 from djbench.plan import LoadStep, Setup
 from djbench.results import Distance
 from djbench.scenario import load_profile, revalidate
 from djbench.variants import load_variants
-
-
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    binary = TOOLS_BIN / "helm"
-    if not binary.is_file():
-        subprocess.run([str(REPO / "bin" / "k8s-tools")], check=True, capture_output=True)
-    return binary
 
 
 def _template(helm: Path, install_args: list[str]) -> list[dict[str, Any]]:
