@@ -16,6 +16,12 @@ VARIANTS_FILE = Path(__file__).with_name("variants.yaml")
 
 Server = Literal["gunicorn", "uwsgi", "uvicorn", "granian"]
 Interface = Literal["wsgi", "asgi"]
+ENTRY_POINTS: dict[Interface, str] = {
+    "wsgi": "benchapp.wsgi:application",
+    "asgi": "benchapp.asgi:application",
+}
+"""What ``{app}`` in a variant's argv stands for by default: the project under test's entry
+point for the variant's interface (charts/django-variant: ``app.wsgi`` / ``app.asgi``)."""
 Concurrency = Literal["threads", "greenlets", "event-loop", "thread-per-request"]
 """How one worker holds requests at once: a fixed pool of threads (as many as ``threads``),
 or without a fixed bound (greenlets, an event loop, a thread made for each request)."""
@@ -62,13 +68,17 @@ class Variant(BaseModel):
             return None
         return (threads or self.threads) if "{threads}" in self.argv else self.threads
 
-    def command(self, host: str, port: int, threads: int | None = None) -> list[str]:
-        """The command line that starts this variant with exactly one worker."""
+    def command(
+        self, host: str, port: int, threads: int | None = None, app: str | None = None
+    ) -> list[str]:
+        """The command line that starts this variant with exactly one worker, serving ``app``
+        (``module:callable``; the default: ``ENTRY_POINTS`` for its interface)."""
         values = {
             "host": host,
             "port": str(port),
             "workers": "1",
             "threads": str(threads or self.threads),
+            "app": app or ENTRY_POINTS[self.interface],
         }
         return [arg.format(**values) for arg in self.argv]
 

@@ -47,6 +47,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ),
     ("django-variant", "uvicorn", {"threads": 0}, ["/threads"]),
     ("django-variant", "uvicorn", {"replicas": 0}, ["/replicas"]),
+    ("django-variant", "uvicorn", {"app": {"asgi": "team asgi"}}, ["/app/asgi"]),
     ("django-variant", "uvicorn", {"database": {"host": ""}}, ["/database/host"]),
     # postgres
     ("postgres", "postgres", {"image": {"repository": ""}}, ["/image/repository"]),

@@ -46,6 +46,15 @@ def test_every_variant_has_a_ci_case() -> None:
     assert {f"{v.name}-values.yaml" for v in VARIANTS} <= cases
 
 
+@pytest.mark.parametrize("name", ["gunicorn-gthread", "granian"])
+def test_the_project_served_is_a_value(helm: Path, name: str) -> None:
+    """app.wsgi / app.asgi fill {app} as Variant.command's app does (a team's project)."""
+    variant = next(v for v in VARIANTS if v.name == name)
+    app = {"wsgi": "team.wsgi:app", "asgi": "team.asgi:app"}
+    argv = container_argv(server_container(rendered(variant, app=app), name), {})
+    assert argv == variant.command(ALL_ADDRESSES, PORT, app=app[variant.interface])
+
+
 def test_chart_reads_the_single_definition() -> None:
     link = CHARTS / "django-variant" / "variants.yaml"
     assert link.is_symlink()

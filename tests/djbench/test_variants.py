@@ -27,6 +27,18 @@ def test_every_command_runs_exactly_one_worker(name: str) -> None:
     assert not any("{" in arg for arg in argv), argv
 
 
+@pytest.mark.parametrize("name", list(load_variants()))
+def test_every_command_serves_the_project_for_its_interface(name: str) -> None:
+    variant = load_variants()[name]
+    default = f"benchapp.{variant.interface}:application"
+    assert default in variant.command("h", 1)
+    # Another project's entry point (a team's own, `--project`) replaces it, and only it.
+    other = variant.command("h", 1, app=f"team.{variant.interface}:app")
+    assert [a for a in other if a not in variant.command("h", 1)] == [
+        f"team.{variant.interface}:app"
+    ]
+
+
 def test_threads_override_reaches_threaded_servers_only() -> None:
     gthread = load_variants()["gunicorn-gthread"].command("h", 1, threads=4)
     assert gthread[gthread.index("--threads") + 1] == "4"

@@ -113,6 +113,7 @@ The server's command line: argv from variants.yaml with its placeholders replace
 {{- $arg = replace "{port}" (toString $.Values.containerPort) $arg }}
 {{- $arg = replace "{workers}" (toString (int $.Values.workers)) $arg }}
 {{- $arg = replace "{threads}" (toString $v.threads) $arg }}
+{{- $arg = replace "{app}" (toString (get $.Values.app $v.interface)) $arg }}
 {{- $argv = append $argv $arg }}
 {{- end }}
 {{- toJson $argv }}
