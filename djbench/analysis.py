@@ -304,8 +304,11 @@ class Analysis:
 
 
 def scenario_of(results: Results) -> Scenario:
-    """The ``Scenario`` a results file was run with (without the resolved requests)."""
-    doc = {k: v for k, v in results.scenario.items() if k != "requests"}
+    """The ``Scenario`` a results file was run with: benchapp's resolved requests left out
+    (the catalog defines them), a project's kept (they are its workloads)."""
+    doc = dict(results.scenario)
+    if results.project is None:
+        doc.pop("requests", None)
     try:
         return Scenario.model_validate(doc)
     except ValidationError as exc:
@@ -573,7 +576,7 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
                     if step.cpu_s
                     else f"cAdvisor saw {step.cadvisor_cpu_s:.2f} CPU-s where the cgroup counted 0",
                 )
-        cycle_s = (step.latency_ms.p50 + scenario.think_time_ms) / 1000
+        cycle_s = step.latency_ms.p50 / 1000 + scenario.think_time_s(summary.run.workload)
         if (
             step.model == "closed"
             and cycle_s > 0

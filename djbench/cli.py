@@ -10,6 +10,7 @@ Whatever it prints that comes from outside (names, labels, paths, URLs, messages
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import signal
 import sys
@@ -27,8 +28,11 @@ from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS
 from djbench.errors import DjbenchError
 
 if TYPE_CHECKING:
-    from djbench.results import Results
+    from djbench.project import ProjectDir
+    from djbench.project_check import Prepared
+    from djbench.results import ProjectInfo, Results
     from djbench.scenario import Scenario
+    from djbench.variants import Variant
 
 app = typer.Typer(
     add_completion=False,
@@ -96,6 +100,8 @@ def run(
             "the variants, `loadtest:` for k6, `global:` for both; repeatable)"
         ),
     ] = None,
+    project: ProjectOpt = None,
+    database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Run the benchmark: locally (Postgres, stub API, each variant on its own CPU, k6) or on
     Kubernetes (each variant a helm release, each step a k6 Job)."""
@@ -110,13 +116,24 @@ def run(
     profile = profile or ("kubernetes" if backend == "kubernetes" else "default")
     chosen = load_scenario(scenario) if scenario else load_profile(profile)
     source = str(scenario) if scenario else f"profile {profile}"
-    plan = make_plan(chosen, _split(variants), _split(workloads), source)
+    if database_url is not None and project is None:
+        raise DjbenchError("--database-url is the database of a --project; give --project too")
+    found = None
+    if project is not None:
+        found, chosen = _project_scenario(project, chosen, source)
+    plan = make_plan(chosen, _split(variants), _split(workloads), source, project=bool(found))
+    prepared = None
+    if found is not None:
+        prepared, info = _prepare_project(found, plan.variants, database_url)
+        plan = dataclasses.replace(plan, project=info)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out or Path("results") / f"{stamp}-{plan.scenario.name}"
     if (out_dir / "results.json").exists():
         raise DjbenchError(f"{out_dir} already holds results.json; choose another --out")
     if backend == "local":
-        chosen_backend, k6v, where = _local(plan.scenario, out_dir, port, stamp)
+        chosen_backend, k6v, where = _local(
+            plan.scenario, out_dir, port, stamp, prepared, database_url
+        )
     else:
         chosen_backend, k6v, where = _kubernetes(
             plan.scenario, out_dir, namespace, kube_context, k6_pods, k6_image, stamp,
@@ -145,7 +162,63 @@ def run(
     _finish(results, out_dir, started)
 
 
-def _local(scenario: Scenario, out_dir: Path, port: int, stamp: str) -> tuple[Any, str, str]:
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="a Django project to run in place of benchapp: its directory (holding "
+        "djbench.yaml) or that file; its named requests are the workloads"
+    ),
+]
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DJBENCH_PROJECT_DATABASE_URL",
+        help="with --project: the project's own Postgres (postgres://...), used as it is "
+        "instead of an embedded one djbench migrates and seeds",
+    ),
+]
+
+
+def _project_scenario(path: Path, scenario: Scenario, source: str) -> tuple[ProjectDir, Scenario]:
+    """The project's file, and the scenario with its requests as the workloads; its servers
+    checked."""
+    from djbench.project import load_project
+    from djbench.project_check import check_servers
+
+    found = load_project(path)
+    scenario = found.project.apply(scenario, f"{found.file} with {source}")
+    check_servers()
+    return found, scenario
+
+
+def _prepare_project(
+    found: ProjectDir, variants: list[Variant], database_url: str | None
+) -> tuple[Prepared, ProjectInfo]:
+    """The project loaded as its servers will load it, and what the results say of it."""
+    from djbench.project import database_note
+    from djbench.project_check import prepare
+    from djbench.results import ProjectInfo
+
+    prepared = prepare(found, variants)
+    info = ProjectInfo(
+        name=found.name,
+        file=str(found.file),
+        settings=found.project.settings,
+        entry_points={str(k): v for k, v in prepared.entry_points.items()},
+        database=database_note(database_url),
+    )
+    console.print(Text(f"project {info.name} (Django {prepared.django}): {info.database}"))
+    return prepared, info
+
+
+def _local(
+    scenario: Scenario,
+    out_dir: Path,
+    port: int,
+    stamp: str,
+    project: Prepared | None = None,
+    database_url: str | None = None,
+) -> tuple[Any, str, str]:
     from djbench.backends.local import LocalBackend
     from djbench.load.k6 import find_k6, k6_version
     from djbench.local.cpus import plan_cpus
@@ -153,7 +226,10 @@ def _local(scenario: Scenario, out_dir: Path, port: int, stamp: str) -> tuple[An
     k6 = find_k6()
     version = k6_version(k6)
     layout = plan_cpus()
-    backend = LocalBackend(scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp)
+    backend = LocalBackend(
+        scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp,
+        project=project, database_url=database_url,
+    )  # fmt: skip
     where = (
         f"server on CPU {layout.server_arg}, load and Postgres on CPU {layout.infra_arg}"
         f"{', 1-CPU quota' if backend.quota else ''}"
@@ -227,9 +303,12 @@ def serve(
             f"{DEFAULT_UPSTREAM_CLIENTS['async']} for async ones)"
         ),
     ] = None,
+    project: ProjectOpt = None,
+    database_url: DatabaseUrlOpt = None,
 ) -> None:
-    """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C."""
-    from benchapp.catalog import UPSTREAM_CLIENTS, WORKLOADS, client_kind
+    """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C. With
+    --project: the project's database and the variant serving the project."""
+    from benchapp.catalog import UPSTREAM_CLIENTS, client_kind
     from djbench.backends.local import LocalBackend
     from djbench.local.cpus import plan_cpus
     from djbench.plan import Setup
@@ -244,24 +323,43 @@ def serve(
             f"--client: {chosen.name} serves {kind} views; choose from: "
             f"{', '.join(UPSTREAM_CLIENTS[kind])}"
         )
+    if database_url is not None and project is None:
+        raise DjbenchError("--database-url is the database of a --project; give --project too")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = Path("results") / f"serve-{stamp}-{chosen.name}"
     scenario = Scenario(name="serve", seed_rows=seed_rows)
+    prepared = None
+    if project is not None:
+        found, scenario = _project_scenario(project, scenario, "serve")
+        if chosen.benchapp_only:
+            raise DjbenchError(
+                f"{chosen.name} differs from a standard variant only in benchapp's views; "
+                "a project serves its own"
+            )
+        prepared, _ = _prepare_project(found, [chosen], database_url)
     backend = LocalBackend(
-        scenario, out_dir=out_dir, layout=plan_cpus(), k6=Path("k6"), port=port, run_id=stamp
-    )
+        scenario, out_dir=out_dir, layout=plan_cpus(), k6=Path("k6"), port=port, run_id=stamp,
+        project=prepared, database_url=database_url,
+    )  # fmt: skip
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        console.print(Text(f"starting Postgres ({seed_rows} rows) and the stub API…"))
-        with backend.infrastructure(), backend.server(Setup(chosen, client)) as server:
+        what = (
+            "the project's database"
+            if prepared
+            else f"Postgres ({seed_rows} rows) and the stub API"
+        )
+        console.print(Text(f"starting {what}…"))
+        setup = Setup(chosen, client, calls_upstream=prepared is None)
+        with backend.infrastructure(), backend.server(setup) as server:
             console.print(
                 Text.assemble(
-                    (chosen.label, "green"),
-                    f" ({client} upstream) serves {server.url} (logs in {out_dir}/logs)",
+                    (setup.label, "green"), f" serves {server.url} (logs in {out_dir}/logs)"
                 )
             )
-            for w in WORKLOADS.values():
-                console.print(Text(f"  {w.method:<4} {server.url}{w.path(chosen.views)}"))
+            for name in scenario.workloads:
+                req = scenario.request(name)
+                path = req["path"].format(views=chosen.views)
+                console.print(Text(f"  {req['method']:<4} {server.url}{path}"))
             console.print(Text("Ctrl-C to stop."))
             while server.alive():
                 time.sleep(0.5)

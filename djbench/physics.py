@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from benchapp.catalog import WORKLOADS
 from djbench.results import DIRECT, Distance, Run, Step
 from djbench.scenario import Scenario
 
@@ -39,18 +38,19 @@ def floor_latency_s(
     once; ``db_round_trips`` to the database, one after the other). None for workloads whose
     time is not a wait."""
     base: float | None = None
-    if workload == "upstream":
+    benchapp = scenario.benchapp_workload(workload) is not None
+    if benchapp and workload == "upstream":
         base = max(scenario.upstream_delays_ms) / 1000
-    elif workload == "sleep":
+    elif benchapp and workload == "sleep":
         try:
             base = float(scenario.request("sleep")["query"]["ms"]) / 1000
         except (KeyError, ValueError):
             base = None
-    kind = WORKLOADS.get(workload)
+    kind = scenario.kind(workload)
     added = 0.0
-    if kind is not None and kind.touches_upstream and distance.upstream_rtt_ms:
+    if kind.touches_upstream and distance.upstream_rtt_ms:
         added += distance.upstream_rtt_ms / 1000
-    if kind is not None and kind.touches_db and distance.db_rtt_ms:
+    if kind.touches_db and distance.db_rtt_ms:
         added += max(1.0, db_round_trips) * distance.db_rtt_ms / 1000
     if base is None and not added:
         return None
@@ -110,8 +110,9 @@ def _cpu_budget(run: Run) -> float:
 def _database_slots(scenario: Scenario, workload: str, distance: Distance = DIRECT) -> int | None:
     """Requests that wait holding a pooled database connection, bounded by the pool:
     ``sleep?via=db``, and a database workload at a distance (each round trip holds it)."""
-    kind = WORKLOADS.get(workload)
-    if kind is not None and kind.touches_db and distance.db_rtt_ms:
+    if scenario.requests:
+        return None  # a project's pool (or persistent connections) is its settings' own
+    if scenario.kind(workload).touches_db and distance.db_rtt_ms:
         return scenario.db_pool.max_size
     if workload != "sleep" or scenario.request("sleep")["query"].get("via") != "db":
         return None
@@ -167,7 +168,7 @@ def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | Non
     floor = floor_latency_s(scenario, run.workload, run.distance, db_round_trips(run, step))
     if floor is None or floor <= 0 or step.model != "closed" or not step.concurrency:
         return None
-    cycle = floor + scenario.think_time_ms / 1000
+    cycle = floor + scenario.think_time_s(run.workload)
     light = light_load_cpu_ms(run)
     ceiling = _cpu_budget(run) * 1000 / light if light else None
     pool = _database_slots(scenario, run.workload, run.distance)
@@ -211,7 +212,9 @@ def _likely_limit(
         return f"{what}: the server's CPU is used up ({cost}{against})"
     if client and step.upstream is not None and step.concurrency:
         in_progress = (
-            step.concurrency * expected.floor_s / (expected.floor_s + scenario.think_time_ms / 1000)
+            step.concurrency
+            * expected.floor_s
+            / (expected.floor_s + scenario.think_time_s(run.workload))
         )
         want = min(in_progress, expected.slots or in_progress)
         want *= calls_in_flight(scenario, run.workload)
@@ -229,9 +232,9 @@ def _likely_limit(
                 f"{queued_s:.0f} s, past the {timeout_s:g} s request timeout, so requests time out "
                 "while queued and the server works on ones the client gave up"
             )
-    kind = WORKLOADS.get(run.workload)
+    kind = scenario.kind(run.workload)
     opened = step.db_path.connections if step.db_path is not None else 0
-    if kind is not None and kind.touches_db and run.distance.db_rtt_ms and opened:
+    if kind.touches_db and run.distance.db_rtt_ms and opened:
         # A pool still growing: each new connection costs its start-up's round trips at the
         # distance, and requests wait for it (remote-db's first step after a server start).
         return (
@@ -240,7 +243,7 @@ def _likely_limit(
             f"(they took {step.latency_ms.p50:,.0f} ms at the median against "
             f"{expected.floor_s * 1000:,.0f} ms of round trips)"
         )
-    if kind is not None and kind.touches_db and run.distance.db_rtt_ms:
+    if kind.touches_db and run.distance.db_rtt_ms:
         return (
             f"the database: requests took {step.latency_ms.p50:,.0f} ms at the median against "
             f"{expected.floor_s * 1000:,.0f} ms of round trips; its own time per query (or a "

@@ -8,12 +8,12 @@ import random
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from benchapp.catalog import WORKLOADS, client_kind
+from benchapp.catalog import client_kind
 from djbench.errors import DjbenchError
 from djbench.physics import floor_latency_s
-from djbench.results import DIRECT, Distance, Step, load_label
+from djbench.results import DIRECT, Distance, ProjectInfo, Step, load_label
 from djbench.scenario import Scenario, revalidate
-from djbench.variants import Variant, resolve_variants
+from djbench.variants import Variant, resolve_variants, standard_variants
 
 SEARCH_UP = 1.25
 SEARCH_FAR = 2.0
@@ -102,11 +102,15 @@ class Setup:
     """The upstream client of the variant's views' kind (``benchapp.catalog.UPSTREAM_CLIENTS``)."""
     distance: Distance = DIRECT
     """Round-trip times the latency proxies add between this server and Postgres / the stub."""
+    calls_upstream: bool = True
+    """Whether any workload of the plan calls the stub API; else the client plays no part."""
 
     @property
     def label(self) -> str:
-        """``uvicorn (aiohttp upstream)``, with its distance when it has one."""
-        text = f"{self.variant.label} ({self.client} upstream)"
+        """``uvicorn (aiohttp upstream)`` (the client only when some workload calls it), with
+        its distance when it has one."""
+        client = f" ({self.client} upstream)" if self.calls_upstream else ""
+        text = f"{self.variant.label}{client}"
         return text if self.distance == DIRECT else f"{text} at {self.distance.label}"
 
 
@@ -117,6 +121,8 @@ class Plan:
     scenario: Scenario
     variants: list[Variant]
     workloads: list[str]
+    project: ProjectInfo | None = None
+    """A team's project served in place of benchapp (its requests are the workloads)."""
 
     @property
     def closed_steps(self) -> list[LoadStep]:
@@ -136,12 +142,12 @@ class Plan:
 
         A variant's further clients are only started when some workload calls upstream.
         """
-        calls_upstream = any(WORKLOADS[w].touches_upstream for w in self.workloads)
+        calls_upstream = any(self.scenario.kind(w).touches_upstream for w in self.workloads)
         found = []
         for variant in self.variants:
             clients = self.scenario.upstream_clients.of(client_kind(variant.views))
             found += [
-                Setup(variant, c, d)
+                Setup(variant, c, d, calls_upstream)
                 for d in self.scenario.network.distances()
                 for c in (clients if calls_upstream else clients[:1])
             ]
@@ -153,7 +159,7 @@ class Plan:
         first = self.scenario.upstream_clients.of(client_kind(setup.variant.views))[0]
         if setup.client == first:
             return list(self.workloads)
-        return [w for w in self.workloads if WORKLOADS[w].touches_upstream]
+        return [w for w in self.workloads if self.scenario.kind(w).touches_upstream]
 
     @property
     def survey_steps(self) -> int:
@@ -283,8 +289,11 @@ def make_plan(
     variants: list[str] | None = None,
     workloads: list[str] | None = None,
     source: str = "scenario",
+    project: bool = False,
 ) -> Plan:
-    """Resolve names (command-line choices win over the scenario's) into a plan."""
+    """Resolve names (command-line choices win over the scenario's) into a plan; for a team's
+    ``project``, of variants that serve its own views (``Plan.project`` is set once it
+    loaded)."""
     try:
         chosen = resolve_variants(variants or scenario.variants or None)
     except DjbenchError as exc:
@@ -297,6 +306,12 @@ def make_plan(
         # Drawn once and stored with the scenario, so the results say which order ran.
         overrides["seed"] = random.SystemRandom().randrange(2**31)
     scenario = revalidate(scenario, overrides, "--workloads")
+    if project and (others := [v.name for v in chosen if v.benchapp_only]):
+        raise DjbenchError(
+            f"{'--variants' if variants else source + ': variants'}: {', '.join(others)} "
+            "differ from a standard variant only in benchapp's views; a project serves its "
+            f"own (choose from: {', '.join(standard_variants())})"
+        )
     return Plan(scenario=scenario, variants=chosen, workloads=names)
 
 
@@ -311,7 +326,7 @@ def _estimate(
     step: LoadStep, known: list[Step], scenario: Scenario, workload: str, distance: Distance
 ) -> tuple[float | None, float | None]:
     """Expected successful responses per second and seconds per request cycle of a step."""
-    think = scenario.think_time_ms / 1000
+    think = scenario.think_time_s(workload)
     ok = [k for k in known if k.status == "ok" and k.rps > 0]
     same = [k for k in ok if k.model == step.model and k.load_label == step.label]
     below = sorted(

@@ -37,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from djbench.errors import DjbenchError
 
-SCHEMA = "djbench/results/v4"
+SCHEMA = "djbench/results/v5"
+SCHEMA_V4 = "djbench/results/v4"
 SCHEMA_V3 = "djbench/results/v3"
 SCHEMA_V2 = "djbench/results/v2"
 SCHEMA_V1 = "djbench/results/v1"
@@ -278,6 +279,19 @@ class Fault(_Frozen):
     """The step's load label, when the fault was noticed after a step."""
 
 
+class ProjectInfo(_Frozen):
+    """A team's project, measured in place of benchapp (``djbench run --project``)."""
+
+    name: str
+    file: str
+    """Its ``djbench.yaml``."""
+    settings: str
+    entry_points: dict[str, str]
+    """The entry point each interface served (``wsgi``, ``asgi``)."""
+    database: str
+    """Whose database it used: the embedded one djbench prepared, or the team's own."""
+
+
 class Results(_Frozen):
     """One benchmark run: environment, the scenario as run, and every (variant, workload) run."""
 
@@ -290,6 +304,8 @@ class Results(_Frozen):
     runs: list[Run] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
     """Infrastructure faults that stopped the run: nothing measured after them counts."""
+    project: ProjectInfo | None = None
+    """The team's project the run measured; None: benchapp (every file before v5)."""
 
     def to_json(self) -> str:
         """Serialise with the contract's field names."""
@@ -320,17 +336,18 @@ def load_results(path: Path) -> Results:
     except json.JSONDecodeError as exc:
         raise DjbenchError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     schema = raw.get("schema") if isinstance(raw, dict) else None
-    if schema == SCHEMA_V1:
-        raw = upgrade_v3(upgrade_v2(upgrade_v1(raw)))
-    elif schema == SCHEMA_V2:
-        raw = upgrade_v3(upgrade_v2(raw))
-    elif schema == SCHEMA_V3:
-        raw = upgrade_v3(raw)
-    elif schema != SCHEMA:
-        raise DjbenchError(
-            f"{path}: unsupported results schema {schema!r} "
-            f"(expected {SCHEMA}, {SCHEMA_V3}, {SCHEMA_V2} or {SCHEMA_V1})"
-        )
+    upgrades = {
+        SCHEMA_V1: upgrade_v1,
+        SCHEMA_V2: upgrade_v2,
+        SCHEMA_V3: upgrade_v3,
+        SCHEMA_V4: upgrade_v4,
+    }
+    if schema != SCHEMA and schema not in upgrades:
+        known = ", ".join([SCHEMA, *reversed(upgrades)])
+        raise DjbenchError(f"{path}: unsupported results schema {schema!r} (expected {known})")
+    while schema != SCHEMA:
+        raw = upgrades[schema](raw)
+        schema = raw["schema"]
     try:
         return Results.model_validate(raw)
     except ValidationError as exc:
@@ -401,4 +418,9 @@ def upgrade_v2(raw: dict[str, Any]) -> dict[str, Any]:
 def upgrade_v3(raw: dict[str, Any]) -> dict[str, Any]:
     """A v3 document as v4: before the latency proxy every connection was direct, which is
     what a run without ``distance`` reads as."""
+    return {**raw, "schema": SCHEMA_V4}
+
+
+def upgrade_v4(raw: dict[str, Any]) -> dict[str, Any]:
+    """A v4 document as v5: every run before v5 measured benchapp (no ``project``)."""
     return {**raw, "schema": SCHEMA}

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Generic, Literal, Protocol
 
-from benchapp.catalog import WORKLOADS
 from djbench.analysis import leaders, searched_capacity, slo_load, slo_misses, summarize_run
 from djbench.backends.base import Backend, ServerT
 from djbench.backends.steps import NO_SUCCESS, failed_step
@@ -114,7 +113,7 @@ class ResultsWriter:
 
 def client_info(setup: Setup, scenario: Scenario, workload: str) -> ClientInfo | None:
     """The upstream client of a run, for workloads that call the stub API."""
-    if workload not in WORKLOADS or not WORKLOADS[workload].touches_upstream:
+    if not scenario.kind(workload).touches_upstream:
         return None
     return ClientInfo(
         name=setup.client,
@@ -206,7 +205,11 @@ def execute(
     in progress is stored as incomplete before each step, so KeyboardInterrupt (which
     propagates) loses nothing.
     """
-    progress.phase("preparing Postgres (seeded) and the stub API")
+    progress.phase(
+        "preparing the project's database"
+        if plan.project
+        else "preparing Postgres (seeded) and the stub API"
+    )
     with backend.infrastructure():
         writer = ResultsWriter(
             out_dir,
@@ -215,6 +218,7 @@ def execute(
                 started_at=now_iso(),
                 environment=environment(),
                 scenario=plan.scenario.resolved(),
+                project=plan.project,
             ),
             environment,
         )

@@ -6,11 +6,15 @@ Kubernetes Jobs: the same document is stored in ``results.json`` as run.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Protocol, get_args
+from urllib.parse import urlencode
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +28,7 @@ from benchapp.catalog import (
     UPSTREAM_CLIENTS,
     WORKLOADS,
     ClientKind,
+    Workload,
 )
 from djbench.errors import DjbenchError
 from djbench.results import Distance
@@ -168,6 +173,87 @@ class UpstreamClients(_Strict):
         return self.sync if kind == "sync" else self.async_
 
 
+JsonValue = dict[str, Any] | list[Any] | str | int | float | bool | None
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+"""A request's name: it names a workload in results, k6 tags and file names."""
+
+
+class NamedRequest(_Strict):
+    """One request of a team's project, a workload of its own (``djbench.yaml``)."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str
+    """The URL path on the server, e.g. ``/books/``; query parameters go in ``query``."""
+    query: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: JsonValue = None
+    """Sent as JSON (``Content-Type: application/json``), or as it is when it is a string
+    (give its ``Content-Type`` in ``headers``)."""
+    status: int = Field(default=200, ge=100, le=599)
+    """The status a correct answer has (verification and k6's checks)."""
+    contains: str | None = None
+    """Text a correct answer's body holds, checked once before the load."""
+    think_time_ms: float | None = Field(default=None, ge=0)
+    """Pause of each virtual user after this request; None: the scenario's ``think_time_ms``."""
+    database: bool = True
+    """Whether the request uses the database (capacity plans count its connections)."""
+    description: str = ""
+
+    @field_validator("path")
+    @classmethod
+    def _plain_path(cls, path: str) -> str:
+        if not path.startswith("/") or any(c in path for c in "?#{} "):
+            raise ValueError(
+                "a path starts with / and holds no query, fragment, space or braces "
+                "(query parameters go in `query`)"
+            )
+        return path
+
+    @property
+    def touches_db(self) -> bool:
+        """Whether the request uses the database."""
+        return self.database
+
+    @property
+    def touches_upstream(self) -> bool:
+        """A team's request never calls djbench's stub API."""
+        return False
+
+
+def _named(requests: dict[str, NamedRequest]) -> dict[str, NamedRequest]:
+    bad = [n for n in requests if not NAME.match(n)]
+    if bad:
+        raise ValueError(
+            f"{bad[0]!r} is not a name (lowercase letters, digits and '-', up to 40, "
+            "e.g. book-list)"
+        )
+    return requests
+
+
+NamedRequests = Annotated[dict[str, NamedRequest], AfterValidator(_named)]
+"""Requests by name: each name is a workload's, in results, k6 tags and file names."""
+
+
+class WorkloadKind(Protocol):
+    """What the harness needs to know of a workload, benchapp's or a team's request."""
+
+    @property
+    def touches_db(self) -> bool: ...
+
+    @property
+    def touches_upstream(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _Untouched:
+    touches_db: bool = False
+    touches_upstream: bool = False
+
+
+UNKNOWN_KIND: WorkloadKind = _Untouched()
+DEFAULT_HEALTH_PATH = "/healthz"
+
+
 class Scenario(_Strict):
     """Everything a run needs to know, from one validated file."""
 
@@ -223,19 +309,33 @@ class Scenario(_Strict):
     survey capacity until a rate fails, then bisecting); 0: no search, and no repeats."""
     seed: int | None = Field(default=None, ge=0)
     """Seed of the rounds' shuffled order; None draws one (recorded in the results)."""
+    requests: NamedRequests = Field(default_factory=dict)
+    """A team's project's named requests (``djbench run --project``): the workloads in place
+    of benchapp's; empty: benchapp's workloads."""
+    health_path: str = DEFAULT_HEALTH_PATH
+    """Where a started server is asked whether it is up: any answer below 500 says it is."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _requests_are_the_workloads(cls, raw: Any) -> Any:
+        # Named requests replace the catalog: by default every one of them is run.
+        if isinstance(raw, dict) and raw.get("requests") and "workloads" not in raw:
+            return {**raw, "workloads": list(raw["requests"])}
+        return raw
 
     @model_validator(mode="after")
     def _known_workloads(self) -> Scenario:
+        known = list(self.requests) or list(WORKLOADS)
+        kind = "request" if self.requests else "workload"
         for where, names in (
             ("workloads", self.workloads),
             ("slo", list(self.slo)),
             ("params", list(self.params)),
         ):
-            unknown = [n for n in names if n not in WORKLOADS]
+            unknown = [n for n in names if n not in known]
             if unknown:
                 raise ValueError(
-                    f"{where}: unknown workload {', '.join(unknown)}; "
-                    f"choose from: {', '.join(WORKLOADS)}"
+                    f"{where}: unknown {kind} {', '.join(unknown)}; choose from: {', '.join(known)}"
                 )
         if not self.workloads:
             raise ValueError("workloads: at least one workload is needed")
@@ -268,6 +368,34 @@ class Scenario(_Strict):
         request in flight making all its calls at once), so no pool limit shapes the result."""
         return self.upstream_connections or self.peak_in_flight * len(self.upstream_delays_ms)
 
+    def kind(self, workload: str) -> WorkloadKind:
+        """What the workload touches: the named request's, or benchapp's catalog entry (a
+        name neither knows, as in a results file of another version, touches nothing)."""
+        known = self.requests.get(workload) if self.requests else WORKLOADS.get(workload)
+        return known if known is not None else UNKNOWN_KIND
+
+    def benchapp_workload(self, workload: str) -> Workload | None:
+        """benchapp's catalog entry of a workload, None for a team's named request."""
+        return None if self.requests else WORKLOADS.get(workload)
+
+    def description_of(self, workload: str) -> str:
+        """One line on what a workload is: benchapp's catalog entry, or a named request's
+        method, path, expected status and description ("" for a name neither knows)."""
+        if not self.requests:
+            known = WORKLOADS.get(workload)
+            return known.description if known else ""
+        r = self.requests.get(workload)
+        if r is None:
+            return ""
+        query = f"?{urlencode(r.query)}" if r.query else ""
+        what = f"{r.method} {r.path}{query}, answering {r.status}"
+        return f"{what}: {r.description}" if r.description else what
+
+    def think_time_s(self, workload: str) -> float:
+        """Each virtual user's pause after a request of the workload."""
+        think = self.requests[workload].think_time_ms if self.requests else None
+        return (self.think_time_ms if think is None else think) / 1000
+
     def slo_for(self, workload: str) -> Slo:
         """The SLO that applies to one workload."""
         return self.slo.get(workload, self.default_slo)
@@ -278,24 +406,72 @@ class Scenario(_Strict):
         This is the document the k6 script reads: it needs nothing else from Python.
         """
         doc = self.model_dump(mode="json", by_alias=True)
-        doc["requests"] = {name: self.request(name) for name in WORKLOADS if name in self.workloads}
+        # A project's requests are all kept: its SLOs may name those this run left out.
+        names = list(self.requests) if self.requests else self.workloads
+        doc["requests"] = {name: self.request(name) for name in names}
         return doc
 
     def request(self, workload: str) -> dict[str, Any]:
         """The request k6 sends (and verification checks) for one workload: method, path
-        template with ``{views}``, query (the catalog's plus the scenario's ``params``), body."""
+        (benchapp's with a ``{views}`` placeholder), query (with the scenario's ``params``),
+        headers, body, the status a correct answer has and the pause after it."""
+        if self.requests:
+            r = self.requests[workload]
+            return {
+                **r.model_dump(mode="json"),
+                "query": {**r.query, **self.params.get(workload, {})},
+                "think_time_ms": self.think_time_ms if r.think_time_ms is None else r.think_time_ms,
+            }
         w = WORKLOADS[workload]
         return {
             "method": w.method,
             "path": f"/{{views}}/{workload}",
             "query": {**w.query, **self.params.get(workload, {})},
+            "headers": {},
             "body": w.body,
+            "status": 201 if w.method == "POST" else 200,
+            "contains": None,
+            "think_time_ms": self.think_time_ms,
+            "database": w.touches_db,
+            "description": w.description,
         }
 
 
-def _format_error(source: str, exc: ValidationError) -> str:
+def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a mapping at ``loc`` (inside ``model``) may hold; empty when not a model's."""
+    current: Any = model
+    for part in loc:
+        current = _model_or_items(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {(f.alias or n): f for n, f in current.model_fields.items()}
+            if str(part) not in fields:
+                return []
+            current = fields[str(part)].annotation
+        else:  # a dict's key or a list's index: into its items
+            args = get_args(current)
+            current = args[-1] if args else None
+    current = _model_or_items(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [(f.alias or n) for n, f in current.model_fields.items()]
+    return []
+
+
+def _model_or_items(annotation: Any) -> Any:
+    """``X | None`` as ``X``; anything else as it is."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if type(None) in get_args(annotation) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def format_error(source: str, exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line: the file, the field's dotted place and what is wrong there (for an unknown
+    key, the keys allowed there when ``model`` is the file's model)."""
     first = exc.errors()[0]
     message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        allowed = _keys_at(model, tuple(first["loc"][:-1])) if model is not None else []
+        message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
     where = ".".join(str(p) for p in first["loc"])
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{source}: {where + ': ' if where else ''}{message}{more}"
@@ -306,7 +482,7 @@ def revalidate(scenario: Scenario, overrides: dict[str, Any], source: str) -> Sc
     try:
         return Scenario.model_validate({**scenario.model_dump(by_alias=True), **overrides})
     except ValidationError as exc:
-        raise DjbenchError(_format_error(source, exc)) from exc
+        raise DjbenchError(format_error(source, exc)) from exc
 
 
 def parse_scenario(text: str, source: str) -> Scenario:
@@ -324,7 +500,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise DjbenchError(_format_error(source, exc)) from exc
+        raise DjbenchError(format_error(source, exc, Scenario)) from exc
 
 
 def load_scenario(path: Path) -> Scenario:

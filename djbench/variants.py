@@ -55,6 +55,12 @@ class Variant(BaseModel):
         return (self.interface == "wsgi") != (self.views == "sync")
 
     @property
+    def benchapp_only(self) -> bool:
+        """True when only benchapp's view flavors set this variant apart: it serves other
+        views than its interface's plain ones (sync for WSGI, async for ASGI)."""
+        return self.views != ("sync" if self.interface == "wsgi" else "async")
+
+    @property
     def label(self) -> str:
         """Human label: name plus a marker for crossed combinations."""
         return f"{self.name} (crossed)" if self.crossed else self.name

@@ -3,13 +3,49 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 from benchapp.catalog import WORKLOADS
+
+if TYPE_CHECKING:
+    from djbench.scenario import Scenario
 
 
 def expected_status(workload: str) -> int:
     """The status a correct answer has: 201 for the POST workload, 200 otherwise."""
     return 201 if WORKLOADS[workload].method == "POST" else 200
+
+
+def verify_answer(
+    scenario: Scenario,
+    workload: str,
+    where: str,
+    status: int,
+    content_type: str,
+    body: str,
+    *,
+    client: str | None = None,
+) -> str | None:
+    """None when the answer is right for the workload, else what was wrong, in one line: the
+    request's status and text (a team's named request), then benchapp's own checks."""
+    req = scenario.request(workload)
+    if status != req["status"]:
+        return f"verify: {where} answered {status} (expected {req['status']}): {body[:200]}"
+    if req["contains"] is not None and req["contains"] not in body:
+        return f"verify: {where} answered without {req['contains']!r}: {body[:200]}"
+    if scenario.benchapp_workload(workload) is None:
+        return None
+    return check_answer(workload, where, status, content_type, body, client=client)
+
+
+def encoded_body(request: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """The body a request sends and its headers: JSON with its content type, a string as it
+    is (its ``Content-Type`` among the request's headers); k6/bench.js sends the same."""
+    body = request["body"]
+    headers = dict(request["headers"])
+    if body is None or isinstance(body, str):
+        return body, headers
+    return json.dumps(body), {"Content-Type": "application/json", **headers}
 
 
 def check_answer(

@@ -58,18 +58,25 @@ const completed = new Counter(COMPLETED_METRIC);
 
 const request = step.request;
 const url = `${step.target}${request.path.replace('{views}', step.views)}${queryString(request.query)}`;
-const body = request.body === null ? null : JSON.stringify(request.body);
+// A string body goes as it is (its Content-Type among the request's headers), any other JSON
+// value as JSON: djbench.verify.encoded_body sends the same.
+const rawBody = typeof request.body === 'string';
+const body = request.body === null || rawBody ? request.body : JSON.stringify(request.body);
 const params = {
-  headers: body === null ? {} : { 'Content-Type': 'application/json' },
+  headers: {
+    ...(body === null || rawBody ? {} : { 'Content-Type': 'application/json' }),
+    ...request.headers,
+  },
   timeout: `${step.scenario.request_timeout_s}s`,
   tags: { name: `${step.workload}` },
 };
-const okStatus = request.method === 'POST' ? 201 : 200;
-const thinkS = step.scenario.think_time_ms / 1000;
+const okStatus = request.status;
+const thinkS = request.think_time_ms / 1000;
 
 export function setup() {
-  const res = http.get(`${step.target}/healthz`, { timeout: '10s' });
-  if (res.status !== 200) {
+  // Any answer below 500 says the server is up (a project may answer 404 or redirect there).
+  const res = http.get(`${step.target}${step.scenario.health_path}`, { timeout: '10s' });
+  if (res.status === 0 || res.status >= 500) {
     exec.test.abort(`target ${step.target} is not healthy: status ${res.status}`);
   }
   // Wall-clock start of the scenarios: the harness aligns its CPU samples to it.

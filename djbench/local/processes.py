@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -191,8 +191,20 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
-def wait_http(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
-    """Wait until ``url`` answers 200, or fail with the child's last output."""
+def answered(status: int) -> bool:
+    """A server under test is up once its health path answers anything below 500 (a team's
+    project may answer 404 or a redirect there)."""
+    return status < 500
+
+
+def wait_http(
+    url: str,
+    proc: ManagedProcess,
+    timeout: float = 60.0,
+    up: Callable[[int], bool] = lambda status: status == 200,
+) -> None:
+    """Wait until ``url`` answers a status ``up`` accepts (200 by default), or fail with the
+    child's last output."""
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
@@ -202,7 +214,7 @@ def wait_http(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
                     f"{url}:\n{proc.log_tail()}"
                 )
             with contextlib.suppress(httpx.HTTPError):
-                if client.get(url).status_code == 200:
+                if up(client.get(url).status_code):
                     return
             time.sleep(0.1)
     raise DjbenchError(

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import jinja2
 
-from benchapp.catalog import WORKLOADS
 from djbench.analysis import (
     KNEE_GAIN,
     MAX_DROPPED_FRACTION,
@@ -23,7 +22,7 @@ from djbench.analysis import (
 from djbench.physics import expected_rate
 from djbench.report.checks import counts_text, group_warnings
 from djbench.report.plots import DISTANCE_FIGURE, plot_files
-from djbench.results import DIRECT, Environment
+from djbench.results import DIRECT, Environment, ProjectInfo
 from djbench.scenario import Scenario, Slo
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -375,7 +374,7 @@ def template_environment() -> jinja2.Environment:
         HOW_TO_READ=HOW_TO_READ,
         group_warnings=group_warnings,
         counts_text=counts_text,
-        WORKLOADS=WORKLOADS,
+        entry_points_text=entry_points_text,
         slo_text=slo_text,
         step_rows=step_rows,
         knee_text=knee_text,
@@ -383,6 +382,12 @@ def template_environment() -> jinja2.Environment:
         environment_rest=environment_rest,
     )
     return env
+
+
+def entry_points_text(project: ProjectInfo) -> str:
+    """``wsgi: shop.wsgi:application, asgi: shop.asgi:application``."""
+    order = sorted(project.entry_points, key=lambda kind: kind != "wsgi")
+    return ", ".join(f"{kind}: {project.entry_points[kind]}" for kind in order)
 
 
 def render_markdown(analysis: Analysis, plots: Mapping[str, str] | None = None) -> str:

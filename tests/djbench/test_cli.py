@@ -19,6 +19,7 @@ from rich.console import Console
 from djbench import cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "bookshop"
 
 
 def djbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,10 +64,31 @@ def test_variant_names_for_scripts() -> None:
         (["run", "--profile", "huge"], "unknown profile 'huge'"),
         (["serve", "nope"], "unknown variant nope"),
         (["report", "/nonexistent/dir"], "no such file"),
+        (["run", "--project", "/nonexistent"], "--project takes a project's directory holding"),
+        (["run", "--database-url", "postgres://h/x"], "give --project too"),
+        (["serve", "uvicorn", "--database-url", "postgres://h/x"], "give --project too"),
+        (
+            ["run", "--project", str(EXAMPLE), "--variants", "uvicorn-s2a,uvicorn"],
+            "--variants: uvicorn-s2a differ from a standard variant only in benchapp's views",
+        ),
+        (["run", "--project", str(EXAMPLE), "--workloads", "cpu"], "unknown request cpu"),
+        (["serve", "uvicorn-raw", "--project", str(EXAMPLE)], "only in benchapp's views"),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], fragment: str) -> None:
     assert_one_line_error(djbench(*args), fragment)
+
+
+def test_a_broken_project_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "djbench.yaml").write_text(
+        "settings: shop.settings\nrequests:\n  home:\n    path: /\n    expect: 200\n"
+    )
+    done = djbench("run", "--project", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert_one_line_error(done, "requests.home.expect: unknown key; allowed here: method, path")
+    (tmp_path / "djbench.yaml").write_text("settings: shop.settings\nrequests: {home: {path: /}}")
+    done = djbench("run", "--project", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert_one_line_error(done, "settings shop.settings failed to load: ModuleNotFoundError")
+    assert not (tmp_path / "out").exists()  # nothing started, nothing written
 
 
 def test_malformed_scenario(tmp_path: Path) -> None:

@@ -193,7 +193,8 @@ def test_each_distance_is_a_setup_of_its_own_and_a_case_of_its_own() -> None:
     assert plan.cases == [("db-read", near), ("db-read", far), ("cpu", near), ("cpu", far)]
     # Each case has its own 2 leaders among its 3 candidates (and 1 contender slot).
     assert (plan.leader_slots, plan.contender_slots) == (4 * 2, 4 * 1)
-    assert plan.setups[1].label == "gunicorn-sync (requests upstream) at db +100 ms"
+    # No workload here calls upstream: the client plays no part and is not named.
+    assert plan.setups[1].label == "gunicorn-sync at db +100 ms"
     assert make_plan(parse_scenario("", "x"), ["uvicorn"]).setups[0].distance == DIRECT
 
 

@@ -22,9 +22,11 @@ from djbench.results import (
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_v4_round_trips(tmp_path: Path) -> None:
+def test_a_v4_file_reads_as_v5_and_round_trips(tmp_path: Path) -> None:
+    assert json.loads((FIXTURES / "results-small.json").read_text())["schema"].endswith("/v4")
     results = load_results(FIXTURES / "results-small.json")
-    assert results.schema_ == SCHEMA == "djbench/results/v4"
+    assert results.schema_ == SCHEMA == "djbench/results/v5"
+    assert results.project is None  # benchapp, as every run before v5
     again = load_results(write_results(results, tmp_path))
     assert again == results
     upstream = next(r for r in again.runs if r.variant == "uvicorn" and r.workload == "upstream")

@@ -134,7 +134,10 @@ def test_the_clients_profile_runs_every_client() -> None:
         ),
         ("upstream_clients: {sync: [httpx, httpx]}", "sync clients must not repeat"),
         ("upstream_clients: {sync: []}", "upstream_clients.sync: List should have at least 1"),
-        ("upstream_clients: {threads: [httpx]}", "upstream_clients.threads: Extra inputs"),
+        (
+            "upstream_clients: {threads: [httpx]}",
+            "upstream_clients.threads: unknown key; allowed here: sync, async",
+        ),
         ("upstream_connections: 0", "upstream_connections: Input should be greater than"),
     ],
 )

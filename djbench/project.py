@@ -1,0 +1,192 @@
+"""A team's own Django project under test (``djbench run --project``): its ``djbench.yaml``.
+
+The file names the project's settings module and (optionally) its entry points, the
+environment its settings read, how its database is prepared, and its named requests: the
+workloads in place of benchapp's. It is validated like a scenario, and the scenario it yields
+(``Project.apply``) carries the requests to k6 and into the results.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from djbench.errors import DjbenchError
+from djbench.scenario import NamedRequests, Scenario, Slo, format_error, revalidate
+
+PROJECT_FILE = "djbench.yaml"
+ENTRY_POINT = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+PLACEHOLDERS = (
+    "database_url", "db_host", "db_port", "db_name", "db_user", "db_password",
+    "secret_key", "allowed_hosts",
+)  # fmt: skip
+"""What ``env`` values may hold in braces, filled in by djbench for each server it starts."""
+DEFAULT_ENV = {"DATABASE_URL": "{database_url}"}
+"""The environment when the file gives none: the ``dj-database-url`` convention."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectDatabase(_Strict):
+    """How djbench prepares the embedded Postgres (not a database of the team's own)."""
+
+    migrate: bool = True
+    """Apply the project's migrations (``django migrate``) before the servers start."""
+    fixtures: list[str] = Field(default_factory=list)
+    """Fixtures loaded after the migrations (``django loaddata``), relative to the root."""
+    seed: list[str] = Field(default_factory=list)
+    """A command run after them in the project's root, e.g. ``[python, manage.py, seed]``."""
+
+
+class Project(_Strict):
+    """A validated ``djbench.yaml``: the project, its database, its named requests."""
+
+    name: str = ""
+    """Shown in reports; empty: the directory's name."""
+    settings: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
+    """The settings module (``DJANGO_SETTINGS_MODULE``)."""
+    wsgi: str | None = Field(default=None, pattern=ENTRY_POINT)
+    """The WSGI entry point (``module:callable``); None: found from the settings."""
+    asgi: str | None = Field(default=None, pattern=ENTRY_POINT)
+    """The ASGI entry point; None: ``<package>.asgi:application`` beside the settings."""
+    root: str = "."
+    """The directory the project's packages are imported from, relative to this file."""
+    env: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ENV))
+    """The servers' environment beyond ``DJANGO_SETTINGS_MODULE``, with placeholders."""
+    database: ProjectDatabase = Field(default_factory=ProjectDatabase)
+    health_path: str = Field(default="/", pattern=r"^/[^?# ]*$")
+    """Where djbench asks a started server whether it is up: any answer below 500 says so."""
+    requests: NamedRequests = Field(min_length=1)
+    slo: dict[str, Slo] = Field(default_factory=dict)
+    """Per-request SLO; others use the scenario's ``default_slo``."""
+
+    @field_validator("env")
+    @classmethod
+    def _known_placeholders(cls, env: dict[str, str]) -> dict[str, str]:
+        for key, value in env.items():
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc} (write a literal brace as {{{{ or }}}})") from exc
+            unknown = [f for f in fields if f not in PLACEHOLDERS]
+            if unknown:
+                raise ValueError(
+                    f"{key}: unknown placeholder {{{unknown[0]}}}; "
+                    f"choose from: {', '.join(PLACEHOLDERS)}"
+                )
+        return env
+
+    def apply(self, scenario: Scenario, source: str) -> Scenario:
+        """The scenario with this project's requests as its workloads (its load shape, its
+        default SLO), validated; ``source`` names the file in errors."""
+        if scenario.network.upstream_rtt_ms:
+            raise DjbenchError(
+                f"{source}: network.upstream_rtt_ms puts djbench's stub API at a distance; "
+                "a project calls its own services (keep db_rtt_ms only)"
+            )
+        known = set(self.requests)
+        slo = {**{k: v for k, v in scenario.slo.items() if k in known}, **self.slo}
+        return revalidate(
+            scenario,
+            {
+                "requests": {n: r.model_dump() for n, r in self.requests.items()},
+                "workloads": list(self.requests),
+                "health_path": self.health_path,
+                "slo": {k: v.model_dump() for k, v in slo.items()},
+                "params": {k: v for k, v in scenario.params.items() if k in known},
+            },
+            source,
+        )
+
+
+class ProjectDir(BaseModel):
+    """A project file as found on disk: the file, its project, and where it imports from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: Path
+    project: Project
+
+    @property
+    def root(self) -> Path:
+        """The directory the project's packages are imported from (and commands run in)."""
+        return (self.file.parent / self.project.root).resolve()
+
+    @property
+    def name(self) -> str:
+        """The project's name in reports."""
+        return self.project.name or self.file.parent.resolve().name
+
+
+def load_project(path: Path) -> ProjectDir:
+    """Read and validate a project's ``djbench.yaml`` (``path``: the file or its directory);
+    every problem is one line naming the file and the field."""
+    file = path / PROJECT_FILE if path.is_dir() else path
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise DjbenchError(
+            f"{file}: cannot read the project file ({exc.strerror}); --project takes a "
+            f"project's directory holding {PROJECT_FILE}, or that file"
+        ) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DjbenchError(f"{file}: not valid YAML{line}") from exc
+    if not isinstance(raw, dict):
+        raise DjbenchError(f"{file}: a project file must be a mapping of fields")
+    try:
+        project = Project.model_validate(raw)
+    except ValidationError as exc:
+        raise DjbenchError(format_error(str(file), exc, Project)) from exc
+    found = ProjectDir(file=file.resolve(), project=project)
+    if not found.root.is_dir():
+        raise DjbenchError(f"{file}: root: {found.root} is not a directory")
+    return found
+
+
+def database_values(url: str) -> dict[str, str]:
+    """The database placeholders' values from a postgres:// URL."""
+    parts = urlsplit(url)
+    return {
+        "database_url": url,
+        "db_host": parts.hostname or "",
+        "db_port": str(parts.port or 5432),
+        "db_name": parts.path.lstrip("/"),
+        "db_user": parts.username or "",
+        "db_password": parts.password or "",
+    }
+
+
+def render_env(env: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+    """The project's environment with its placeholders filled in."""
+    return {key: value.format(**values) for key, value in env.items()}
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, to print and record."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = quote(parts.username or "", safe="")
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return parts._replace(netloc=f"{user}:***@{host}{port}").geturl()
+
+
+def database_note(database_url: str | None) -> str:
+    """Whose database a project's run uses, as its results record it."""
+    if database_url is None:
+        return "embedded Postgres, created, migrated and seeded for this run"
+    return (
+        f"the team's own at {redacted(database_url)}: djbench did not create, migrate, seed "
+        "or reset it"
+    )
