@@ -81,3 +81,11 @@ def test_slots_say_how_many_requests_a_worker_holds(
     variant = load_variants()[name]
     assert variant.slots() == slots
     assert variant.slots(8) == with_override
+
+
+def test_only_benchapp_s_view_flavors_set_some_variants_apart() -> None:
+    variants = load_variants()
+    assert not any(variants[n].benchapp_only for n in standard_variants())
+    assert {n for n, v in variants.items() if v.benchapp_only} == {
+        "uvicorn-s2a", "uvicorn-raw", "uvicorn-syncviews", "gunicorn-gthread-asyncviews",
+    }  # fmt: skip

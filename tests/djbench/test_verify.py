@@ -42,3 +42,45 @@ def test_the_page_must_name_its_client_too() -> None:
     assert check_answer("page", where, 200, "text/html", page, client="requests") is None
     wrong = check_answer("page", where, 200, "text/html", page, client="httpx")
     assert wrong == "verify: GET /sync/page does not say it called upstream with 'httpx'"
+
+
+def test_a_named_request_is_checked_by_its_status_and_text() -> None:
+    from djbench.scenario import parse_scenario
+    from djbench.verify import verify_answer
+
+    scenario = parse_scenario(
+        "requests:\n  page: {path: /p/, contains: '<h1>'}\n  add: {method: POST, path: /a/, "
+        "status: 201, body: {x: 1}}\n",
+        "s.yaml",
+    )
+    assert verify_answer(scenario, "page", "GET /p/", 200, "text/html", "<h1>hi</h1>") is None
+    assert verify_answer(scenario, "page", "GET /p/", 500, "text/html", "boom") == (
+        "verify: GET /p/ answered 500 (expected 200): boom"
+    )
+    assert verify_answer(scenario, "page", "GET /p/", 200, "text/html", "<p>") == (
+        "verify: GET /p/ answered without '<h1>': <p>"
+    )
+    # Whatever the content type: benchapp's JSON checks are not a project's.
+    assert verify_answer(scenario, "add", "POST /a/", 201, "text/plain", "ok") is None
+
+
+def test_benchapp_workloads_keep_their_own_checks() -> None:
+    from djbench.scenario import load_profile
+    from djbench.verify import verify_answer
+
+    smoke = load_profile("smoke")
+    other = json.dumps({"workload": "sleep"})
+    assert "unexpected body" in (
+        verify_answer(smoke, "cpu", "x", 200, "application/json", other) or ""
+    )
+
+
+def test_bodies_go_as_json_or_as_given() -> None:
+    from djbench.verify import encoded_body
+
+    assert encoded_body({"body": {"a": 1}, "headers": {}}) == (
+        '{"a": 1}', {"Content-Type": "application/json"},
+    )  # fmt: skip
+    form = {"body": "a=1", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+    assert encoded_body(form) == ("a=1", form["headers"])
+    assert encoded_body({"body": None, "headers": {"X": "1"}}) == (None, {"X": "1"})
