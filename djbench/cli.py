@@ -28,6 +28,7 @@ from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS
 from djbench.errors import DjbenchError
 
 if TYPE_CHECKING:
+    from djbench.plan import Plan
     from djbench.project import ProjectDir
     from djbench.project_check import Prepared
     from djbench.results import ProjectInfo, Results
@@ -123,7 +124,9 @@ def run(
         found, chosen = _project_scenario(project, chosen, source)
     plan = make_plan(chosen, _split(variants), _split(workloads), source, project=bool(found))
     prepared = None
-    if found is not None:
+    if found is not None and backend == "kubernetes":
+        plan = dataclasses.replace(plan, project=_kubernetes_project(found, plan, database_url))
+    elif found is not None:
         prepared, info = _prepare_project(found, plan.variants, database_url)
         plan = dataclasses.replace(plan, project=info)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -137,7 +140,7 @@ def run(
     else:
         chosen_backend, k6v, where = _kubernetes(
             plan.scenario, out_dir, namespace, kube_context, k6_pods, k6_image, stamp,
-            helm_values or [],
+            helm_values or [], plan.project, found,
         )  # fmt: skip
     console.print(
         Text(
@@ -206,9 +209,40 @@ def _prepare_project(
         settings=found.project.settings,
         entry_points={str(k): v for k, v in prepared.entry_points.items()},
         database=database_note(database_url),
+        env=found.project.env,
     )
     console.print(Text(f"project {info.name} (Django {prepared.django}): {info.database}"))
     return prepared, info
+
+
+def _kubernetes_project(found: ProjectDir, plan: Plan, database_url: str | None) -> ProjectInfo:
+    """The project as its own image serves it on Kubernetes: nothing of it is loaded here,
+    so its entry points are given or Django's conventions."""
+    from djbench.project import database_note
+    from djbench.results import ProjectInfo
+
+    if database_url is not None:
+        raise DjbenchError(
+            "--database-url: on Kubernetes the project uses the cluster's Postgres (`task up`)"
+        )
+    other = [n for n, r in found.project.requests.items() if r.method not in ("GET", "POST")]
+    if other:
+        raise DjbenchError(
+            f"{found.file}: {other[0]}: on Kubernetes a request is verified through the API "
+            "server's proxy, which djbench drives with GET and POST only"
+        )
+    interfaces = {v.interface for v in plan.variants}
+    entry_points = found.project.conventional_entry_points()
+    info = ProjectInfo(
+        name=found.name,
+        file=str(found.file),
+        settings=found.project.settings,
+        entry_points={k: v for k, v in entry_points.items() if k in interfaces},
+        database=database_note(None, "kubernetes"),
+        env=found.project.env,
+    )
+    console.print(Text(f"project {info.name} in its own image: {info.database}"))
+    return info
 
 
 def _local(
@@ -252,14 +286,18 @@ def _kubernetes(
     k6_image: str,
     stamp: str,
     values: list[Path],
+    project: ProjectInfo | None = None,
+    found: ProjectDir | None = None,
 ) -> tuple[Any, str, str]:
     from djbench.backends.kubernetes import KubernetesBackend
     from djbench.kube import Kube
+    from djbench.project import prepare_commands
 
     kube = Kube(namespace, context)
     backend = KubernetesBackend(
         scenario, out_dir=out_dir, kube=kube, run_id=stamp, parallelism=k6_pods,
-        k6_image=k6_image, values=values,
+        k6_image=k6_image, values=values, project=project,
+        prepare=prepare_commands(found.project.database) if found else None,
     )  # fmt: skip
     return backend, k6_image, f"namespace {namespace}, {k6_pods} k6 pod(s) per step"
 
@@ -503,6 +541,13 @@ def plan_pods(
             if (unfit.workload, unfit.distance) == (case, distance):
                 line = f"  {unfit.label} cannot meet the SLO: {unfit.reason}"
                 console.print(Text(line), soft_wrap=True)
+    if plan.project is not None:
+        note = (
+            f"{plan.project.name} sizes its database connections in its own settings (—): "
+            "count them as connections per server thread or pool × pods; the values files "
+            "carry its settings, entry points and environment for its image"
+        )
+        console.print(Text(note), soft_wrap=True)
     console.print(
         Text(
             "pods are planned on the low end of each capacity's 95 % interval (a single "

@@ -44,6 +44,35 @@ class ProjectDatabase(_Strict):
     """A command run after them in the project's root, e.g. ``[python, manage.py, seed]``."""
 
 
+def prepare_commands(database: ProjectDatabase) -> list[list[str]]:
+    """The commands that prepare the project's database, in order, each run in the project's
+    root with its environment: the migrations, the fixtures, the seed command (locally, and
+    on Kubernetes in the variant chart's prepare Job)."""
+    commands = []
+    if database.migrate:
+        commands.append(["python", "-m", "django", "migrate", "--noinput"])
+    if database.fixtures:
+        commands.append(["python", "-m", "django", "loaddata", *database.fixtures])
+    if database.seed:
+        commands.append(list(database.seed))
+    return commands
+
+
+KUBERNETES_PLACEHOLDERS = {
+    "database_url": "$(DJBENCH_DATABASE_URL)",
+    "db_host": "$(DJBENCH_DB_HOST)",
+    "db_port": "$(DJBENCH_DB_PORT)",
+    "db_name": "$(DJBENCH_DB_NAME)",
+    "db_user": "$(DJBENCH_DB_USER)",
+    "db_password": "$(PGPASSWORD)",
+    "secret_key": "$(DJBENCH_SECRET_KEY)",
+    "allowed_hosts": "$(DJBENCH_ALLOWED_HOSTS)",
+}
+"""On Kubernetes each placeholder is a reference to a variable the variant chart defines
+before the project's own (``$(NAME)``, expanded by the kubelet): the password and the secret
+key stay in their Secrets, never in values."""
+
+
 class Project(_Strict):
     """A validated ``djbench.yaml``: the project, its database, its named requests."""
 
@@ -81,6 +110,15 @@ class Project(_Strict):
                     f"choose from: {', '.join(PLACEHOLDERS)}"
                 )
         return env
+
+    def conventional_entry_points(self) -> dict[str, str]:
+        """The entry points without loading the project (on Kubernetes it runs in its own
+        image): given, else ``wsgi`` / ``asgi`` modules beside the settings module."""
+        package = self.settings.rpartition(".")[0] or self.settings
+        return {
+            "wsgi": self.wsgi or f"{package}.wsgi:application",
+            "asgi": self.asgi or f"{package}.asgi:application",
+        }
 
     def apply(self, scenario: Scenario, source: str) -> Scenario:
         """The scenario with this project's requests as its workloads (its load shape, its
@@ -182,8 +220,10 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=f"{user}:***@{host}{port}").geturl()
 
 
-def database_note(database_url: str | None) -> str:
+def database_note(database_url: str | None, backend: str = "local") -> str:
     """Whose database a project's run uses, as its results record it."""
+    if backend == "kubernetes":
+        return "the cluster's Postgres (`task up`), prepared by the first variant's prepare Job"
     if database_url is None:
         return "embedded Postgres, created, migrated and seeded for this run"
     return (

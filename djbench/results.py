@@ -289,7 +289,9 @@ class ProjectInfo(_Frozen):
     entry_points: dict[str, str]
     """The entry point each interface served (``wsgi``, ``asgi``)."""
     database: str
-    """Whose database it used: the embedded one djbench prepared, or the team's own."""
+    """Whose database it used: the one djbench prepared, or the team's own."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """The servers' environment as its ``djbench.yaml`` gives it (placeholders unfilled)."""
 
 
 class Results(_Frozen):

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.analysis import RunSummary, Verdict, analyze, capacity_sample
 from djbench.backends.kubernetes.releases import server_values
 from djbench.errors import DjbenchError
 from djbench.helm_values import dump
 from djbench.plan import Setup
-from djbench.results import DIRECT, Distance, Results
+from djbench.results import DIRECT, Distance, ProjectInfo, Results
 from djbench.scenario import Scenario
 from djbench.stats import Estimate
 from djbench.variants import load_variants
@@ -90,6 +90,7 @@ class CapacityPlan:
     max_connections: int
     scenario: Scenario
     """The results' scenario (its pool and threads go into the values files)."""
+    project: ProjectInfo | None
     verdicts: tuple[Verdict, ...]
     plans: tuple[PodPlan, ...]
     unfit: tuple[Unfit, ...]
@@ -149,7 +150,9 @@ def plan_capacity(
             if estimate is None or estimate.low <= 0:
                 unfit.append(Unfit(*case, runs[0].label, _why_unfit(runs)))
                 continue
-            touches_db = _touches_db(verdict.workload)
+            # A team's project sizes its own pool in its settings: djbench does not know it.
+            scenario = analysis.scenario
+            touches_db = scenario.kind(verdict.workload).touches_db and not scenario.requests
             pods = pods_needed(target_rps, headroom, estimate.low)
             pool_max = pool.for_slots(runs[0].run.slots).max_size
             found.append(
@@ -175,6 +178,7 @@ def plan_capacity(
         headroom,
         max_connections,
         analysis.scenario,
+        results.project,
         analysis.verdicts,
         tuple(plans),
         tuple(unfit),
@@ -226,13 +230,6 @@ def _why_unfit(runs: list[RunSummary]) -> str:
             )
     failed = next((r.run.error for r in runs if r.run.error), None)
     return f"no step completed: {failed}" if failed else "no step completed"
-
-
-def _touches_db(workload: str) -> bool:
-    """Whether the workload's requests use the database (a workload djbench does not know,
-    a team's own request, is assumed to)."""
-    known = WORKLOADS.get(workload)
-    return True if known is None else known.touches_db
 
 
 def _cpu_budget(runs: list[RunSummary]) -> float:
@@ -291,9 +288,12 @@ def plan_rows(plan: CapacityPlan, workload: str, distance: Distance) -> list[tup
     return rows
 
 
-def plan_values(plan: PodPlan, scenario: Scenario) -> dict[str, Any]:
+def plan_values(
+    plan: PodPlan, scenario: Scenario, project: ProjectInfo | None = None
+) -> dict[str, Any]:
     """Values of charts/django-variant that deploy the plan: the measured server's settings
-    (``server_values``), its pods and their resources (requests = limits: Guaranteed QoS)."""
+    (``server_values``: a team's project's too), its pods and their resources (requests =
+    limits: Guaranteed QoS)."""
     variants = load_variants()
     if plan.variant not in variants:
         raise DjbenchError(f"variant {plan.variant} of the results is not defined here")
@@ -301,7 +301,7 @@ def plan_values(plan: PodPlan, scenario: Scenario) -> dict[str, Any]:
     client = plan.client or DEFAULT_UPSTREAM_CLIENTS[client_kind(variant.views)]
     resources = {"cpu": f"{plan.cpu:g}", "memory": f"{plan.memory_mib}Mi"}
     return {
-        **server_values(Setup(variant, client), scenario),
+        **server_values(Setup(variant, client), scenario, project),
         "replicas": plan.pods,
         "resources": {"requests": resources, "limits": dict(resources)},
     }
@@ -320,7 +320,7 @@ def write_values(plan: CapacityPlan, out_dir: Path) -> list[Path]:
             f"{plan.headroom:g}: {p.pods} pods of {p.planned_rps:,.1f} req/s each (the low end "
             f"of {p.capacity.text()})\n"
         )
-        path.write_text(head + dump(plan_values(p, plan.scenario)))
+        path.write_text(head + dump(plan_values(p, plan.scenario, plan.project)))
         written.append(path)
     return written
 

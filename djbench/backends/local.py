@@ -33,6 +33,7 @@ from djbench.local.processes import (
 from djbench.local.proxies import Proxy, latency_proxy, started
 from djbench.pathcheck import check_path, describe, local_pinger, path_connections
 from djbench.plan import LoadStep, Setup
+from djbench.project import prepare_commands
 from djbench.project_check import Prepared, project_env
 from djbench.proxystats import proxy_traffic
 from djbench.results import Distance, PathCheck, Step, UpstreamTraffic
@@ -160,13 +161,8 @@ class LocalBackend:
         with embedded_postgres(self.logs / "postgres.log", cpus=self.layout.infra_arg) as pg:
             self.postgres = pg
             self._env = self._project_env(pg.url())
-            database = project.found.project.database
-            if database.migrate:
-                self._manage("migrate", "--noinput")
-            if database.fixtures:
-                self._manage("loaddata", *database.fixtures)
-            if database.seed:
-                self._seed(database.seed)
+            for argv in prepare_commands(project.found.project.database):
+                self._prepare(argv)
             self._infra = [pg.process]
             try:
                 yield
@@ -177,11 +173,11 @@ class LocalBackend:
         assert self.project is not None
         return {**self._basic_env(), **project_env(self.project.found, database_url, self._secret)}
 
-    def _seed(self, argv: list[str]) -> None:
+    def _prepare(self, argv: list[str]) -> None:
         assert self.project is not None
-        log = self.logs / "seed.log"
+        log = self.logs / "prepare.log"
         status = ManagedProcess(
-            "the seed command",
+            f"`{' '.join(argv)}`",
             [_in_venv(argv[0]), *argv[1:]],
             log_path=log,
             env=self._env,
@@ -191,8 +187,8 @@ class LocalBackend:
         if status != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
             raise DjbenchError(
-                f"the seed command `{' '.join(argv)}` failed ({exit_status(status)}): "
-                f"{' | '.join(tail) or 'no output'}"
+                f"preparing the project's database: `{' '.join(argv)}` failed "
+                f"({exit_status(status)}): {' | '.join(tail) or 'no output'}"
             )
 
     @property
@@ -280,7 +276,6 @@ class LocalBackend:
             log_path=log,
             env=self._env,
             cpus=self.layout.infra_arg,
-            cwd=self.project.found.root if self.project else None,
         ).run(timeout=600)
         if status != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]

@@ -48,6 +48,11 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ("django-variant", "uvicorn", {"threads": 0}, ["/threads"]),
     ("django-variant", "uvicorn", {"replicas": 0}, ["/replicas"]),
     ("django-variant", "uvicorn", {"app": {"asgi": "team asgi"}}, ["/app/asgi"]),
+    ("django-variant", "uvicorn", {"settingsModule": "shop settings"}, ["/settingsModule"]),
+    ("django-variant", "uvicorn", {"healthPath": "up"}, ["/healthPath"]),
+    ("django-variant", "uvicorn", {"prepare": {"commands": [[]]}}, ["/prepare/commands/0"]),
+    ("django-variant", "uvicorn", {"prepare": {"commands": ["migrate"]}}, ["/prepare/commands/0"]),
+    ("django-variant", "uvicorn", {"prepare": {"command": [["x"]]}}, ["command"]),
     ("django-variant", "uvicorn", {"database": {"host": ""}}, ["/database/host"]),
     # postgres
     ("postgres", "postgres", {"image": {"repository": ""}}, ["/image/repository"]),

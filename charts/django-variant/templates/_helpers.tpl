@@ -187,3 +187,42 @@ before it (valueFrom the postgres Secret), so the password is never in a value o
 {{- printf "postgres://%s:$(PGPASSWORD)@%s:%v/%s" $db.user $db.host $db.port $db.name }}
 {{- if $query }}?{{ join "&" $query }}{{ end }}
 {{- end }}
+
+{{/*
+The container's environment (envFrom and env), the server's and the prepare Job's alike: the
+ConfigMap, the secrets, then extraEnv, which may refer to any of them as $(NAME).
+*/}}
+{{- define "django-variant.environment" -}}
+envFrom:
+  - configMapRef:
+      name: {{ include "django-variant.fullname" . }}
+env:
+  - name: PGPASSWORD
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.database.passwordSecret.name }}
+        key: {{ .Values.database.passwordSecret.key }}
+  - name: DJBENCH_DATABASE_URL
+    value: {{ include "django-variant.databaseUrl" . | quote }}
+  - name: DJBENCH_SECRET_KEY
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.secretKey.existingSecret | default (include "django-variant.fullname" .) }}
+        key: secret-key
+  {{- with .Values.extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+The prepare Job's labels: not the server's selector labels, so neither the Service, the
+PodMonitor nor djbench's pod lookups ever take its pod for the server.
+*/}}
+{{- define "django-variant.prepareLabels" -}}
+helm.sh/chart: {{ include "django-variant.chart" . }}
+app.kubernetes.io/name: {{ printf "%s-prepare" (include "django-variant.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: prepare
+app.kubernetes.io/part-of: djbench
+{{- end }}

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from benchapp.catalog import WORKLOADS
 from djbench.backends.kubernetes.k6_logs import merge_client_stats, summaries_from_logs
 from djbench.backends.kubernetes.promql import SCRAPE_INTERVAL_S, selector, usage_queries
 from djbench.backends.kubernetes.releases import (
@@ -59,11 +58,11 @@ from djbench.pathcheck import (
 )
 from djbench.plan import LoadStep, Setup
 from djbench.proxystats import NAMES, ProxyStats, proxy_traffic
-from djbench.results import PathCheck, Step, UpstreamTraffic
+from djbench.results import PathCheck, ProjectInfo, Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
-from djbench.verify import check_answer, expected_status
+from djbench.verify import encoded_body, verify_answer
 from latencyproxy.ping import PathName
 
 PLACEMENT_CONFIGMAP = "djbench-placement"
@@ -144,6 +143,8 @@ class KubernetesBackend:
         k6_image: str = "grafana/k6:1.1.0",
         prometheus: PrometheusRef | None = None,
         values: list[Path] | None = None,
+        project: ProjectInfo | None = None,
+        prepare: list[list[str]] | None = None,
     ) -> None:
         if scenario.duration_s < MIN_STEP_S:
             raise DjbenchError(
@@ -152,6 +153,10 @@ class KubernetesBackend:
                 "(use --profile kubernetes, or a scenario with a longer duration_s)"
             )
         self.scenario = scenario
+        self.project = project
+        """A team's project in its own image (``djbench run --project``), in place of benchapp."""
+        self._prepare = list(prepare or [])
+        """Commands that prepare its database: the first variant's prepare Job runs them."""
         self.out_dir = out_dir
         self.kube = kube
         self.run_id = run_id
@@ -242,12 +247,13 @@ class KubernetesBackend:
             paths, proxies = self._proxies(setup, stack)
             stack.callback(self._uninstall, release)
             self.kube.helm(
-                *variant_install_args(setup, self.scenario),
+                *variant_install_args(setup, self.scenario, self.project, self._prepare),
                 *self.values_args(VARIANT_CHART),
                 "--wait",
                 "--timeout",
-                "5m",
+                "35m" if self._prepare else "5m",  # the prepare Job's own deadline is 30 min
             )
+            self._prepare = []  # the database stays prepared for the variants after it
             url = f"http://{release}:{SERVER_PORT}"  # k6 runs in the same namespace
             yield KubeServer(
                 setup=setup, url=url, service=release, kube=self.kube,
@@ -306,12 +312,12 @@ class KubernetesBackend:
         return self.kube.service_get(release, PROXY_STATS_PORT, "/stats")
 
     def settle(self, server: KubeServer, timeout: float) -> bool:
-        """Wait until /healthz answers promptly through the API server's proxy."""
+        """Wait until the health path answers promptly through the API server's proxy."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             started = time.monotonic()
             try:
-                self.kube.service_get(server.service, SERVER_PORT, "/healthz")
+                self.kube.service_get(server.service, SERVER_PORT, self.scenario.health_path)
             except DjbenchError:
                 return False
             # The proxy hop adds its own latency: a backlogged server takes far longer.
@@ -324,20 +330,21 @@ class KubernetesBackend:
         req = self.scenario.request(workload)
         query = urllib.parse.urlencode(req["query"])
         path = req["path"].format(views=server.variant.views) + (f"?{query}" if query else "")
-        # The proxy answers 2xx bodies only (an error status fails the kubectl call).
-        status = expected_status(workload)
+        # The proxy answers 2xx bodies only (an error status fails the kubectl call), so a
+        # body means the status the request expects.
+        sent, _ = encoded_body(req)
         try:
             if req["method"] == "POST":
-                body = self.kube.service_post(
-                    server.service, SERVER_PORT, path, json.dumps(req["body"])
-                )
+                body = self.kube.service_post(server.service, SERVER_PORT, path, sent or "")
             else:
                 body = self.kube.service_get(server.service, SERVER_PORT, path)
         except DjbenchError as exc:
             return f"verify: {req['method']} {path} failed: {exc}"
         kind = "application/json" if body.lstrip().startswith("{") else "text/html"
         where = f"{req['method']} {path}"
-        return check_answer(workload, where, status, kind, body, client=server.setup.client)
+        return verify_answer(
+            self.scenario, workload, where, req["status"], kind, body, client=server.setup.client
+        )
 
     def measure(self, server: KubeServer, workload: str, step: LoadStep) -> Step:
         """One k6 Job; client numbers from its pods' summaries, the server's CPU and memory
@@ -370,7 +377,7 @@ class KubernetesBackend:
             parts = [parse_summary(doc, warmup_s, duration_s) for doc in summaries_from_logs(logs)]
             stats = merge_client_stats(parts)
             upstream = None
-            if WORKLOADS[workload].touches_upstream and self._stub_counts:
+            if self.scenario.kind(workload).touches_upstream and self._stub_counts:
                 # The stub's count is bookkeeping: without it the step's numbers still stand.
                 with contextlib.suppress(DjbenchError):
                     upstream = self._stub_traffic(stats.window_start, stats.window_end)

@@ -12,7 +12,8 @@ from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.kube import REPO
 from djbench.load import contract
 from djbench.plan import LoadStep, Setup
-from djbench.results import Distance
+from djbench.project import KUBERNETES_PLACEHOLDERS, render_env
+from djbench.results import Distance, ProjectInfo
 from djbench.scenario import Scenario
 from djbench.variants import Variant
 from latencyproxy.ping import PathName
@@ -50,15 +51,30 @@ def variant_release(variant: Variant) -> str:
     return variant.name
 
 
-def server_values(setup: Setup, scenario: Scenario) -> dict[str, Any]:
+def server_values(
+    setup: Setup, scenario: Scenario, project: ProjectInfo | None = None
+) -> dict[str, Any]:
     """The variant chart's values that make its server the one measured: the variant, its
-    database pool, its upstream clients and their pool, its threads (a capacity plan's values
-    file carries the same)."""
+    database pool, its upstream clients and their pool, its threads; for a team's project,
+    its settings, entry points, health path and environment (a capacity plan's values file
+    carries the same)."""
     variant = setup.variant
+    values: dict[str, Any] = {"variant": variant.name}
+    if scenario.threads:
+        values["threads"] = scenario.threads
+    if project is not None:
+        env = render_env(project.env, KUBERNETES_PLACEHOLDERS)
+        return values | {
+            "settingsModule": project.settings,
+            "app": dict(project.entry_points),
+            "healthPath": scenario.health_path,
+            "extraEnv": [{"name": name, "value": value} for name, value in env.items()],
+            # The project serves no /metrics of benchapp's; CPU comes from cAdvisor anyway.
+            "podMonitor": {"enabled": False},
+        }
     pool = scenario.db_pool.for_slots(variant.slots(scenario.threads))
     clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(variant.views): setup.client}
-    values: dict[str, Any] = {
-        "variant": variant.name,
+    return values | {
         "database": {
             "pool": {"min": pool.min_size, "max": pool.max_size, "timeoutSeconds": pool.timeout_s}
         },
@@ -68,9 +84,6 @@ def server_values(setup: Setup, scenario: Scenario) -> dict[str, Any]:
             "connections": scenario.upstream_pool_size,
         },
     }
-    if scenario.threads:
-        values["threads"] = scenario.threads
-    return values
 
 
 def set_json_args(values: dict[str, Any], prefix: str = "") -> list[str]:
@@ -84,12 +97,19 @@ def set_json_args(values: dict[str, Any], prefix: str = "") -> list[str]:
     return args
 
 
-def variant_install_args(setup: Setup, scenario: Scenario) -> list[str]:
+def variant_install_args(
+    setup: Setup,
+    scenario: Scenario,
+    project: ProjectInfo | None = None,
+    prepare: list[list[str]] | None = None,
+) -> list[str]:
     """``helm`` arguments that install one variant (``upgrade --install``, idempotent): the
-    measured server, the stub API's delays, the latency proxies its distance names."""
+    measured server, the stub API's delays, the latency proxies its distance names; with
+    ``prepare``, the commands its prepare Job runs once the server is ready."""
     return [
         "upgrade", "--install", variant_release(setup.variant), str(CHARTS / VARIANT_CHART),
-        *set_json_args(server_values(setup, scenario)),
+        *set_json_args(server_values(setup, scenario, project)),
+        "--set-json", f"prepare.commands={json.dumps(prepare or [])}",
         # One pod is the unit measured, whatever a cluster values file says (--set wins).
         "--set-json", "replicas=1",
         "--set-json", f"upstream.delaysMs={json.dumps(scenario.upstream_delays_ms)}",

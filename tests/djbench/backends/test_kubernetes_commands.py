@@ -344,3 +344,33 @@ def test_a_variant_is_measured_as_one_pod_whatever_the_cluster_values_say(
     args = [*variant_install_args(setup, load_profile("smoke")), "--values", str(values)]
     deployment = next(o for o in _template(helm, args) if o["kind"] == "Deployment")
     assert deployment["spec"]["replicas"] == 1
+
+
+def test_a_project_s_first_variant_prepares_its_database_at_a_distance_too(helm: Path) -> None:
+    from djbench.project import load_project, prepare_commands
+    from djbench.results import ProjectInfo
+
+    found = load_project(Path(__file__).parents[3] / "examples" / "bookshop")
+    scenario = found.project.apply(load_profile("kubernetes"), "x")
+    info = ProjectInfo(
+        name="bookshop", file=str(found.file), settings="bookshop.settings",
+        entry_points=found.project.conventional_entry_points(), database="x",
+        env=found.project.env,
+    )  # fmt: skip
+    setup = Setup(load_variants()["granian"], "aiohttp", Distance(db_rtt_ms=20), False)
+    commands = prepare_commands(found.project.database)
+    objects = _template(helm, variant_install_args(setup, scenario, info, commands))
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    argv = [*container.get("command", []), *container.get("args", [])]
+    assert argv == setup.variant.command("0.0.0.0", 8000, app="bookshop.asgi:application")  # noqa: S104
+    env = _env(container, objects)
+    # The project's DATABASE_URL is the variant's: through the proxy at this distance.
+    assert env["DATABASE_URL"] == "$(DJBENCH_DATABASE_URL)"
+    assert "@latencyproxy-db:5432/" in env["DJBENCH_DATABASE_URL"]
+    assert env["DJBENCH_DB_HOST"] == "latencyproxy-db"
+    job = next(o for o in objects if o["kind"] == "Job")
+    assert job["metadata"]["name"] == "granian-prepare"
+    # The variants after the first find the database prepared: no Job.
+    later = _template(helm, variant_install_args(setup, scenario, info, []))
+    assert not [o for o in later if o["kind"] == "Job"]
