@@ -204,6 +204,14 @@ def database_values(url: str) -> dict[str, str]:
     }
 
 
+def with_address(url: str, host: str, port: int) -> str:
+    """A database URL pointing at another host and port (a latency proxy), its user,
+    password, database and options kept."""
+    parts = urlsplit(url)
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{userinfo}{at}{host}:{port}").geturl()
+
+
 def render_env(env: dict[str, str], values: dict[str, str]) -> dict[str, str]:
     """The project's environment with its placeholders filled in."""
     return {key: value.format(**values) for key, value in env.items()}

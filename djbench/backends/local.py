@@ -9,7 +9,7 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -33,7 +33,7 @@ from djbench.local.processes import (
 from djbench.local.proxies import Proxy, latency_proxy, started
 from djbench.pathcheck import check_path, describe, local_pinger, path_connections
 from djbench.plan import LoadStep, Setup
-from djbench.project import prepare_commands
+from djbench.project import database_values, prepare_commands, with_address
 from djbench.project_check import Prepared, project_env
 from djbench.proxystats import proxy_traffic
 from djbench.results import Distance, PathCheck, Step, UpstreamTraffic
@@ -207,11 +207,18 @@ class LocalBackend:
             (c for p in [*self._infra, *self._proxies] if (c := p.exit_cause()) is not None), None
         )
 
+    def _db_url(self) -> str:
+        """The database the servers use: the team's own, or the embedded one."""
+        if self.database_url is not None:
+            return self.database_url
+        assert self.postgres is not None, "infrastructure() first"
+        return self.postgres.url()
+
     def _proxies_for(self, distance: Distance) -> list[Proxy]:
         """A latency proxy (not yet started) for each side the distance names."""
-        assert self.postgres is not None, "infrastructure() first"
+        db = database_values(self._db_url())
         sides: list[tuple[PathName, float | None, tuple[str, int]]] = [
-            ("db", distance.db_rtt_ms, (self.postgres.host, self.postgres.port)),
+            ("db", distance.db_rtt_ms, (db["db_host"], int(db["db_port"]))),
             ("upstream", distance.upstream_rtt_ms, (HOST, self.stub_port)),
         ]
         jitter = self.scenario.network.jitter_ms
@@ -223,14 +230,13 @@ class LocalBackend:
 
     def _routes(self, proxies: list[Proxy]) -> dict[str, str]:
         """The server's environment pointing at the proxies instead of their targets."""
-        assert self.postgres is not None, "infrastructure() first"
         env = {}
         for proxy in proxies:
             host, port = proxy.address
             if proxy.path == "db" and self.project is not None:
-                env = self._project_env(replace(self.postgres, host=host, port=port).url())
+                env = self._project_env(with_address(self._db_url(), host, port))
             elif proxy.path == "db":
-                env["DJBENCH_DATABASE_URL"] = replace(self.postgres, host=host, port=port).url()
+                env["DJBENCH_DATABASE_URL"] = with_address(self._db_url(), host, port)
             else:
                 env["DJBENCH_STUB_URL"] = f"http://{host}:{port}"
         return env

@@ -174,3 +174,13 @@ def test_a_database_url_is_recorded_without_its_password() -> None:
     note = database_note("postgres://u:pw@db/x")
     assert "pw" not in note and "did not create, migrate, seed or reset it" in note
     assert database_note(None).startswith("embedded Postgres")
+
+
+def test_a_database_url_can_point_at_a_proxy() -> None:
+    from djbench.project import with_address
+
+    url = "postgres://djbench:p%40ss@127.0.0.1:5433/djbench?sslmode=disable"
+    assert with_address(url, "127.0.0.1", 9999) == (
+        "postgres://djbench:p%40ss@127.0.0.1:9999/djbench?sslmode=disable"
+    )
+    assert with_address("postgres://db/x", "h", 1) == "postgres://h:1/x"

@@ -105,3 +105,74 @@ def test_an_endpoint_that_answers_500_fails_its_run_and_the_rest_go_on(tmp_path:
         assert failed.error is not None
         assert failed.error.startswith("verify: GET http://127.0.0.1:18792/boom/ answered 500")
         assert by[variant, "book-list"].status == "ok"
+
+
+def test_the_team_s_own_database_is_used_as_it_is(tmp_path: Path) -> None:
+    from djbench.local.postgres import embedded_postgres
+
+    with embedded_postgres(tmp_path / "theirs.log") as pg:
+        url = pg.url()
+        # The team's database, migrated and seeded by the team (here: by hand, beforehand).
+        env = {
+            **os.environ, "DATABASE_URL": url, "BOOKSHOP_SECRET_KEY": "x", "PYTHONPATH": "",
+            "DJANGO_SETTINGS_MODULE": "bookshop.settings",
+        }  # fmt: skip
+        for argv in (
+            ["migrate", "--noinput"],
+            ["loaddata", "shelf/fixtures/authors.json"],
+            ["seed_books", "--books", "50"],
+        ):
+            done = subprocess.run(
+                [sys.executable, "manage.py", *argv], cwd=EXAMPLE, env=env,
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        out = tmp_path / "out"
+        ran = subprocess.run(
+            [sys.executable, "-m", "djbench", "run", "--project", str(EXAMPLE), "--profile",
+             "smoke", "--variants", "gunicorn-gthread", "--workloads", "book-list",
+             "--out", str(out), "--port", "18793"],
+            cwd=REPO, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+            env={**os.environ, "COLUMNS": "200", "DJBENCH_PROJECT_DATABASE_URL": url},
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+        results = load_results(out)
+        assert results.project is not None
+        assert "did not create, migrate, seed or reset it" in results.project.database
+        assert "did not create, migrate, seed or reset it" in ran.stdout
+        assert [r.status for r in results.runs] == ["ok"]
+        # The team's rows, untouched: 50 books, not the project file's 5,000 seed.
+        count = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c",
+             "from shelf.models import Book; print(Book.objects.count())"],
+            cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert count.stdout.strip().splitlines()[-1] == "50", count.stdout + count.stderr
+        # Its password is in no file of the run.
+        for path in out.rglob("*"):
+            if path.is_file():
+                assert pg.password not in path.read_text(errors="replace"), path
+
+
+def test_the_project_at_a_distance_from_its_database(tmp_path: Path) -> None:
+    scenario = tmp_path / "far.yaml"
+    scenario.write_text(
+        "name: far\nwarmup_s: 0.5\nduration_s: 1.5\nrequest_timeout_s: 5\n"
+        "closed: {concurrency: [8]}\nnetwork: {db_rtt_ms: [20]}\n"
+    )
+    out = tmp_path / "out"
+    done = run(
+        [sys.executable, "-m", "djbench", "run", "--project", str(EXAMPLE), "--scenario",
+         str(scenario), "--variants", "gunicorn-gthread", "--workloads", "book-list",
+         "--out", str(out), "--port", "18794"],
+        REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (run_,) = load_results(out).runs
+    assert run_.status == "ok", run_.error
+    step = run_.steps[0]
+    assert step.db_path is not None and step.db_path.round_trips > 0
+    # Physics: each request waits its round trips to the database, 20 ms each, one after
+    # the other (the proxy counted them).
+    per_request = step.db_path.round_trips / step.requests
+    assert step.latency_ms.p50 >= 0.9 * 20 * per_request, (step.latency_ms, per_request)
