@@ -129,12 +129,15 @@ class Project(_Strict):
                 "a project calls its own services (keep db_rtt_ms only)"
             )
         known = set(self.requests)
+        # On each server, requests that read run before those that may write (all but GET):
+        # no read measures rows an earlier write of the same server added.
+        order = sorted(self.requests, key=lambda n: self.requests[n].method != "GET")
         slo = {**{k: v for k, v in scenario.slo.items() if k in known}, **self.slo}
         return revalidate(
             scenario,
             {
-                "requests": {n: r.model_dump() for n, r in self.requests.items()},
-                "workloads": list(self.requests),
+                "requests": {n: self.requests[n].model_dump() for n in order},
+                "workloads": order,
                 "health_path": self.health_path,
                 "slo": {k: v.model_dump() for k, v in slo.items()},
                 "params": {k: v for k, v in scenario.params.items() if k in known},

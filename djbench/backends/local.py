@@ -21,7 +21,12 @@ from djbench.collectors import Sampler
 from djbench.errors import DjbenchError
 from djbench.load.k6 import StepTarget, k6_process, wait_k6
 from djbench.local.cpus import CpuLayout, cpu_quota, quota_supported, throttled_s
-from djbench.local.postgres import PostgresInfo, embedded_postgres
+from djbench.local.postgres import (
+    PostgresInfo,
+    embedded_postgres,
+    keep_prepared,
+    restore_prepared,
+)
 from djbench.local.processes import (
     ManagedProcess,
     answered,
@@ -163,6 +168,7 @@ class LocalBackend:
             self._env = self._project_env(pg.url())
             for argv in prepare_commands(project.found.project.database):
                 self._prepare(argv)
+            keep_prepared(pg)
             self._infra = [pg.process]
             try:
                 yield
@@ -308,6 +314,10 @@ class LocalBackend:
         """Start one variant on the server CPU (and quota), wait for /healthz, then stop it."""
         variant = setup.variant
         app = self.project.entry_points[variant.interface] if self.project else None
+        if self.project is not None and self.postgres is not None:
+            # A team's requests may write what others read: every server starts from the
+            # database as prepared, whatever the servers before it wrote.
+            restore_prepared(self.postgres)
         argv = variant.command(HOST, self.port, threads=self.scenario.threads, app=app)
         argv[0] = _in_venv(argv[0])
         ensure_port_free(HOST, self.port, variant.name)

@@ -190,6 +190,33 @@ def embedded_postgres(
         shutil.rmtree(work, ignore_errors=True)
 
 
+PREPARED = f"{DATABASE}_prepared"
+"""The database as prepared (migrated, seeded), kept as a template to start again from."""
+
+
+def keep_prepared(pg: PostgresInfo) -> None:
+    """Keep the database as it is now (nothing may be connected to it) as a template."""
+    _admin(pg, f'CREATE DATABASE "{PREPARED}" TEMPLATE "{DATABASE}"')
+
+
+def restore_prepared(pg: PostgresInfo) -> None:
+    """The database again as ``keep_prepared`` kept it: what earlier requests wrote is gone
+    (a copy of the template's files; nothing may be connected to it)."""
+    _admin(pg, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    _admin(pg, f'CREATE DATABASE "{DATABASE}" TEMPLATE "{PREPARED}"')
+
+
+def _admin(pg: PostgresInfo, sql: str) -> None:
+    try:
+        with psycopg.connect(
+            host=pg.host, port=pg.port, user=ROLE, password=pg.password, dbname="postgres",
+            autocommit=True, connect_timeout=10,
+        ) as conn:  # fmt: skip
+            conn.execute(sql.encode())  # names are ours, never user input
+    except psycopg.Error as exc:
+        raise DjbenchError(f"Postgres: {sql.split(' TEMPLATE')[0]} failed: {exc}") from exc
+
+
 def crash_restart(log: str) -> str | None:
     """The crash behind a restart of every server process in a Postgres log, if it holds one:
     ``client backend (PID 5160) was terminated by signal 9: Killed``."""

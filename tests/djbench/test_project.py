@@ -184,3 +184,15 @@ def test_a_database_url_can_point_at_a_proxy() -> None:
         "postgres://djbench:p%40ss@127.0.0.1:9999/djbench?sslmode=disable"
     )
     assert with_address("postgres://db/x", "h", 1) == "postgres://h:1/x"
+
+
+def test_on_each_server_reads_run_before_writes(tmp_path: Path) -> None:
+    text = (
+        "settings: shop.settings\nrequests:\n"
+        "  buy: {method: POST, path: /buy/, status: 201}\n"
+        "  home: {path: /}\n"
+        "  drop: {method: DELETE, path: /cart/}\n"
+        "  cart: {path: /cart/}\n"
+    )
+    scenario = load_project(write(tmp_path, text)).project.apply(load_profile("smoke"), "x")
+    assert scenario.workloads == ["home", "cart", "buy", "drop"]

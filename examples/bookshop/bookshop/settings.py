@@ -37,23 +37,27 @@ TEMPLATES = [
 ]
 
 
-def _database(url: str) -> dict[str, object]:
+def _database(url: str, pool: bool) -> dict[str, object]:
     """DATABASES["default"] from a postgres:// URL (what dj-database-url does)."""
     parts = urlsplit(url)
-    return {
+    database: dict[str, object] = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": parts.path.lstrip("/"),
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or 5432),
-        # Persistent connections, one per thread, checked before reuse.
-        "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
     }
+    if pool:
+        # psycopg's pool (Django 5.1+), shared by every thread of the process.
+        return {**database, "OPTIONS": {"pool": {"min_size": 2, "max_size": 16}}}
+    # Persistent connections, one per thread, checked before reuse.
+    return {**database, "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}
 
 
-DATABASES = {"default": _database(os.environ["DATABASE_URL"])}
+DATABASES = {
+    "default": _database(os.environ["DATABASE_URL"], os.environ.get("BOOKSHOP_DB_POOL") == "1")
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,3 +59,51 @@ def test_a_killed_backend_or_postmaster_is_a_fault(tmp_path: Path) -> None:
         while pg.process.running() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pg.fault() == "Postgres exited with signal 9 (SIGKILL)"
+
+
+def test_every_server_can_start_from_the_database_as_prepared(tmp_path: Path) -> None:
+    from djbench.local.postgres import keep_prepared, restore_prepared
+
+    with embedded_postgres(tmp_path / "pg.log") as pg:
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE t (x int)")
+            conn.execute("INSERT INTO t VALUES (1), (2)")
+        keep_prepared(pg)
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            conn.execute("INSERT INTO t SELECT generate_series(1, 100)")
+            # A connection still open (a server's pool) does not stop the restore.
+            restore_prepared(pg)
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            count = conn.execute("SELECT count(*) FROM t").fetchone()
+        assert count == (2,)
+
+
+def test_binaries_a_private_directory_hides_from_postgres_s_user_run_from_a_copy(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from djbench.local import postgres
+
+    if os.geteuid() != 0:
+        return  # only root hands Postgres to another user
+    # A virtual environment under a 0700 directory, as /root or pytest's tmp_path are.
+    private = tmp_path / "private"
+    site = private / "site-packages"
+    real = postgres._bin_dir()
+    for part in (real.parent, real.parents[2] / "embedded_postgres.libs"):
+        shutil.copytree(part, site / part.relative_to(real.parents[2]), symlinks=True)
+    private.chmod(0o700)
+    work = Path(tempfile.mkdtemp(prefix="djbench-pg-test-"))
+    try:
+        work.chmod(0o755)
+        user = postgres._prepare_system_user()
+        found = postgres._reachable(site / real.relative_to(real.parents[2]), user, work)
+        assert found.is_relative_to(work)
+        done = subprocess.run(
+            [str(found / "postgres"), "--version"], user=user, capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0 and "PostgreSQL" in done.stdout, done.stderr
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
