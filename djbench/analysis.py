@@ -59,6 +59,7 @@ WarningKind = Literal[
     "load-saturation",
     "proxy-saturation",
     "infra-bound",
+    "db-refused",
     "physics",
     "cpu-sources",
     "repeats",
@@ -551,6 +552,14 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
         warn("failed-run", None, f"run failed: {run.error or 'no error recorded'}")
     for step in run.steps:
         load = step.load_label
+        if step.db_refused:
+            warn(
+                "db-refused",
+                load,
+                f"Postgres refused {step.db_refused:,} connection(s) for want of a free one "
+                "(its max_connections reached): the server opened more than the database "
+                "allows (a connection per thread, greenlet or request)",
+            )
         if step.status == "failed":
             warn("failed-step", load, f"step failed: {step.error or 'no error recorded'}")
             continue

@@ -432,6 +432,7 @@ class LocalBackend:
                 **{k: c for p in server.proxies for k, c in p.stats.sampled().items()},
             },
         )
+        log_at = self.postgres.log_position() if self.postgres else None
         try:
             with sampler:
                 k6.start()
@@ -466,8 +467,17 @@ class LocalBackend:
             proxy.path: proxy_traffic(sampler, proxy.path, stats.window_start, stats.window_end)
             for proxy in server.proxies
         }
+        refused = (
+            self.postgres.refusals(log_at)
+            if self.postgres is not None and log_at is not None
+            else None
+        )
         return measured_step(step, stats, side, error, upstream).model_copy(
-            update={"db_path": paths.get("db"), "upstream_path": paths.get("upstream")}
+            update={
+                "db_path": paths.get("db"),
+                "upstream_path": paths.get("upstream"),
+                "db_refused": refused,
+            }
         )
 
     def _stub_traffic(self, start: float, end: float) -> UpstreamTraffic:

@@ -31,6 +31,8 @@ ROLE = "djbench"
 SYSTEM_USER = "embedded_postgres"
 _RESTART = "all server processes terminated; reinitializing"
 """Logged when the postmaster restarts every server process after one of them crashed."""
+TOO_MANY_CLIENTS = "sorry, too many clients already"
+"""Logged (FATAL) for each connection refused once ``max_connections`` are in use."""
 _CRASHES = (") was terminated by signal", ") exited with exit code")
 """The postmaster's line naming the crashed process (before ``_RESTART``)."""
 
@@ -100,6 +102,20 @@ class PostgresInfo:
     def url(self, database: str = DATABASE) -> str:
         """A postgres:// URL for the benchmark role."""
         return f"postgres://{ROLE}:{self.password}@{self.host}:{self.port}/{database}"
+
+    def log_position(self) -> int:
+        """How far the log has grown: ``refusals`` counts from such a position."""
+        return _size(self.process.log_path)
+
+    def refusals(self, since: int) -> int:
+        """Connections refused for want of a free one (``max_connections`` reached) since a
+        ``log_position``."""
+        try:
+            with self.process.log_path.open("rb") as log:
+                log.seek(since)
+                return log.read().decode(errors="replace").count(TOO_MANY_CLIENTS)
+        except OSError:
+            return 0
 
     def fault(self) -> str | None:
         """Why this Postgres is no longer the one the run began with: the postmaster exited,

@@ -22,6 +22,7 @@ KIND_ABOUT: dict[str, str] = {
     "it may have added more than the round trip asked for",
     "infra-bound": "steps where Postgres and the stub API were busy while the server idled: "
     "the database was the limit",
+    "db-refused": "steps in which Postgres refused connections: its max_connections were in use",
     "physics": "steps of a waiting workload below what their concurrency, slots and CPU allow",
     "cpu-sources": "steps whose server CPU seconds cAdvisor and the cgroup disagree on",
     "few-cycles": "closed steps shorter than the scenario's request cycles: their rate is "

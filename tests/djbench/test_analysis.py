@@ -661,3 +661,13 @@ def test_a_busy_latency_proxy_is_warned_and_counts_on_the_load_side(results: Res
     # k6 4 + Postgres 1 + proxy 9 CPU-s over 10 s on the one load CPU.
     assert "load side near saturation (140% of its CPUs" in found["load-saturation"]
     assert "latency proxies 90%" in found["load-saturation"]
+
+
+def test_refused_database_connections_are_named_even_in_a_failed_step(results: Results) -> None:
+    refused = closed(128, 0.0, db_refused=37, status="failed", error="no successful responses")
+    fine = closed(8, 900.0, db_refused=0)
+    runs = [run_of("gunicorn-gevent", [fine, refused], workload="db-read")]
+    found = [w for w in analyze(results.model_copy(update={"runs": runs})).warnings
+             if w.kind == "db-refused"]  # fmt: skip
+    assert [(w.load, w.variant) for w in found] == [("c=128", "gunicorn-gevent")]
+    assert "Postgres refused 37 connection(s) for want of a free one" in str(found[0])

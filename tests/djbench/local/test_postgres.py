@@ -107,3 +107,24 @@ def test_binaries_a_private_directory_hides_from_postgres_s_user_run_from_a_copy
         assert done.returncode == 0 and "PostgreSQL" in done.stdout, done.stderr
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_connections_refused_at_max_connections_are_counted(tmp_path: Path) -> None:
+    with embedded_postgres(tmp_path / "pg.log", max_connections=4) as pg:
+        since = pg.log_position()
+        held, refused = [], 0
+        try:
+            for _ in range(6):
+                try:
+                    held.append(psycopg.connect(pg.url(), connect_timeout=5))
+                except psycopg.OperationalError:
+                    refused += 1
+        finally:
+            for conn in held:
+                conn.close()
+        assert refused == 2
+        deadline = time.monotonic() + 5
+        while pg.refusals(since) < refused and time.monotonic() < deadline:
+            time.sleep(0.05)  # the postmaster's log lags its answer
+        assert pg.refusals(since) == refused
+        assert pg.refusals(pg.log_position()) == 0
