@@ -190,6 +190,9 @@ class Verdict:
     the winner's: they may carry as much, so no lead is called."""
     distance: Distance = DIRECT
     """The round-trip times added between the servers and what they wait on."""
+    lost: tuple[str, ...] = ()
+    """Variants that met the SLO in the survey and were followed (searched, confirmed), but
+    whose later measurements all failed: no capacity to compare, yet no proof they carry less."""
 
     @property
     def winner(self) -> str | None:
@@ -244,6 +247,11 @@ class Verdict:
         model = " (open model, searched)" if first.searched else ""
         best = f"{first.label} {first.capacity_text} req/s{model} at {slo}"
         if self.comparison is None or len(self.candidates) < 2:
+            if self.lost:
+                return (
+                    f"{best}, n={first.capacity.n}; not compared: {', '.join(self.lost)} met "
+                    "the SLO in the survey, but its later measurements failed"
+                )
             return f"{best}, n={first.capacity.n}; no other variant met the SLO"
         second = self.candidates[1]
         c = self.comparison
@@ -499,12 +507,26 @@ def _verdict(
             )
         )
     candidates.sort(key=lambda c: -c.capacity.median)  # stable: ties keep results order
+    # Followed at any stage (a search that failed leaves no confirmation rounds behind).
+    kept_keys = {c.key for c in candidates}
+    pursued = {s.run.key for s in summaries if s.run.purpose in ("search", "confirm")}
+    lost = tuple(
+        dict.fromkeys(
+            s.label
+            for s in summaries
+            if s.run.key in pursued - kept_keys
+            and s.run.purpose == "survey"
+            and capacity_sample(s) is not None
+        )
+    )
     comparison = (
         compare(candidates[0].samples, candidates[1].samples)
         if len(candidates) > 1 and candidates[1].capacity.median > 0
         else None
     )
-    return Verdict(workload, slo, tuple(candidates), comparison, void, _rivals(summaries), distance)
+    return Verdict(
+        workload, slo, tuple(candidates), comparison, void, _rivals(summaries), distance, lost
+    )
 
 
 def _rivals(summaries: list[RunSummary]) -> tuple[str, ...]:

@@ -138,6 +138,10 @@ class Project(_Strict):
             {
                 "requests": {n: self.requests[n].model_dump() for n in order},
                 "workloads": order,
+                "description": (
+                    f"named requests {', '.join(order)} with the {scenario.name} profile's "
+                    "load (standard variants unless given)"
+                ),
                 "health_path": self.health_path,
                 "slo": {k: v.model_dump() for k, v in slo.items()},
                 "params": {k: v for k, v in scenario.params.items() if k in known},

@@ -671,3 +671,29 @@ def test_refused_database_connections_are_named_even_in_a_failed_step(results: R
              if w.kind == "db-refused"]  # fmt: skip
     assert [(w.load, w.variant) for w in found] == [("c=128", "gunicorn-gevent")]
     assert "Postgres refused 37 connection(s) for want of a free one" in str(found[0])
+
+
+def test_a_leader_whose_later_measurements_failed_is_not_called_beaten(results: Results) -> None:
+    def survey(variant: str, rps: float) -> Run:
+        return run_of(variant, [closed(8, rps)]).model_copy(update={"purpose": "survey"})
+
+    def search(variant: str, steps: list[Step], status: str = "ok") -> Run:
+        return run_of(variant, steps).model_copy(update={"purpose": "search", "status": status})
+
+    def opened(rate: float, rps: float, **extra: object) -> Step:
+        step = closed(8, rps, **extra)
+        return step.model_copy(update={"model": "open", "concurrency": None, "rate": rate})
+
+    passed = opened(1000.0, 1000.0)
+    failed = opened(990.0, 0.0, status="failed")
+    runs = [
+        survey("uwsgi", 1000.0), survey("gunicorn-gevent", 990.0),
+        search("uwsgi", [passed]), search("gunicorn-gevent", [failed], "failed"),
+    ]  # fmt: skip
+    (verdict,) = analyze(results.model_copy(update={"runs": runs})).verdicts_for("cpu")
+    assert verdict.winner == "uwsgi"
+    assert verdict.lost == ("gunicorn-gevent",)
+    assert verdict.text.endswith(
+        "not compared: gunicorn-gevent met the SLO in the survey, but its later measurements failed"
+    )
+    assert not verdict.significant
