@@ -12,11 +12,17 @@ import string
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from djbench.errors import DjbenchError
-from djbench.scenario import NamedRequests, Scenario, Slo, format_error, revalidate
+from djbench.scenario import (
+    NamedRequests,
+    Scenario,
+    Slo,
+    format_error,
+    revalidate,
+    yaml_mapping,
+)
 
 PROJECT_FILE = "djbench.yaml"
 ENTRY_POINT = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
@@ -180,14 +186,7 @@ def load_project(path: Path) -> ProjectDir:
             f"{file}: cannot read the project file ({exc.strerror}); --project takes a "
             f"project's directory holding {PROJECT_FILE}, or that file"
         ) from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DjbenchError(f"{file}: not valid YAML{line}") from exc
-    if not isinstance(raw, dict):
-        raise DjbenchError(f"{file}: a project file must be a mapping of fields")
+    raw = yaml_mapping(text, str(file), "a project file")
     try:
         project = Project.model_validate(raw)
     except ValidationError as exc:

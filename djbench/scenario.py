@@ -485,8 +485,9 @@ def revalidate(scenario: Scenario, overrides: dict[str, Any], source: str) -> Sc
         raise DjbenchError(format_error(source, exc)) from exc
 
 
-def parse_scenario(text: str, source: str) -> Scenario:
-    """Validate scenario YAML (or JSON) text; errors name the file and the field."""
+def yaml_mapping(text: str, source: str, what: str) -> dict[str, Any]:
+    """YAML (or JSON) text that must hold a mapping of fields (empty text: an empty one);
+    errors name ``source`` and say what ``what`` must be."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -494,9 +495,15 @@ def parse_scenario(text: str, source: str) -> Scenario:
         line = f" at line {mark.line + 1}" if mark is not None else ""
         raise DjbenchError(f"{source}: not valid YAML{line}") from exc
     if raw is None:
-        raw = {}
+        return {}
     if not isinstance(raw, dict):
-        raise DjbenchError(f"{source}: a scenario must be a mapping of fields")
+        raise DjbenchError(f"{source}: {what} must be a mapping of fields")
+    return raw
+
+
+def parse_scenario(text: str, source: str) -> Scenario:
+    """Validate scenario YAML (or JSON) text; errors name the file and the field."""
+    raw = yaml_mapping(text, source, "a scenario")
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
