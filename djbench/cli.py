@@ -543,9 +543,9 @@ def plan_pods(
                 console.print(Text(line), soft_wrap=True)
     if plan.project is not None:
         note = (
-            f"{plan.project.name} sizes its database connections in its own settings (—): "
-            "count them as connections per server thread or pool × pods; the values files "
-            "carry its settings, entry points and environment for its image"
+            f"{plan.project.name} sizes its database connections in its own settings: per pod, "
+            "the most its server held at once in any step (— where not measured); the values "
+            "files carry its settings, entry points and environment for its image"
         )
         console.print(Text(note), soft_wrap=True)
     console.print(

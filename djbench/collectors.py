@@ -87,7 +87,14 @@ class Sampler(_Periodic):
         self._trees = trees
         # Cumulative counters (e.g. cgroup throttled time) sampled on the same clock.
         self._counters = counters or {}
+        # Levels whose peak a window reports (e.g. connections held), in the RSS slot.
+        self._gauges: dict[str, Callable[[], int | None]] = {}
         self._series = {name: _Series() for name in [*trees, *self._counters]}
+
+    def add_gauge(self, name: str, gauge: Callable[[], int | None]) -> None:
+        """Sample one more gauge (before the sampler starts)."""
+        self._gauges[name] = gauge
+        self._series[name] = _Series()
 
     def _sample(self) -> None:
         now = time.time()
@@ -100,6 +107,10 @@ class Sampler(_Periodic):
             value = counter()
             if value is not None:
                 self._record(name, now, value, 0)
+        for name, gauge in self._gauges.items():
+            level = gauge()
+            if level is not None:
+                self._record(name, now, 0.0, level)
 
     def _record(self, name: str, now: float, value: float, rss: int) -> None:
         with self._lock:
@@ -115,7 +126,7 @@ class Sampler(_Periodic):
 
     def window(self, name: str, start: float, end: float) -> tuple[float, int]:
         """CPU seconds spent and peak resident bytes of one tree between two wall-clock times
-        (for a counter: how much it grew, and 0)."""
+        (for a counter: how much it grew, and 0; for a gauge: 0, and its peak)."""
         with self._lock:
             s = self._series[name]
             times, cpu, rss = list(s.times), list(s.cpu), list(s.rss)

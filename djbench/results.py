@@ -143,6 +143,9 @@ class Step(_Frozen):
     """The stub API's view of the step, for workloads that call it (None otherwise)."""
     db_path: ProxyTraffic | None = None
     """The latency proxy between the server and Postgres (None: a direct connection)."""
+    db_connections: int | None = None
+    """The most client connections the database held at once during the step (the server's,
+    nearly all); None where not read (Kubernetes, a team's own database)."""
     db_refused: int | None = None
     """Connections Postgres refused during the step for want of a free one (its
     ``max_connections`` reached); None where not read (Kubernetes, a team's own database)."""

@@ -57,9 +57,11 @@ class PodPlan:
     memory_mib: int
     """Memory request (= limit) per pod."""
     db_connections: int | None
-    """Database connections at peak: the pool's ``max_size`` (never above the server's slots:
-    ``DbPool.for_slots``) × pods (None: no database)."""
+    """Database connections at peak: ``pool_max`` × pods (None: no database, or not known)."""
     pool_max: int
+    """Connections per pod: the pool's ``max_size`` (never above the server's slots:
+    ``DbPool.for_slots``); for a team's project, the most its server held at once in any
+    step (measured: its settings size its connections)."""
 
     @property
     def planned_rps(self) -> float:
@@ -150,11 +152,16 @@ def plan_capacity(
             if estimate is None or estimate.low <= 0:
                 unfit.append(Unfit(*case, runs[0].label, _why_unfit(runs)))
                 continue
-            # A team's project sizes its own pool in its settings: djbench does not know it.
             scenario = analysis.scenario
-            touches_db = scenario.kind(verdict.workload).touches_db and not scenario.requests
             pods = pods_needed(target_rps, headroom, estimate.low)
-            pool_max = pool.for_slots(runs[0].run.slots).max_size
+            # A team's project sizes its connections in its own settings: what its server
+            # held at most is what a pod needs; benchapp's pool is known.
+            per_pod = (
+                _peak_connections(runs)
+                if scenario.requests
+                else pool.for_slots(runs[0].run.slots).max_size
+            )
+            touches_db = scenario.kind(verdict.workload).touches_db and per_pod is not None
             found.append(
                 PodPlan(
                     workload=verdict.workload,
@@ -167,8 +174,8 @@ def plan_capacity(
                     pods=pods,
                     cpu=_cpu_budget(runs),
                     memory_mib=memory_request_mib(_peak_rss_mib(runs)),
-                    db_connections=pods * pool_max if touches_db else None,
-                    pool_max=pool_max,
+                    db_connections=pods * per_pod if touches_db and per_pod else None,
+                    pool_max=per_pod or 0,
                 )
             )
         found.sort(key=lambda p: (p.pods, p.memory_mib, -p.capacity.low))
@@ -230,6 +237,13 @@ def _why_unfit(runs: list[RunSummary]) -> str:
             )
     failed = next((r.run.error for r in runs if r.run.error), None)
     return f"no step completed: {failed}" if failed else "no step completed"
+
+
+def _peak_connections(runs: list[RunSummary]) -> int | None:
+    """The most database connections the server held at once in any step of its runs
+    (None: never read, as on Kubernetes or the team's own database)."""
+    held = [s.db_connections for r in runs for s in r.run.steps if s.db_connections is not None]
+    return max(held) if held else None
 
 
 def _cpu_budget(runs: list[RunSummary]) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
+import psycopg
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.backends.steps import ServerSide, failed_step, measured_step
@@ -22,6 +23,7 @@ from djbench.errors import DjbenchError
 from djbench.load.k6 import StepTarget, k6_process, wait_k6
 from djbench.local.cpus import CpuLayout, cpu_quota, quota_supported, throttled_s
 from djbench.local.postgres import (
+    ConnectionCount,
     PostgresInfo,
     embedded_postgres,
     keep_prepared,
@@ -434,6 +436,12 @@ class LocalBackend:
         )
         log_at = self.postgres.log_position() if self.postgres else None
         try:
+            counting = ConnectionCount(self.postgres) if self.postgres else None
+        except psycopg.Error:
+            counting = None  # bookkeeping: the step's own numbers stand without it
+        if counting is not None:
+            sampler.add_gauge("db_connections", counting)
+        try:
             with sampler:
                 k6.start()
                 stats = wait_k6(k6, summary, timeout, warmup_s, duration_s)
@@ -441,6 +449,8 @@ class LocalBackend:
             return failed_step(step, str(exc))
         finally:
             k6.stop()
+            if counting is not None:
+                counting.close()
         cpu_s, rss = sampler.window("server", stats.window_start, stats.window_end)
         load_cpu_s, _ = sampler.window("k6", stats.window_start, stats.window_end)
         infra_cpu_s, _ = sampler.window("infra", stats.window_start, stats.window_end)
@@ -472,8 +482,14 @@ class LocalBackend:
             if self.postgres is not None and log_at is not None
             else None
         )
+        held = (
+            sampler.window("db_connections", stats.window_start, stats.window_end)[1]
+            if counting is not None and sampler.has("db_connections")
+            else None
+        )
         return measured_step(step, stats, side, error, upstream).model_copy(
             update={
+                "db_connections": held,
                 "db_path": paths.get("db"),
                 "upstream_path": paths.get("upstream"),
                 "db_refused": refused,

@@ -233,6 +233,33 @@ def _admin(pg: PostgresInfo, sql: str) -> None:
         raise DjbenchError(f"Postgres: {sql.split(' TEMPLATE')[0]} failed: {exc}") from exc
 
 
+class ConnectionCount:
+    """How many client connections the benchmark database holds now: a gauge for the
+    sampler, reading ``pg_stat_activity`` over a connection of its own (to another database,
+    so it never counts itself)."""
+
+    def __init__(self, pg: PostgresInfo) -> None:
+        self._conn = psycopg.connect(
+            host=pg.host, port=pg.port, user=ROLE, password=pg.password, dbname="postgres",
+            autocommit=True, connect_timeout=10,
+        )  # fmt: skip
+
+    def __call__(self) -> int | None:
+        try:
+            row = self._conn.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = %s AND backend_type = 'client backend'",
+                (DATABASE,),
+            ).fetchone()
+        except psycopg.Error:
+            return None
+        return int(row[0]) if row else None
+
+    def close(self) -> None:
+        """Close its connection."""
+        self._conn.close()
+
+
 def crash_restart(log: str) -> str | None:
     """The crash behind a restart of every server process in a Postgres log, if it holds one:
     ``client backend (PID 5160) was terminated by signal 9: Killed``."""

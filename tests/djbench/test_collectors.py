@@ -57,6 +57,20 @@ def test_counters_are_sampled_on_the_same_clock() -> None:
     assert not sampler.has("none")
 
 
+def test_a_gauge_gives_its_peak_in_the_window() -> None:
+    """A level (e.g. connections held) peaks inside the window: that peak, not the edges."""
+    levels = iter([3, 3, 9, 4] + [2] * 1000)
+    sampler = Sampler({}, interval_s=0.05)
+    sampler.add_gauge("held", lambda: next(levels))
+    sampler.add_gauge("never", lambda: None)
+    with sampler:
+        start = time.time()
+        time.sleep(0.5)
+        end = time.time()
+    assert sampler.window("held", start, end) == (0.0, 9)
+    assert not sampler.has("never")
+
+
 def _counters(cpu_s: float, rss: int = 100, throttled: float | None = None) -> CgroupCounters:
     quota = None if throttled is None else 0.5
     return CgroupCounters(

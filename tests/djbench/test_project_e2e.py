@@ -63,6 +63,12 @@ def test_the_example_runs_under_every_standard_variant_from_its_own_environment(
         assert step.rps > 0 and step.errors == 0, (r.variant, r.workload, step)
         # Little's law in a closed step: 8 users, each waiting one response at a time.
         assert step.rps <= 8 / (step.latency_ms.p50 / 1000) * 1.5, (r.variant, r.workload)
+        # It held connections to its database, and Postgres refused none.
+        assert step.db_connections is not None and step.db_connections >= 1, r.variant
+        assert step.db_refused == 0, (r.variant, r.workload)
+    # A one-thread worker holds one persistent connection.
+    sync = [s.db_connections for r in results.runs if r.variant == "gunicorn-sync" for s in r.steps]
+    assert sync == [1, 1, 1]
     # Every server came with djbench's extra into the project's own environment.
     assert "not installed" not in results.environment.servers.values()
     report = (out / "report.md").read_text()

@@ -127,3 +127,42 @@ def test_a_run_stopped_by_a_fault_plans_nothing() -> None:
     assert {u.reason for u in plan.unfit} == {
         "no plan: Postgres exited with signal 9 (SIGKILL) during x / db-read; the run stopped there"
     }
+
+
+def test_a_project_s_connections_per_pod_are_what_its_server_held() -> None:
+    """A team's project sizes its connections in its settings: the plan takes the most its
+    server held at once in any step (measured), not a pool size."""
+    from djbench.results import ProjectInfo
+
+    results = load_results(FIXTURE)
+    held = {"gunicorn-gthread": 11, "uvicorn": 37}
+    runs = [
+        r.model_copy(
+            update={
+                "steps": [
+                    s.model_copy(update={"db_connections": held.get(r.variant, 5) - i})
+                    for i, s in enumerate(r.steps)
+                ]
+            }
+        )
+        for r in results.runs
+    ]
+    names = {r.workload for r in results.runs}
+    scenario = {
+        **results.scenario,
+        "requests": {name: {"path": f"/{name}/"} for name in sorted(names)},
+        "slo": {},
+        "params": {},
+    }
+    project = ProjectInfo(
+        name="shop", file="/x/djbench.yaml", settings="shop.settings",
+        entry_points={"wsgi": "shop.wsgi:application"}, database="embedded", env={},
+    )  # fmt: skip
+    plan = plan_capacity(
+        results.model_copy(update={"runs": runs, "scenario": scenario, "project": project}),
+        target_rps=1000,
+        headroom=1.25,
+    )
+    gthread = plan.best("db-read", DIRECT)
+    assert gthread is not None and gthread.variant == "gunicorn-gthread"
+    assert (gthread.pods, gthread.pool_max, gthread.db_connections) == (4, 11, 44)
