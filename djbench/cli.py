@@ -200,17 +200,9 @@ def _prepare_project(
     """The project loaded as its servers will load it, and what the results say of it."""
     from djbench.project import database_note
     from djbench.project_check import prepare
-    from djbench.results import ProjectInfo
 
     prepared = prepare(found, variants)
-    info = ProjectInfo(
-        name=found.name,
-        file=str(found.file),
-        settings=found.project.settings,
-        entry_points={str(k): v for k, v in prepared.entry_points.items()},
-        database=database_note(database_url),
-        env=found.project.env,
-    )
+    info = found.info(prepared.entry_points, database_note(database_url))
     console.print(Text(f"project {info.name} (Django {prepared.django}): {info.database}"))
     return prepared, info
 
@@ -219,7 +211,6 @@ def _kubernetes_project(found: ProjectDir, plan: Plan, database_url: str | None)
     """The project as its own image serves it on Kubernetes: nothing of it is loaded here,
     so its entry points are given or Django's conventions."""
     from djbench.project import database_note
-    from djbench.results import ProjectInfo
 
     if database_url is not None:
         raise DjbenchError(
@@ -233,14 +224,8 @@ def _kubernetes_project(found: ProjectDir, plan: Plan, database_url: str | None)
         )
     interfaces = {v.interface for v in plan.variants}
     entry_points = found.project.conventional_entry_points()
-    info = ProjectInfo(
-        name=found.name,
-        file=str(found.file),
-        settings=found.project.settings,
-        entry_points={k: v for k, v in entry_points.items() if k in interfaces},
-        database=database_note(None, "kubernetes"),
-        env=found.project.env,
-    )
+    served = {k: v for k, v in entry_points.items() if k in interfaces}
+    info = found.info(served, database_note(None, "kubernetes"))
     console.print(Text(f"project {info.name} in its own image: {info.database}"))
     return info
 

@@ -9,12 +9,15 @@ workloads in place of benchapp's. It is validated like a scenario, and the scena
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from djbench.errors import DjbenchError
+from djbench.project_probe import candidates
+from djbench.results import ProjectInfo
 from djbench.scenario import (
     NamedRequests,
     Scenario,
@@ -23,6 +26,7 @@ from djbench.scenario import (
     revalidate,
     yaml_mapping,
 )
+from djbench.variants import Interface
 
 PROJECT_FILE = "djbench.yaml"
 ENTRY_POINT = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
@@ -117,13 +121,12 @@ class Project(_Strict):
                 )
         return env
 
-    def conventional_entry_points(self) -> dict[str, str]:
+    def conventional_entry_points(self) -> dict[Interface, str]:
         """The entry points without loading the project (on Kubernetes it runs in its own
         image): given, else ``wsgi`` / ``asgi`` modules beside the settings module."""
-        package = self.settings.rpartition(".")[0] or self.settings
+        given: dict[Interface, str | None] = {"wsgi": self.wsgi, "asgi": self.asgi}
         return {
-            "wsgi": self.wsgi or f"{package}.wsgi:application",
-            "asgi": self.asgi or f"{package}.asgi:application",
+            kind: candidates(kind, entry, None, self.settings)[0] for kind, entry in given.items()
         }
 
     def apply(self, scenario: Scenario, source: str) -> Scenario:
@@ -173,6 +176,17 @@ class ProjectDir(BaseModel):
     def name(self) -> str:
         """The project's name in reports."""
         return self.project.name or self.file.parent.resolve().name
+
+    def info(self, entry_points: Mapping[Interface, str], database: str) -> ProjectInfo:
+        """What the results record of the project, served from ``entry_points``."""
+        return ProjectInfo(
+            name=self.name,
+            file=str(self.file),
+            settings=self.project.settings,
+            entry_points={str(kind): entry for kind, entry in entry_points.items()},
+            database=database,
+            env=self.project.env,
+        )
 
 
 def load_project(path: Path) -> ProjectDir:

@@ -38,7 +38,8 @@ def _inside(file: Path, root: Path) -> bool:
 
 def candidates(kind: str, given: str | None, setting: Any, settings_module: str) -> list[str]:
     """Where an entry point may be, in order: given, the setting (a dotted path), then a
-    ``wsgi`` / ``asgi`` module in each package around the settings module, innermost first."""
+    ``wsgi`` / ``asgi`` module in each package around the settings module, innermost first,
+    then one at the top of the import root."""
     if given:
         return [given]
     found = []
@@ -47,6 +48,7 @@ def candidates(kind: str, given: str | None, setting: Any, settings_module: str)
         found.append(f"{module}:{name}")
     parts = settings_module.split(".")[:-1]
     found += [f"{'.'.join(parts[:n])}.{kind}:application" for n in range(len(parts), 0, -1)]
+    found.append(f"{kind}:application")
     return list(dict.fromkeys(found))
 
 

@@ -32,14 +32,7 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "bookshop"
 def project() -> tuple[ProjectInfo, Scenario, list[list[str]]]:
     found = load_project(EXAMPLE)
     scenario = found.project.apply(load_profile("kubernetes"), "x")
-    info = ProjectInfo(
-        name=found.name,
-        file=str(found.file),
-        settings=found.project.settings,
-        entry_points=found.project.conventional_entry_points(),
-        database="the cluster's",
-        env=found.project.env,
-    )
+    info = found.info(found.project.conventional_entry_points(), "the cluster's")
     return info, scenario, prepare_commands(found.project.database)
 
 

@@ -196,3 +196,19 @@ def test_on_each_server_reads_run_before_writes(tmp_path: Path) -> None:
     )
     scenario = load_project(write(tmp_path, text)).project.apply(load_profile("smoke"), "x")
     assert scenario.workloads == ["home", "cart", "buy", "drop"]
+
+
+def test_conventional_entry_points_follow_the_probe_s_first_guess(tmp_path: Path) -> None:
+    found = load_project(EXAMPLE)
+    assert found.project.conventional_entry_points() == {
+        "wsgi": "bookshop.wsgi:application", "asgi": "bookshop.asgi:application",
+    }  # fmt: skip
+    # A settings module at the top of the import root: the entry points beside it.
+    top = load_project(write(tmp_path, MINIMAL.replace("shop.settings", "settings")))
+    assert top.project.conventional_entry_points()["wsgi"] == "wsgi:application"
+    info = found.info({"wsgi": "bookshop.wsgi:application"}, "embedded")
+    assert (info.name, info.settings, info.env) == (
+        "bookshop",
+        "bookshop.settings",
+        found.project.env,
+    )

@@ -62,11 +62,7 @@ def project_image(images: Images) -> str:
 
 def project() -> tuple[ProjectInfo, Scenario, list[list[str]]]:
     found = load_project(EXAMPLE)
-    info = ProjectInfo(
-        name=found.name, file=str(found.file), settings=found.project.settings,
-        entry_points=found.project.conventional_entry_points(), database="the cluster's",
-        env=found.project.env,
-    )  # fmt: skip
+    info = found.info(found.project.conventional_entry_points(), "the cluster's")
     scenario = found.project.apply(load_profile("kubernetes"), "test")
     return info, scenario, prepare_commands(found.project.database)
 

@@ -348,15 +348,11 @@ def test_a_variant_is_measured_as_one_pod_whatever_the_cluster_values_say(
 
 def test_a_project_s_first_variant_prepares_its_database_at_a_distance_too(helm: Path) -> None:
     from djbench.project import load_project, prepare_commands
-    from djbench.results import ProjectInfo
 
     found = load_project(Path(__file__).parents[3] / "examples" / "bookshop")
     scenario = found.project.apply(load_profile("kubernetes"), "x")
-    info = ProjectInfo(
-        name="bookshop", file=str(found.file), settings="bookshop.settings",
-        entry_points=found.project.conventional_entry_points(), database="x",
-        env=found.project.env,
-    )  # fmt: skip
+    info = found.info(found.project.conventional_entry_points(), "x")
+    assert (info.name, info.settings) == ("bookshop", "bookshop.settings")
     setup = Setup(load_variants()["granian"], "aiohttp", Distance(db_rtt_ms=20), False)
     commands = prepare_commands(found.project.database)
     objects = _template(helm, variant_install_args(setup, scenario, info, commands))
