@@ -193,6 +193,12 @@ class Verdict:
     lost: tuple[str, ...] = ()
     """Variants that met the SLO in the survey and were followed (searched, confirmed), but
     whose later measurements all failed: no capacity to compare, yet no proof they carry less."""
+    missed: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    """Variants that met the SLO in the survey and were followed, whose later measurements
+    all missed it: each with the rates (req/s) those measurements tried."""
+    unmeasured: tuple[tuple[str, int], ...] = ()
+    """When no run of the case measured a single step: each cause its runs failed with, and
+    how many runs did (most first); empty once any step was measured."""
 
     @property
     def winner(self) -> str | None:
@@ -240,6 +246,9 @@ class Verdict:
         """One sentence for every renderer: who wins, by how much, with what confidence."""
         if self.void:
             return f"no verdict: {self.void}"
+        if self.unmeasured:
+            causes = "; ".join(f"{cause} ({runs_text(n)})" for cause, n in self.unmeasured)
+            return f"no measurement: {causes}"
         if not self.candidates:
             return "no variant met the SLO"
         slo = f"p99 ≤ {self.slo.p99_ms:g} ms"
@@ -252,6 +261,13 @@ class Verdict:
                     f"{best}, n={first.capacity.n}; not compared: {', '.join(self.lost)} met "
                     "the SLO in the survey, but its later measurements failed"
                 )
+            if self.missed:
+                said = "; ".join(
+                    f"{label} met it in the survey, but missed it at every rate measured after "
+                    f"({', '.join(f'{r:,.4g}/s' for r in rates)})"
+                    for label, rates in self.missed
+                )
+                return f"{best}, n={first.capacity.n}; no other variant met the SLO: {said}"
             return f"{best}, n={first.capacity.n}; no other variant met the SLO"
         second = self.candidates[1]
         c = self.comparison
@@ -297,6 +313,22 @@ class Analysis:
     verdicts: tuple[Verdict, ...]
     warnings: tuple[CheckWarning, ...]
 
+    @property
+    def failures(self) -> tuple[FailureGroup, ...]:
+        """The failed runs grouped by cause, the most common first."""
+        groups: dict[str, list[str]] = {}
+        for s in self.runs:
+            cause = failure_cause(s.run)
+            if cause is not None:
+                groups.setdefault(cause, []).append(f"{s.workload} / {s.label}")
+        ranked = sorted(groups.items(), key=lambda t: -len(t[1]))
+        return tuple(FailureGroup(cause, tuple(places)) for cause, places in ranked)
+
+    @property
+    def measured(self) -> bool:
+        """Whether any run measured a step at all."""
+        return any(step.measured for s in self.runs for step in s.run.steps)
+
     def runs_for(self, workload: str, distance: Distance | None = None) -> tuple[RunSummary, ...]:
         """Runs of one workload (at one distance, or at all), in results order."""
         return tuple(
@@ -328,6 +360,8 @@ def scenario_of(results: Results) -> Scenario:
 
 def slo_misses(step: Step, slo: Slo) -> tuple[str, ...]:
     """Why a step does not count towards capacity at SLO; empty when it does."""
+    if step.status == "saturated":
+        return ("saturated",)
     if step.status != "ok":
         return ("failed",)
     if step.requests == 0:
@@ -510,23 +544,82 @@ def _verdict(
     # Followed at any stage (a search that failed leaves no confirmation rounds behind).
     kept_keys = {c.key for c in candidates}
     pursued = {s.run.key for s in summaries if s.run.purpose in ("search", "confirm")}
-    lost = tuple(
-        dict.fromkeys(
-            s.label
+    dropped = {
+        s.run.key: s.label
+        for s in summaries
+        if s.run.key in pursued - kept_keys
+        and s.run.purpose == "survey"
+        and capacity_sample(s) is not None
+    }
+    # Dropped after the survey: its later measurements either missed the SLO (a result) or
+    # failed (no result).
+    later = {
+        key: [
+            step.rate or float(step.concurrency or 0)
             for s in summaries
-            if s.run.key in pursued - kept_keys
-            and s.run.purpose == "survey"
-            and capacity_sample(s) is not None
-        )
-    )
+            if s.run.key == key and s.run.purpose in ("search", "confirm")
+            for step in s.run.steps
+            if step.measured
+        ]
+        for key in dropped
+    }
+    lost = tuple(label for key, label in dropped.items() if not later[key])
+    missed = tuple((label, tuple(later[key])) for key, label in dropped.items() if later[key])
     comparison = (
         compare(candidates[0].samples, candidates[1].samples)
         if len(candidates) > 1 and candidates[1].capacity.median > 0
         else None
     )
     return Verdict(
-        workload, slo, tuple(candidates), comparison, void, _rivals(summaries), distance, lost
+        workload,
+        slo,
+        tuple(candidates),
+        comparison,
+        void,
+        _rivals(summaries),
+        distance,
+        lost,
+        missed,
+        () if any(st.measured for s in summaries for st in s.run.steps) else _causes(summaries),
     )
+
+
+CAUSE_CHARS = 240
+"""The most of one failure's cause a verdict or summary line carries."""
+
+
+def failure_cause(run: Run) -> str | None:
+    """Why a run failed, in one line (its first failed step's error, else the run's own):
+    None for a run that did not fail."""
+    if run.status != "failed":
+        return None
+    first = next((s.error for s in run.steps if s.status == "failed" and s.error), None)
+    cause = " ".join((first or run.error or "no error recorded").split())
+    return cause if len(cause) <= CAUSE_CHARS else cause[: CAUSE_CHARS - 1] + "…"
+
+
+def _causes(summaries: Iterable[RunSummary]) -> tuple[tuple[str, int], ...]:
+    """The causes the runs failed with, each with its count of runs, most first."""
+    counted: dict[str, int] = {}
+    for s in summaries:
+        cause = failure_cause(s.run)
+        if cause is not None:
+            counted[cause] = counted.get(cause, 0) + 1
+    return tuple(sorted(counted.items(), key=lambda t: -t[1]))
+
+
+def runs_text(n: int) -> str:
+    """``1 run``, ``7 runs``."""
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """The runs that failed with one cause."""
+
+    cause: str
+    places: tuple[str, ...]
+    """``workload / variant`` of each run, in results order."""
 
 
 def _rivals(summaries: list[RunSummary]) -> tuple[str, ...]:

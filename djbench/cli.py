@@ -26,6 +26,7 @@ from rich.text import Text
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS
 from djbench.errors import DjbenchError
+from djbench.outcome import EXIT_ERROR, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from djbench.plan import Plan
@@ -130,7 +131,9 @@ def run(
         prepared, info = _prepare_project(found, plan.variants, database_url)
         plan = dataclasses.replace(plan, project=info)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = out or Path("results") / f"{stamp}-{plan.scenario.name}"
+    # Absolute from here on: k6 opens a relative path against its script's folder, and
+    # children run in other directories (a project's root).
+    out_dir = (out or Path("results") / f"{stamp}-{plan.scenario.name}").resolve()
     if (out_dir / "results.json").exists():
         raise DjbenchError(f"{out_dir} already holds results.json; choose another --out")
     if backend == "local":
@@ -161,7 +164,7 @@ def run(
             )
     except KeyboardInterrupt:
         _after_interrupt(out_dir)
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     _finish(results, out_dir, started)
 
 
@@ -288,7 +291,9 @@ def _kubernetes(
 
 
 def _finish(results: Results, out_dir: Path, started: float) -> None:
+    """The reports and the summary; then the exit status says how the run ended."""
     from djbench.analysis import analyze
+    from djbench.outcome import outcome
     from djbench.report import print_summary, render_reports
 
     analysis = analyze(results)
@@ -296,9 +301,11 @@ def _finish(results: Results, out_dir: Path, started: float) -> None:
     print_summary(console, results, analysis, paths[0])
     done = f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths))
     console.print(Text(done), soft_wrap=True)  # paths whole: no wrap at 80 columns in a log
-    if any(r.status != "ok" for r in results.runs):
-        failed = "some runs failed: see the report and the logs/ directory"
-        console.print(Text(failed, style="yellow"))
+    ended = outcome(results)
+    if ended.status:
+        line = f"exit status {ended.status}: {ended.message}; logs in {out_dir / 'logs'}"
+        console.print(Text(line, style="yellow"), soft_wrap=True)
+        raise typer.Exit(ended.status)
 
 
 def _after_interrupt(out_dir: Path) -> None:
@@ -335,7 +342,7 @@ def serve(
     from djbench.backends.local import LocalBackend
     from djbench.local.cpus import plan_cpus
     from djbench.plan import Setup
-    from djbench.scenario import Scenario
+    from djbench.scenario import Scenario, path_with_query
     from djbench.variants import resolve_variants
 
     chosen = resolve_variants([variant])[0]
@@ -349,7 +356,7 @@ def serve(
     if database_url is not None and project is None:
         raise DjbenchError("--database-url is the database of a --project; give --project too")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = Path("results") / f"serve-{stamp}-{chosen.name}"
+    out_dir = (Path("results") / f"serve-{stamp}-{chosen.name}").resolve()
     scenario = Scenario(name="serve", seed_rows=seed_rows)
     prepared = None
     if project is not None:
@@ -381,8 +388,8 @@ def serve(
             )
             for name in scenario.workloads:
                 req = scenario.request(name)
-                path = req["path"].format(views=chosen.views)
-                console.print(Text(f"  {req['method']:<4} {server.url}{path}"))
+                path = path_with_query(req["path"].format(views=chosen.views), req["query"])
+                console.print(Text(f"  {req['method']:<4} {server.url}{path}"), soft_wrap=True)
             console.print(Text("Ctrl-C to stop."))
             while server.alive():
                 time.sleep(0.5)
@@ -548,7 +555,7 @@ def main() -> None:
         app()
     except DjbenchError as exc:
         err_console.print(f"ERROR: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
 
 
 if __name__ == "__main__":

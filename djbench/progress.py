@@ -84,11 +84,9 @@ class RichProgress:
         level = step.load_label
         if step.status != "ok":
             error = _one_line(step.error or "no error recorded")
-            self._line(
-                Text.assemble(
-                    "  ", ("failed", "red"), f" {run:<28} {workload:<9} {level:<10} {error}"
-                )
-            )
+            # Overload is a result (a step above one that was measured), not a failure.
+            mark = ("saturated", "yellow") if step.status == "saturated" else ("failed", "red")
+            self._line(Text.assemble("  ", mark, f" {run:<28} {workload:<9} {level:<10} {error}"))
             return
         errors = f"  {step.errors} errors" if step.errors else ""
         dropped = f"  {step.dropped} dropped" if step.dropped else ""
@@ -101,6 +99,14 @@ class RichProgress:
                 f"p99 {step.latency_ms.p99:8.1f} ms  cpu {step.cpu_util:4.0%}",
                 (errors, "yellow"),
                 (dropped, "yellow"),
+            )
+        )
+
+    def run_failed(self, run: str, workload: str, error: str) -> None:
+        """Print one line: the run failed, and why (the summary groups these again)."""
+        self._line(
+            Text.assemble(
+                "  ", ("run failed", "bold red"), f" {run} · {workload}: {_one_line(error)}"
             )
         )
 

@@ -1,4 +1,4 @@
-"""The results contract (``djbench/results/v4``): models, writing step by step, loading.
+"""The results contract (``djbench/results/v6``): models, writing step by step, loading.
 
 Format history:
 - v1: first version. ``runs[].steps[]`` per measured load step; warm-ups are not stored.
@@ -23,6 +23,18 @@ Format history:
   proxy before the run (``runs[].paths``). Steps record what each proxy relayed
   (``steps[].db_path``, ``steps[].upstream_path``: connections, round trips, the proxy's CPU).
   v3 files load as v4 with direct connections.
+- v5: a team's project (``project``: its name, file, settings, entry points, database and
+  environment; null: benchapp); steps record the database connections the server held at
+  peak (``steps[].db_connections``) and those Postgres refused (``steps[].db_refused``). v4
+  files load as v5 with no project.
+- v6: overload is a result: a step without one successful response above a step of the same
+  run that was measured is ``saturated`` (``steps[].status``), and the run stays ok. Steps
+  record the CPU time something other than the server spent on the server's CPUs
+  (``steps[].outside_cpu_s``; null where not read), runs the machine's load average when
+  they began (``runs[].load_average``: 1, 5 and 15 minutes) and why their server was
+  restarted on the way (``runs[].restarts``); a project records the build commands it ran
+  and the entry points djbench supplied (``project.build``, ``project.defaulted``). v5 files
+  load as v6 with none of these.
 """
 
 from __future__ import annotations
@@ -37,12 +49,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from djbench.errors import DjbenchError
 
-SCHEMA = "djbench/results/v5"
+SCHEMA = "djbench/results/v6"
+SCHEMA_V5 = "djbench/results/v5"
 SCHEMA_V4 = "djbench/results/v4"
 SCHEMA_V3 = "djbench/results/v3"
 SCHEMA_V2 = "djbench/results/v2"
 SCHEMA_V1 = "djbench/results/v1"
 CpuSource = Literal["process-tree", "cgroup", "cadvisor"]
+StepStatus = Literal["ok", "failed", "saturated"]
+"""``ok``: measured; ``failed``: no measurement (its error says why); ``saturated``: not one
+successful response, above a step of the same run that was measured (overload, a result)."""
 RESULTS_FILE = "results.json"
 
 
@@ -125,8 +141,9 @@ class Step(_Frozen):
     """Server CPU milliseconds per successful response (the same credited completions)."""
     rss_mib: float
     """Peak resident memory of the server's process tree during the phase."""
-    status: Literal["ok", "failed"] = "ok"
+    status: StepStatus = "ok"
     error: str | None = None
+    """Why a step that is not ok has no measurement (a saturated one: what its load got)."""
     load_cpu_s: float | None = None
     """CPU seconds k6 itself spent in the step: shows whether the load generator kept up."""
     infra_cpu_s: float | None = None
@@ -151,11 +168,19 @@ class Step(_Frozen):
     ``max_connections`` reached); None where not read (Kubernetes, a team's own database)."""
     upstream_path: ProxyTraffic | None = None
     """The latency proxy between the server and the stub API (None: a direct connection)."""
+    outside_cpu_s: float | None = None
+    """CPU seconds something other than the server spent on the server's CPUs in the
+    window (another program, the kernel's own work); None where not read (Kubernetes)."""
 
     @property
     def load_label(self) -> str:
         """``c=32`` or ``150/s``."""
         return load_label(self.model, self.concurrency if self.model == "closed" else self.rate)
+
+    @property
+    def measured(self) -> bool:
+        """Whether the step is a measurement (ok): not failed, not saturated."""
+        return self.status == "ok"
 
     @property
     def error_rate(self) -> float:
@@ -235,6 +260,10 @@ class Run(_Frozen):
     paths: list[PathCheck] = Field(default_factory=list)
     """The added round-trip times measured through each proxy before the run."""
     steps: list[Step] = Field(default_factory=list)
+    load_average: tuple[float, float, float] | None = None
+    """The machine's load average (1, 5, 15 min) when the run began; None where not read."""
+    restarts: list[str] = Field(default_factory=list)
+    """Why the run's server was restarted on the way (it answered 500, stayed busy...)."""
 
     @property
     def name(self) -> str:
@@ -298,6 +327,11 @@ class ProjectInfo(_Frozen):
     """Whose database it used: the one djbench prepared, or the team's own."""
     env: dict[str, str] = Field(default_factory=dict)
     """The servers' environment as its ``djbench.yaml`` gives it (placeholders unfilled)."""
+    build: list[list[str]] = Field(default_factory=list)
+    """The build commands run before the database was prepared (``build`` in the file)."""
+    defaulted: list[str] = Field(default_factory=list)
+    """Interfaces whose entry point the project lacks, served by Django's own application
+    for its settings (``djbench.project.default_app``)."""
 
 
 class Results(_Frozen):
@@ -349,6 +383,7 @@ def load_results(path: Path) -> Results:
         SCHEMA_V2: upgrade_v2,
         SCHEMA_V3: upgrade_v3,
         SCHEMA_V4: upgrade_v4,
+        SCHEMA_V5: upgrade_v5,
     }
     if schema != SCHEMA and schema not in upgrades:
         known = ", ".join([SCHEMA, *reversed(upgrades)])
@@ -430,5 +465,12 @@ def upgrade_v3(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def upgrade_v4(raw: dict[str, Any]) -> dict[str, Any]:
-    """A v4 document as v5: every run before v5 measured benchapp (no ``project``)."""
+    """A v4 document as v5 (:func:`upgrade_v5` takes it on to v6): every run before v5
+    measured benchapp (no ``project``)."""
+    return {**raw, "schema": SCHEMA_V5}
+
+
+def upgrade_v5(raw: dict[str, Any]) -> dict[str, Any]:
+    """A v5 document as v6: its steps are ok or failed as recorded (none was called
+    saturated), with no outside CPU, load average or restart read."""
     return {**raw, "schema": SCHEMA}

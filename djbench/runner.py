@@ -55,6 +55,10 @@ class Progress(Protocol):
     def skipped(self, count: int) -> None:
         """Steps that will not run (their run failed earlier)."""
 
+    def run_failed(self, run: str, workload: str, error: str) -> None:
+        """A run ended failed (verification, its server's start, its steps, a fault): said
+        as it happens, with its cause."""
+
 
 def now_iso() -> str:
     """The current time in ISO 8601 with the UTC offset."""
@@ -168,6 +172,8 @@ def _run_record(
     steps: list[Step],
     error: str | None,
     paths: Sequence[PathCheck] = (),
+    restarts: Sequence[str] = (),
+    load_average: tuple[float, float, float] | None = None,
 ) -> Run:
     variant = task.setup.variant
     return Run(
@@ -185,8 +191,29 @@ def _run_record(
         purpose=task.purpose,
         distance=task.setup.distance,
         paths=list(paths),
-        steps=list(steps),
+        steps=with_saturation(steps),
+        restarts=list(restarts),
+        load_average=load_average,
     )
+
+
+def with_saturation(steps: Sequence[Step]) -> list[Step]:
+    """The steps with overload called a result: a step that got not one successful response
+    above a measured step of the same load model is ``saturated``, not failed (every request
+    past the timeout is what that load gets from this server)."""
+
+    def level(step: Step) -> float:
+        return float((step.concurrency if step.model == "closed" else step.rate) or 0)
+
+    measured = [s for s in steps if s.measured]
+    return [
+        step.model_copy(update={"status": "saturated"})
+        if step.status == "failed"
+        and step.error == NO_SUCCESS
+        and any(m.model == step.model and level(m) < level(step) for m in measured)
+        else step
+        for step in steps
+    ]
 
 
 def execute(
@@ -328,10 +355,12 @@ def _setup_of(run: Run, plan: Plan) -> Setup:
 
 
 class ServerSlot(Generic[ServerT]):
-    """The running server of one setup: started on demand, reused while it settles.
+    """The running server of one setup: started on demand, reused while it is healthy.
 
     A server still busy with the previous step's abandoned requests (a sync worker with a
-    queue of timed-out connections) would pollute the next step, so it is restarted fresh.
+    queue of timed-out connections), or one that no longer answers its health path below
+    500 (its database connections gone, a worker broken), would pollute or fail the next
+    step, so it is restarted fresh; ``restarts`` says why each time.
     """
 
     def __init__(self, backend: Backend[ServerT], setup: Setup, progress: Progress) -> None:
@@ -340,18 +369,35 @@ class ServerSlot(Generic[ServerT]):
         self.progress = progress
         self._stack: contextlib.ExitStack | None = None
         self._server: ServerT | None = None
+        self.restarts: list[str] = []
+        """Why the server was restarted, in order."""
+        self.served = False
+        """Whether the running server has measured a step since it started."""
 
     def ready(self) -> ServerT:
-        """An idle running server: the current one if it settles, else a fresh one."""
+        """An idle, healthy running server: the current one if it settles, else a fresh one."""
         server = self._server
-        if server is not None and server.alive() and self.backend.settle(server, SETTLE_S):
-            return server
-        why = "starting" if server is None else "restarting (still busy or gone)"
+        if server is None:
+            return self._start(f"starting {self.setup.label}")
+        why = (
+            self.backend.settle(server, SETTLE_S)
+            if server.alive()
+            else f"it exited: {server.describe_exit()}"
+        )
+        return server if why is None else self.restart(why)
+
+    def restart(self, why: str) -> ServerT:
+        """A fresh server in place of the running one, ``why`` recorded."""
+        self.restarts.append(why)
+        return self._start(f"restarting {self.setup.label}: {why}")
+
+    def _start(self, phase: str) -> ServerT:
         self.close()
-        self.progress.phase(f"{why} {self.setup.label}")
+        self.progress.phase(phase)
         # Held before entering, so a Ctrl-C inside the start still stops what it started.
         self._stack = contextlib.ExitStack()
         self._server = self._stack.enter_context(self.backend.server(self.setup))
+        self.served = False
         return self._server
 
     def close(self) -> None:
@@ -379,7 +425,9 @@ def _run_setup(
             except ServerStartError as exc:
                 error = f"server did not start: {exc}"
                 for rest in tasks[number + 1 :]:
-                    writer.put(None, _run_record(rest, plan, [], error))
+                    run = _run_record(rest, plan, [], error)
+                    writer.put(None, run)
+                    progress.run_failed(run.label, rest.workload, error)
                 progress.skipped(sum(t.planned(plan) for t in tasks[number + 1 :]))
                 return
     finally:
@@ -390,9 +438,10 @@ class ServerStartError(Exception):
     """The variant's server could not be started (the cause is chained)."""
 
 
-def _ready(slot: ServerSlot[ServerT]) -> ServerT:
+def _ready(slot: ServerSlot[ServerT], restart: str | None = None) -> ServerT:
+    """The slot's server (a fresh one, ``restart`` recorded as why, when given)."""
     try:
-        return slot.ready()
+        return slot.ready() if restart is None else slot.restart(restart)
     except DjbenchError as exc:
         raise ServerStartError(str(exc)) from exc
 
@@ -420,23 +469,36 @@ def _run_workload(
     slo = plan.scenario.slo_for(workload)
     steps: list[Step] = []
     paths: list[PathCheck] = []
-    record = _run_record(task, plan, steps, INCOMPLETE)
+    restarted = len(slot.restarts)
+    load_average = backend.load_average()
+
+    def put(error: str | None) -> None:
+        run = _run_record(task, plan, steps, error, paths, slot.restarts[restarted:], load_average)
+        writer.put(index, run)
+        if error is not None and error != INCOMPLETE:
+            progress.run_failed(run.label, workload, error)
+
+    record = _run_record(task, plan, steps, INCOMPLETE, load_average=load_average)
     index = writer.put(None, record)
     planned = task.planned(plan)
     _check_infrastructure(backend, task, record, None)
     try:
         server = _ready(slot)
         paths = list(server.paths)
+        problem = backend.verify(server, workload)
+        if problem and slot.served:
+            # A server that served steps before may be what is broken, not the request: a
+            # fresh one (the project's database as prepared) answers for the request.
+            server = _ready(slot, f"before {workload}: {problem}")
+            paths = list(server.paths)
+            problem = backend.verify(server, workload)
     except ServerStartError as exc:
-        writer.put(
-            index, _run_record(task, plan, steps, paths=paths, error=f"server did not start: {exc}")
-        )
+        put(f"server did not start: {exc}")
         progress.skipped(planned)
         raise
-    problem = backend.verify(server, workload)
     if problem:
         _check_infrastructure(backend, task, record, None)
-        writer.put(index, _run_record(task, plan, steps, paths=paths, error=problem))
+        put(problem)
         progress.skipped(planned)
         return
     probes: list[tuple[float, bool]] = []
@@ -450,10 +512,7 @@ def _run_workload(
             server = _ready(slot)
             paths = list(server.paths)
         except ServerStartError as exc:
-            writer.put(
-                index,
-                _run_record(task, plan, steps, paths=paths, error=f"server did not start: {exc}"),
-            )
+            put(f"server did not start: {exc}")
             progress.skipped(planned - done)
             raise
         # Warm: the same server just served this workload without failing.
@@ -470,20 +529,22 @@ def _run_workload(
         )
         progress.step_started(record.label, workload, step)
         result = backend.measure(server, workload, step)
+        slot.served = True
         fault = backend.infrastructure_fault()
         if fault is not None:
             # The fault names the cause, whatever the step made of it ("pool exhausted"...).
             result = failed_step(step, fault)
         steps.append(result)
+        steps[:] = with_saturation(steps)
         done += 1
-        progress.step_done(record.label, workload, result)
+        progress.step_done(record.label, workload, steps[-1])
         if fault is not None:
-            writer.put(index, _run_record(task, plan, steps, paths=paths, error=fault))
+            put(fault)
             progress.skipped(planned - done)
             raise InfrastructureFault(
                 Fault(message=fault, workload=workload, run=record.label, load=step.label)
             )
-        writer.put(index, _run_record(task, plan, steps, paths=paths, error=INCOMPLETE))
+        put(INCOMPLETE)
         if task.search_start is not None:
             met = not slo_misses(result, slo)
             probes.append((step.level, met))
@@ -513,8 +574,7 @@ def _run_workload(
             todo = plan.open_steps(steps)
             progress.skipped(planned - done - len(todo))
     failed = [s for s in steps if s.status == "failed"]
-    error = f"{len(failed)} of {len(steps)} steps failed: {failed[0].error}" if failed else None
-    writer.put(index, _run_record(task, plan, steps, paths=paths, error=error))
+    put(f"{len(failed)} of {len(steps)} steps failed: {failed[0].error}" if failed else None)
 
 
 def _first_steps(plan: Plan, task: Task) -> list[LoadStep]:

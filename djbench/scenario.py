@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, get_args
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 import yaml
 from pydantic import (
@@ -313,7 +313,7 @@ class Scenario(_Strict):
     """A team's project's named requests (``djbench run --project``): the workloads in place
     of benchapp's; empty: benchapp's workloads."""
     health_path: str = DEFAULT_HEALTH_PATH
-    """Where a started server is asked whether it is up: any answer below 500 says it is."""
+    """Where a started server is asked whether it is up and well (``healthy``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -387,9 +387,13 @@ class Scenario(_Strict):
         r = self.requests.get(workload)
         if r is None:
             return ""
-        query = f"?{urlencode(r.query)}" if r.query else ""
-        what = f"{r.method} {r.path}{query}, answering {r.status}"
+        what = f"{r.method} {path_with_query(r.path, r.query)}, answering {r.status}"
         return f"{what}: {r.description}" if r.description else what
+
+    def healthy(self, status: int) -> bool:
+        """Whether a health-path answer says a server is up and well: a project's below 500
+        (it may answer 404 or redirect there), benchapp's ``/healthz`` exactly 200."""
+        return status < 500 if self.requests else status == 200
 
     def think_time_s(self, workload: str) -> float:
         """Each virtual user's pause after a request of the workload."""
@@ -435,6 +439,18 @@ class Scenario(_Strict):
             "database": w.touches_db,
             "description": w.description,
         }
+
+
+def path_with_query(path: str, query: dict[str, str]) -> str:
+    """``/books/?page=7``: a request's path with its query string exactly as k6 sends it
+    (``k6/lib/config.js``: ``queryString``, keys sorted, ``encodeURIComponent``)."""
+    parts = [f"{_uri_component(k)}={_uri_component(query[k])}" for k in sorted(query)]
+    return f"{path}?{'&'.join(parts)}" if parts else path
+
+
+def _uri_component(text: str) -> str:
+    # What JavaScript's encodeURIComponent leaves as it is.
+    return quote(text, safe="-_.!~*'()")
 
 
 def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

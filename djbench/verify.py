@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
 from benchapp.catalog import WORKLOADS
@@ -25,17 +26,78 @@ def verify_answer(
     body: str,
     *,
     client: str | None = None,
+    location: str | None = None,
 ) -> str | None:
     """None when the answer is right for the workload, else what was wrong, in one line: the
-    request's status and text (a team's named request), then benchapp's own checks."""
+    request's status and text (a team's named request), then benchapp's own checks.
+    ``location``: the answer's ``Location`` header, which a redirect is named by."""
     req = scenario.request(workload)
     if status != req["status"]:
-        return f"verify: {where} answered {status} (expected {req['status']}): {body[:200]}"
+        said = answer_excerpt(status, content_type, body, location)
+        return f"verify: {where} answered {status} (expected {req['status']}){said}"
     if req["contains"] is not None and req["contains"] not in body:
-        return f"verify: {where} answered without {req['contains']!r}: {body[:200]}"
+        said = answer_excerpt(status, content_type, body, location)
+        return f"verify: {where} answered without {req['contains']!r}{said}"
     if scenario.benchapp_workload(workload) is None:
         return None
     return check_answer(workload, where, status, content_type, body, client=client)
+
+
+EXCERPT_CHARS = 200
+
+
+def answer_excerpt(status: int, content_type: str, body: str, location: str | None) -> str:
+    """What a wrong answer said, to follow its status on one line: a redirect's target
+    (`` → https://…``, or `` with no Location``), else ``: `` and the first line of the body's
+    text (an HTML page's, its tags left out), or what little it held."""
+    if 300 <= status < 400:
+        return f" → {location}" if location else " with no Location"
+    line = first_text_line(body, content_type)
+    if line:
+        return f": {line}"
+    return " with no text" if body.strip() else " with an empty body"
+
+
+def first_text_line(body: str, content_type: str = "") -> str:
+    """The first non-empty line of a body's text, at most ``EXCERPT_CHARS``: of an HTML
+    page, the text a reader sees first (its title, else its first heading or paragraph)."""
+    looks_html = "html" in content_type or body.lstrip()[:1] == "<"
+    text = _TextOnly.of(body) if looks_html else body
+    for line in text.splitlines():
+        if line.strip():
+            return " ".join(line.split())[:EXCERPT_CHARS]
+    return ""
+
+
+class _TextOnly(HTMLParser):
+    """An HTML page's text: every element's text on a line of its own, scripts and styles
+    left out."""
+
+    _HIDDEN = frozenset({"script", "style", "noscript", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self._hidden = 0
+
+    @classmethod
+    def of(cls, body: str) -> str:
+        parser = cls()
+        parser.feed(body)
+        parser.close()
+        return "\n".join(parser.lines)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden and data.strip():
+            self.lines.append(data.strip())
 
 
 def encoded_body(request: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
@@ -65,14 +127,15 @@ def check_answer(
     """
     want = expected_status(workload)
     if status != want:
-        return f"verify: {where} answered {status} (expected {want}): {body[:200]}"
+        said = answer_excerpt(status, content_type, body, None)
+        return f"verify: {where} answered {status} (expected {want}){said}"
     if "json" in content_type:
         try:
             doc = json.loads(body)
         except json.JSONDecodeError:
-            return f"verify: {where} answered invalid JSON: {body[:200]}"
+            return f"verify: {where} answered invalid JSON: {first_text_line(body)}"
         if not isinstance(doc, dict) or doc.get("workload") != workload:
-            return f"verify: {where} answered an unexpected body: {body[:200]}"
+            return f"verify: {where} answered an unexpected body: {first_text_line(body)}"
         used = doc.get("client")
         if client and WORKLOADS[workload].touches_upstream and used != client:
             return f"verify: {where} called upstream with {used!r}, not {client!r}"

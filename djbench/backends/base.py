@@ -45,8 +45,10 @@ class Backend(Protocol[ServerT]):
         """Start one variant with its upstream client, wait until healthy, stop it at the end."""
         ...
 
-    def settle(self, server: ServerT, timeout: float) -> bool:
-        """True once the server answers /healthz promptly (idle); False if not within timeout."""
+    def settle(self, server: ServerT, timeout: float) -> str | None:
+        """None once the server answers its health path promptly (idle) and healthily (below
+        500 for a project, 200 for benchapp); else, after at most ``timeout``, why not (one
+        line: ``/up/ answered 500: Server Error (500)``, ``still busy after 5 s``)."""
         ...
 
     def verify(self, server: ServerT, workload: str) -> str | None:
@@ -61,6 +63,11 @@ class Backend(Protocol[ServerT]):
         """A one-line cause when a piece of infrastructure (Postgres, the stub API) is gone or
         was restarted since the run began (``Postgres exited with signal 9 (SIGKILL)``), else
         None. Asked after every step: a step measured meanwhile is void."""
+        ...
+
+    def load_average(self) -> tuple[float, float, float] | None:
+        """The load average (1, 5, 15 min) of the machine the servers run on, None where
+        not read: how busy it was, recorded with each run."""
         ...
 
     def environment_extra(self) -> dict[str, object]:

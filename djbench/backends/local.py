@@ -17,7 +17,7 @@ import httpx
 import psycopg
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
-from djbench.backends.steps import ServerSide, failed_step, measured_step
+from djbench.backends.steps import ServerSide, failed_step, measured_step, refused_cause
 from djbench.collectors import Sampler
 from djbench.errors import DjbenchError
 from djbench.load.k6 import StepTarget, k6_process, wait_k6
@@ -31,7 +31,6 @@ from djbench.local.postgres import (
 )
 from djbench.local.processes import (
     ManagedProcess,
-    answered,
     ensure_port_free,
     exit_status,
     free_port,
@@ -47,7 +46,7 @@ from djbench.results import Distance, PathCheck, Step, UpstreamTraffic
 from djbench.scenario import Scenario
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
-from djbench.verify import encoded_body, verify_answer
+from djbench.verify import answer_excerpt, encoded_body, verify_answer
 from latencyproxy.ping import PathName
 
 HOST = "127.0.0.1"
@@ -113,13 +112,13 @@ class LocalBackend:
         self.database_url = database_url
         """The project's own database, which djbench neither starts nor prepares."""
         self._secret = secrets.token_urlsafe(50)  # generated per run, never written by us
-        self.out_dir = out_dir
-        self.logs = out_dir / "logs"
+        self.out_dir = out_dir.resolve()  # children run elsewhere (k6, a project's root)
+        self.logs = self.out_dir / "logs"
         self.layout = layout
         self.k6 = k6
         self.port = port
         self.run_id = run_id
-        self.scenario_file = out_dir / "scenario.json"
+        self.scenario_file = self.out_dir / "scenario.json"
         self._env: dict[str, str] = {}
         self.quota = quota_supported()
         self._step_counter = 0
@@ -342,25 +341,43 @@ class LocalBackend:
                 paths = self._check_paths(proxies)
                 proc.start()
                 url = f"http://{HOST}:{self.port}"
-                wait_http(url + self.scenario.health_path, proc, timeout=60, up=answered)
+                wait_http(
+                    url + self.scenario.health_path, proc, timeout=60, up=self.scenario.healthy
+                )
                 yield LocalServer(setup, url, proc, group, proxies, paths)
             finally:
                 proc.stop()
                 self._proxies = []  # stopped on purpose from here on: no fault
 
-    def settle(self, server: LocalServer, timeout: float) -> bool:
-        """Wait until the health path answers within 250 ms: no queue of earlier requests."""
+    def settle(self, server: LocalServer, timeout: float) -> str | None:
+        """Wait until the health path answers healthily within 250 ms (no queue of earlier
+        requests); else why not."""
+        path = self.scenario.health_path
         deadline = time.monotonic() + timeout
         with httpx.Client() as client:
             while (left := deadline - time.monotonic()) > 0:
                 started = time.monotonic()
                 try:
-                    client.get(server.url + self.scenario.health_path, timeout=left)
-                except httpx.HTTPError:
-                    return False
+                    res = client.get(server.url + path, timeout=left)
+                except httpx.TimeoutException:
+                    break
+                except httpx.HTTPError as exc:
+                    return f"{path} did not answer: {exc}"
+                if not self.scenario.healthy(res.status_code):
+                    said = answer_excerpt(
+                        res.status_code,
+                        res.headers.get("content-type", ""),
+                        res.text,
+                        res.headers.get("location"),
+                    )
+                    return f"{path} answered {res.status_code}{said}"
                 if time.monotonic() - started < PROMPT_S:
-                    return True
-        return False
+                    return None
+        return f"still busy after {timeout:g} s ({path} slower than {PROMPT_S * 1000:.0f} ms)"
+
+    def load_average(self) -> tuple[float, float, float] | None:
+        """This machine's load average: the servers run here."""
+        return os.getloadavg()
 
     def verify(self, server: LocalServer, workload: str) -> str | None:
         """One request through httpx, checked like every backend checks it."""
@@ -383,6 +400,7 @@ class LocalBackend:
             res.headers.get("content-type", ""),
             res.text,
             client=server.setup.client,
+            location=res.headers.get("location"),
         )
 
     # -- one step ---------------------------------------------------------------------------
@@ -487,7 +505,14 @@ class LocalBackend:
             if counting is not None and sampler.has("db_connections")
             else None
         )
-        return measured_step(step, stats, side, error, upstream).model_copy(
+        result = measured_step(step, stats, side, error, upstream)
+        if result.status == "failed" and refused:
+            # The server ran the database out of connections: that, not the timeouts or
+            # errors it answered with, is why the step failed.
+            result = result.model_copy(
+                update={"error": f"{refused_cause(refused)}; {result.error}"}
+            )
+        return result.model_copy(
             update={
                 "db_connections": held,
                 "db_path": paths.get("db"),

@@ -12,6 +12,14 @@ _MIB = 1024 * 1024
 NO_SUCCESS = "no successful responses in the measured window"
 
 
+def refused_cause(refused: int) -> str:
+    """Why a step failed whose server ran Postgres out of connections."""
+    return (
+        f"Postgres refused {refused:,} connection(s): its max_connections were in use (a "
+        "connection per thread, greenlet or request)"
+    )
+
+
 @dataclass(frozen=True)
 class ServerSide:
     """What the collectors saw of the server (and the load side) in the measured window."""

@@ -158,13 +158,15 @@ def k6_process(
     cpus: str,
     run_id: str,
 ) -> ManagedProcess:
-    """A k6 process (not yet started) for one step, placed on the load CPUs."""
+    """A k6 process (not yet started) for one step, placed on the load CPUs. Its paths are
+    absolute: k6 opens a relative one against the script's folder, not the working one."""
+    summary = summary.resolve()
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(summary.parent),
         "K6_NO_USAGE_REPORT": "true",
         **contract.step_env(
-            scenario=str(scenario_file),
+            scenario=str(scenario_file.resolve()),
             target=step.target,
             views=step.views,
             workload=step.workload,

@@ -138,6 +138,13 @@ class ManagedProcess:
         except psutil.NoSuchProcess:
             return []
 
+    def last_error(self) -> str:
+        """The error its output ends with, in one line (:func:`last_error`)."""
+        try:
+            return last_error(self.log_path.read_text(errors="replace"))
+        except OSError:
+            return "no output"
+
     def log_tail(self, lines: int = 15) -> str:
         """The last lines of the output, for error messages."""
         try:
@@ -191,35 +198,49 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
-def answered(status: int) -> bool:
-    """A server under test is up once its health path answers anything below 500 (a team's
-    project may answer 404 or a redirect there)."""
-    return status < 500
-
-
 def wait_http(
     url: str,
     proc: ManagedProcess,
     timeout: float = 60.0,
     up: Callable[[int], bool] = lambda status: status == 200,
 ) -> None:
-    """Wait until ``url`` answers a status ``up`` accepts (200 by default), or fail with the
-    child's last output."""
+    """Wait until ``url`` answers a status ``up`` accepts (200 by default), or fail in one
+    line: the last status it answered (a server that answers 500 to every probe is up but
+    broken) and the error its output ends with, its log named for the rest."""
     deadline = time.monotonic() + timeout
+    last: int | None = None
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if (code := proc.returncode()) is not None:
                 raise DjbenchError(
-                    f"{proc.name} exited with {exit_status(code)} before answering "
-                    f"{url}:\n{proc.log_tail()}"
+                    f"{proc.name} exited with {exit_status(code)} before answering {url}: "
+                    f"{proc.last_error()} (log: {proc.log_path})"
                 )
             with contextlib.suppress(httpx.HTTPError):
-                if up(client.get(url).status_code):
+                last = client.get(url).status_code
+                if up(last):
                     return
             time.sleep(0.1)
+    said = f"answered {url} with {last}" if last is not None else f"did not answer {url}"
     raise DjbenchError(
-        f"{proc.name} did not answer {url} within {timeout:.0f}s:\n{proc.log_tail()}"
+        f"{proc.name} {said} for {timeout:.0f} s: {proc.last_error()} (log: {proc.log_path})"
     )
+
+
+def last_error(log: str) -> str:
+    """The error a process's output ends with, in one line: the exception line of its last
+    traceback (``ValueError: Missing staticfiles manifest entry for 'x.css'``), else its
+    last line that is not empty."""
+    lines = log.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent")]
+    if starts:
+        # The exception line is the first one after the traceback that is not indented.
+        after = lines[starts[-1] + 1 :]
+        found = next((line for line in after if line.strip() and not line[0].isspace()), None)
+        if found is not None:
+            return " ".join(found.split())[:TAIL_CHARS]
+    tail = [line for line in lines if line.strip()]
+    return " ".join(tail[-1].split())[:TAIL_CHARS] if tail else "no output"
 
 
 def ensure_port_free(host: str, port: int, what: str) -> None:

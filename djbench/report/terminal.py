@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from djbench.analysis import Analysis, RunSummary, Verdict, analyze
+from djbench.analysis import Analysis, RunSummary, Verdict, analyze, runs_text
 from djbench.report.checks import counts_text, group_warnings
 from djbench.report.markdown import fmt_num
 from djbench.results import DIRECT, Results
@@ -24,43 +24,74 @@ COLUMNS = ("workload", "variant", "best req/s", "req/s at SLO", "p99 ms", "CPU m
 _RIGHT = {"best req/s", "req/s at SLO", "p99 ms", "CPU ms/req"}
 
 
-def _marker(summary: RunSummary, verdict: Verdict) -> tuple[str, str]:
-    """The verdict cell of a run, with its style. Whether a lead is significant is the
-    verdict sentence's to say."""
-    best = summary.label == verdict.winner_label
-    if summary.run.status == "failed" and not best:
+def _marker(runs: list[RunSummary], verdict: Verdict) -> tuple[str, str]:
+    """The verdict cell of a candidate's runs, with its style. Whether a lead is significant
+    is the verdict sentence's to say."""
+    best = runs[0].label == verdict.winner_label
+    if all(r.run.status == "failed" for r in runs) and not best:
         return "failed", "red"
-    if summary.capacity_rps is None:
+    if not any(r.capacity_rps is not None for r in runs) and not best:
         return "misses SLO", "yellow"
+    if any(r.run.status == "failed" for r in runs) and not best:
+        return "a run failed", "yellow"
     return ("★ best at SLO", "bold green") if best else ("", "")
 
 
+def _candidates(analysis: Analysis, workload: str) -> list[list[RunSummary]]:
+    """A workload's runs by candidate (variant, client and distance), in results order: one
+    row each, whatever its rounds."""
+    groups: dict[tuple[object, ...], list[RunSummary]] = {}
+    for summary in analysis.runs_for(workload):
+        groups.setdefault((summary.run.key, summary.run.distance), []).append(summary)
+    return list(groups.values())
+
+
+def _at_slo(runs: list[RunSummary], verdict: Verdict) -> str:
+    """A candidate's capacity at SLO: the verdict's median over its rounds (with their count
+    when more than one), else its best step within the SLO."""
+    found = next((c for c in verdict.candidates if c.key == runs[0].run.key), None)
+    if found is not None:
+        mark = "≥" if found.censored else ""
+        rounds = f" (n={found.capacity.n})" if found.capacity.n > 1 else ""
+        return f"{mark}{fmt_num(found.capacity.median)}{rounds}"
+    return fmt_num(max((r.capacity_rps for r in runs if r.capacity_rps), default=None))
+
+
 def _rows(analysis: Analysis) -> list[list[tuple[str, str]]]:
-    """Cells (text, style) per workload and run; a workload's name on its first row only."""
+    """Cells (text, style) per workload and candidate; a workload's name on its first row."""
     rows = []
     for w in analysis.workloads:
-        for i, summary in enumerate(analysis.runs_for(w)):
-            verdict = analysis.verdict_for(w, summary.run.distance)
-            step = summary.capacity_step
+        for i, runs in enumerate(_candidates(analysis, w)):
+            verdict = analysis.verdict_for(w, runs[0].run.distance)
+            steps = [s for r in runs if (s := r.capacity_step) is not None]
+            step = max(steps, key=lambda s: s.rps, default=None)
             cells = [
                 w if i == 0 else "",
-                summary.label,
-                fmt_num(summary.best_rps),
-                fmt_num(summary.capacity_rps),
+                runs[0].label,
+                fmt_num(max((b for r in runs if (b := r.best_rps) is not None), default=None)),
+                _at_slo(runs, verdict),
                 fmt_num(step.latency_ms.p99 if step else None),
                 fmt_num(step.cpu_ms_per_req if step else None, 2),
             ]
-            rows.append([(c, "") for c in cells] + [_marker(summary, verdict)])
+            rows.append([(c, "") for c in cells] + [_marker(runs, verdict)])
     return rows
 
 
 def _footer(analysis: Analysis, report: Path | None) -> list[str]:
-    """The verdict sentences and the self-check counts: a glance is enough."""
+    """The verdict sentences, the failed runs by cause and the self-check counts: a glance is
+    enough."""
     lines = [
         f"{v.workload}{'' if v.distance == DIRECT else ' @ ' + v.distance.label} "
         f"(p99 ≤ {fmt_num(analysis.scenario.slo_for(v.workload).p99_ms, 0)} ms): {v.text}"
         for v in analysis.verdicts
     ]
+    for group in analysis.failures:
+        shown = ", ".join(group.places[:FAILED_PLACES])
+        more = len(group.places) - FAILED_PLACES
+        lines.append(
+            f"failed ({runs_text(len(group.places))}): {group.cause} — {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
     if analysis.warnings:
         where = str(report) if report else "report.md"
         lines.append(
@@ -68,6 +99,10 @@ def _footer(analysis: Analysis, report: Path | None) -> list[str]:
             f"{counts_text(group_warnings(analysis.warnings))}; see {where}"
         )
     return lines
+
+
+FAILED_PLACES = 6
+"""The runs a failure line names before it counts the rest."""
 
 
 Cell = str | Text

@@ -17,6 +17,7 @@ import pytest
 from rich.console import Console
 
 from djbench import cli
+from djbench.outcome import EXIT_NOTHING_MEASURED
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
 EXAMPLE = Path(__file__).parents[2] / "examples" / "bookshop"
@@ -199,12 +200,16 @@ def test_verification_uses_the_scenarios_parameters(tmp_path: Path) -> None:
         "run", "--scenario", str(scenario), "--variants", "uvicorn", "--out", str(out),
         "--port", "18798",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    # Nothing was measured: its own exit status, the cause on the terminal as it happened.
+    assert done.returncode == EXIT_NOTHING_MEASURED, done.stdout + done.stderr
     run = json.loads((out / "results.json").read_text())["runs"][0]
     assert run["status"] == "failed"
     assert "answered 400" in run["error"]
     assert "ms=abc" in run["error"]
     assert run["steps"] == []
+    assert "run failed uvicorn · sleep: verify: GET " in done.stdout
+    assert "sleep (p99 ≤ 500 ms): no measurement: verify: GET" in done.stdout
+    assert "exit status 5: nothing was measured" in done.stdout
 
 
 def test_report_without_a_terminal_prints_whole_names(tmp_path: Path) -> None:

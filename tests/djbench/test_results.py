@@ -22,11 +22,15 @@ from djbench.results import (
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_a_v4_file_reads_as_v5_and_round_trips(tmp_path: Path) -> None:
+def test_a_v4_file_reads_as_v6_and_round_trips(tmp_path: Path) -> None:
     assert json.loads((FIXTURES / "results-small.json").read_text())["schema"].endswith("/v4")
     results = load_results(FIXTURES / "results-small.json")
-    assert results.schema_ == SCHEMA == "djbench/results/v5"
+    assert results.schema_ == SCHEMA == "djbench/results/v6"
     assert results.project is None  # benchapp, as every run before v5
+    # Before v6 nothing was read of outside load, load averages or restarts.
+    assert all(r.load_average is None and r.restarts == [] for r in results.runs)
+    assert all(s.outside_cpu_s is None for r in results.runs for s in r.steps)
+    assert {s.status for r in results.runs for s in r.steps} <= {"ok", "failed"}
     again = load_results(write_results(results, tmp_path))
     assert again == results
     upstream = next(r for r in again.runs if r.variant == "uvicorn" and r.workload == "upstream")

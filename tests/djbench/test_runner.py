@@ -69,8 +69,11 @@ class ScriptedBackend:
             raise DjbenchError("address already in use")
         yield ScriptedServer(setup)
 
-    def settle(self, server: ScriptedServer, timeout: float) -> bool:
-        return self._last_level not in self.busy_after
+    def settle(self, server: ScriptedServer, timeout: float) -> str | None:
+        return "still busy" if self._last_level in self.busy_after else None
+
+    def load_average(self) -> tuple[float, float, float] | None:
+        return (0.5, 0.4, 0.3)
 
     def verify(self, server: ScriptedServer, workload: str) -> str | None:
         return None
@@ -108,6 +111,7 @@ class Quiet:
     def step_started(self, variant: str, workload: str, step: LoadStep) -> None: ...
     def step_done(self, variant: str, workload: str, step: Step) -> None: ...
     def skipped(self, count: int) -> None: ...
+    def run_failed(self, run: str, workload: str, error: str) -> None: ...
 
 
 def _env() -> Environment:
@@ -266,8 +270,28 @@ def test_a_ladder_stops_at_a_step_without_one_response(tmp_path: Path) -> None:
     # c=8 timed out entirely: 32 and 128 users could only queue longer, so they never run.
     assert [step.level for _, _, step in backend.measured] == [1.0, 8.0]
     [run] = results.runs
-    assert [s.status for s in run.steps] == ["ok", "failed"]
-    assert run.error == "1 of 2 steps failed: no successful responses in the measured window"
+    # Above a measured step, overload is a result: the run stays ok with the step below.
+    assert [s.status for s in run.steps] == ["ok", "saturated"]
+    assert run.status == "ok" and run.error is None
+    assert run.steps[1].error == "no successful responses in the measured window"
+
+
+def test_a_first_step_without_one_response_fails_the_run(tmp_path: Path) -> None:
+    scenario = parse_scenario("closed: {concurrency: [8, 32]}\nworkloads: [cpu]", "s")
+    backend = ScriptedBackend(silent_from=8.0)
+    failures: list[tuple[str, str, str]] = []
+
+    class Told(Quiet):
+        def run_failed(self, run: str, workload: str, error: str) -> None:
+            failures.append((run, workload, error))
+
+    results = execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Told())
+    [run] = results.runs
+    # Nothing below it was measured: no overload to speak of, only a failure.
+    assert [s.status for s in run.steps] == ["failed"]
+    assert run.status == "failed"
+    error = "1 of 1 steps failed: no successful responses in the measured window"
+    assert failures == [("uvicorn", "cpu", error)]
 
 
 def test_leaders_below_the_ladders_top_are_searched_alone(tmp_path: Path) -> None:

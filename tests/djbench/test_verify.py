@@ -58,7 +58,7 @@ def test_a_named_request_is_checked_by_its_status_and_text() -> None:
         "verify: GET /p/ answered 500 (expected 200): boom"
     )
     assert verify_answer(scenario, "page", "GET /p/", 200, "text/html", "<p>") == (
-        "verify: GET /p/ answered without '<h1>': <p>"
+        "verify: GET /p/ answered without '<h1>' with no text"
     )
     # Whatever the content type: benchapp's JSON checks are not a project's.
     assert verify_answer(scenario, "add", "POST /a/", 201, "text/plain", "ok") is None

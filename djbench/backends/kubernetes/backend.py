@@ -8,7 +8,6 @@ import contextlib
 import functools
 import json
 import time
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +58,7 @@ from djbench.pathcheck import (
 from djbench.plan import LoadStep, Setup
 from djbench.proxystats import NAMES, ProxyStats, proxy_traffic
 from djbench.results import PathCheck, ProjectInfo, Step, UpstreamTraffic
-from djbench.scenario import Scenario
+from djbench.scenario import Scenario, path_with_query
 from djbench.stubstats import parse_traffic, stats_path, wait_past
 from djbench.variants import Variant
 from djbench.verify import encoded_body, verify_answer
@@ -311,25 +310,30 @@ class KubernetesBackend:
         """A proxy's GET /stats through the API server's service proxy."""
         return self.kube.service_get(release, PROXY_STATS_PORT, "/stats")
 
-    def settle(self, server: KubeServer, timeout: float) -> bool:
-        """Wait until the health path answers promptly through the API server's proxy."""
+    def settle(self, server: KubeServer, timeout: float) -> str | None:
+        """Wait until the health path answers promptly through the API server's proxy (which
+        answers 2xx only: an error status fails the call); else why not."""
+        path = self.scenario.health_path
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             started = time.monotonic()
             try:
-                self.kube.service_get(server.service, SERVER_PORT, self.scenario.health_path)
-            except DjbenchError:
-                return False
+                self.kube.service_get(server.service, SERVER_PORT, path)
+            except DjbenchError as exc:
+                return f"{path} did not answer well: {exc}"
             # The proxy hop adds its own latency: a backlogged server takes far longer.
             if time.monotonic() - started < 1.0:
-                return True
-        return False
+                return None
+        return f"still busy after {timeout:g} s ({path} slower than 1 s through the proxy)"
+
+    def load_average(self) -> tuple[float, float, float] | None:
+        """Not read: the servers run on the cluster's nodes, not here."""
+        return None
 
     def verify(self, server: KubeServer, workload: str) -> str | None:
         """One request through the API server's service proxy, checked like every backend."""
         req = self.scenario.request(workload)
-        query = urllib.parse.urlencode(req["query"])
-        path = req["path"].format(views=server.variant.views) + (f"?{query}" if query else "")
+        path = path_with_query(req["path"].format(views=server.variant.views), req["query"])
         # The proxy answers 2xx bodies only (an error status fails the kubectl call), so a
         # body means the status the request expects.
         sent, _ = encoded_body(req)
