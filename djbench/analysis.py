@@ -46,6 +46,10 @@ CPU_SOURCES_AGREE = 0.1
 figures are in doubt: its samples are the kubelet's, seconds apart, extrapolated to the edges."""
 CPU_SOURCES_SLACK_S = 0.05
 """…plus this many CPU seconds, so an idle step's few milliseconds never warn."""
+OUTSIDE_LIMIT = 0.05
+"""CPU something other than the server may use on the server's CPUs (a share of one CPU over
+the step) before the step says it shared them: about the scheduler's and the harness's own
+noise on an idle machine, well below what a compiler or a test run takes."""
 INFRA_BUSY = 0.5
 """Postgres + stub API above this share of the load CPUs while the server idles below it:
 the step measures the database, not the server."""
@@ -60,6 +64,7 @@ WarningKind = Literal[
     "proxy-saturation",
     "infra-bound",
     "db-refused",
+    "outside-load",
     "physics",
     "cpu-sources",
     "repeats",
@@ -323,6 +328,23 @@ class Analysis:
                 groups.setdefault(cause, []).append(f"{s.workload} / {s.label}")
         ranked = sorted(groups.items(), key=lambda t: -len(t[1]))
         return tuple(FailureGroup(cause, tuple(places)) for cause, places in ranked)
+
+    @property
+    def busy_machine(self) -> str | None:
+        """One sentence when the run was measured on a busy machine (outside load on the
+        server's CPU above ``OUTSIDE_LIMIT`` in some step), else None."""
+        steps = [st for s in self.runs for st in s.run.steps if st.measured]
+        shares = [x for st in steps if (x := outside_share(st)) is not None]
+        busy = [x for x in shares if x > OUTSIDE_LIMIT]
+        if not busy:
+            return None
+        loads = [r.run.load_average[0] for r in self.runs if r.run.load_average]
+        load = f"; load average up to {max(loads):.1f} as runs began" if loads else ""
+        return (
+            f"measured on a busy machine: in {len(busy)} of {len(shares)} steps something "
+            f"other than the server used more than {OUTSIDE_LIMIT:.0%} of a CPU on the "
+            f"server's CPU (up to {max(busy):.0%}){load}; numbers of those steps are low"
+        )
 
     @property
     def measured(self) -> bool:
@@ -641,6 +663,14 @@ def _rivals(summaries: list[RunSummary]) -> tuple[str, ...]:
     )
 
 
+def outside_share(step: Step) -> float | None:
+    """The share of a CPU that something other than the server used on the server's CPUs in
+    a step (None where not read, or the step lasted nothing)."""
+    if step.outside_cpu_s is None or step.duration_s <= 0:
+        return None
+    return step.outside_cpu_s / step.duration_s
+
+
 def _proxy_cpu_s(step: Step) -> float:
     """CPU seconds the step's latency proxies spent (0 without proxies)."""
     return sum(p.cpu_s for p in (step.db_path, step.upstream_path) if p is not None)
@@ -678,6 +708,15 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
         if step.status == "failed":
             warn("failed-step", load, f"step failed: {step.error or 'no error recorded'}")
             continue
+        outside = outside_share(step)
+        if outside is not None and outside > OUTSIDE_LIMIT:
+            warn(
+                "outside-load",
+                load,
+                f"something other than the server used {outside:.0%} of a CPU on the "
+                "server's CPU during the step (another program, or the machine's host): "
+                "the server had less than its budget",
+            )
         busy = _load_busy(step, load_cpus)
         shortfall = physics.shortfall(run, step, scenario, busy, LOAD_CPU_LIMIT)
         if shortfall:

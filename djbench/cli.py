@@ -205,8 +205,19 @@ def _prepare_project(
     from djbench.project_check import prepare
 
     prepared = prepare(found, variants)
-    info = found.info(prepared.entry_points, database_note(database_url))
+    info = found.info(
+        prepared.entry_points, database_note(database_url), defaulted=list(prepared.defaulted)
+    )
     console.print(Text(f"project {info.name} (Django {prepared.django}): {info.database}"))
+    for kind in prepared.defaulted:
+        made = f"get_{kind}_application()"
+        console.print(
+            Text(
+                f"  {info.name} has no {kind}.py: its {kind.upper()} variants serve Django's "
+                f"{made} for {info.settings} ({prepared.entry_points[kind]})"
+            ),
+            soft_wrap=True,
+        )
     return prepared, info
 
 
@@ -228,8 +239,16 @@ def _kubernetes_project(found: ProjectDir, plan: Plan, database_url: str | None)
     interfaces = {v.interface for v in plan.variants}
     entry_points = found.project.conventional_entry_points()
     served = {k: v for k, v in entry_points.items() if k in interfaces}
-    info = found.info(served, database_note(None, "kubernetes"))
+    info = found.info(served, database_note(None, "kubernetes"), built=False)
     console.print(Text(f"project {info.name} in its own image: {info.database}"))
+    if found.project.build:
+        console.print(
+            Text(
+                f"  build ({len(found.project.build)} commands in {found.file}): not run on "
+                "Kubernetes; the team's image is built with them"
+            ),
+            soft_wrap=True,
+        )
     return info
 
 

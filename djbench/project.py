@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -98,9 +99,14 @@ class Project(_Strict):
     """The directory the project's packages are imported from, relative to this file."""
     env: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ENV))
     """The servers' environment beyond ``DJANGO_SETTINGS_MODULE``, with placeholders."""
+    build: list[Annotated[list[str], Field(min_length=1)]] = Field(default_factory=list)
+    """Commands run once in the root before the database is prepared (e.g. ``[python,
+    manage.py, collectstatic, --noinput]``), each an argv; locally only: on Kubernetes the
+    team's image is built with them."""
     database: ProjectDatabase = Field(default_factory=ProjectDatabase)
     health_path: str = Field(default="/", pattern=r"^/[^?# ]*$")
-    """Where djbench asks a started server whether it is up: any answer below 500 says so."""
+    """Where djbench asks a started server whether it is up and well: any answer below 500
+    says so (at start, between steps and before each request is verified)."""
     requests: NamedRequests = Field(min_length=1)
     slo: dict[str, Slo] = Field(default_factory=dict)
     """Per-request SLO; others use the scenario's ``default_slo``."""
@@ -177,8 +183,16 @@ class ProjectDir(BaseModel):
         """The project's name in reports."""
         return self.project.name or self.file.parent.resolve().name
 
-    def info(self, entry_points: Mapping[Interface, str], database: str) -> ProjectInfo:
-        """What the results record of the project, served from ``entry_points``."""
+    def info(
+        self,
+        entry_points: Mapping[Interface, str],
+        database: str,
+        defaulted: list[str] | None = None,
+        built: bool = True,
+    ) -> ProjectInfo:
+        """What the results record of the project, served from ``entry_points`` (those of
+        the ``defaulted`` interfaces supplied by djbench; ``built``: its build commands
+        ran here)."""
         return ProjectInfo(
             name=self.name,
             file=str(self.file),
@@ -186,6 +200,8 @@ class ProjectDir(BaseModel):
             entry_points={str(kind): entry for kind, entry in entry_points.items()},
             database=database,
             env=self.project.env,
+            build=list(self.project.build) if built else [],
+            defaulted=list(defaulted or []),
         )
 
 

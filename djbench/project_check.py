@@ -89,6 +89,9 @@ class Prepared:
     found: ProjectDir
     django: str
     entry_points: dict[Interface, str]
+    defaulted: tuple[Interface, ...] = ()
+    """Interfaces the project has no entry point for: Django's own application for its
+    settings serves them (``djbench.project_default``)."""
 
 
 def prepare(found: ProjectDir, variants: list[Variant]) -> Prepared:
@@ -125,14 +128,22 @@ def prepare(found: ProjectDir, variants: list[Variant]) -> Prepared:
             "is deployed (DEBUG off, e.g. through its `env` in " + PROJECT_FILE + ")"
         )
     entry_points: dict[Interface, str] = {}
+    defaulted: list[Interface] = []
     for kind in sorted({v.interface for v in variants}):
         found_kind = probe[kind]
         if found_kind["entry"] is None:
             users = ", ".join(v.name for v in variants if v.interface == kind)
             raise DjbenchError(
-                f"{found.name}: no {kind.upper()} entry point for {users} "
-                f"({found_kind['error']}); give `{kind}: module:callable` in {found.file}, "
+                f"{found.name}: no {kind.upper()} entry point for {users} (tried "
+                f"{found_kind['error']}); give `{kind}: module:callable` in {found.file}, "
                 "or leave those variants out (--variants)"
             )
         entry_points[kind] = found_kind["entry"]
-    return Prepared(found=found, django=str(probe["django"]), entry_points=entry_points)
+        if found_kind.get("defaulted"):
+            defaulted.append(kind)
+    return Prepared(
+        found=found,
+        django=str(probe["django"]),
+        entry_points=entry_points,
+        defaulted=tuple(defaulted),
+    )

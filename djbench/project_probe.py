@@ -3,8 +3,8 @@
 Run in the project's environment (``python -m djbench.project_probe``, with its
 ``DJANGO_SETTINGS_MODULE`` and import root): sets Django up, finds the WSGI and ASGI entry
 points (given, from the settings, or ``<package>.wsgi`` / ``<package>.asgi`` beside the
-settings) and imports them. Prints one JSON object; a project that cannot load prints one
-line to stderr and exits 1.
+settings; where none exists, Django's own application for the settings) and imports them.
+Prints one JSON object; a project that cannot load prints one line to stderr and exits 1.
 """
 
 from __future__ import annotations
@@ -60,17 +60,40 @@ def load(entry: str) -> None:
         raise TypeError(f"{entry} is not callable")
 
 
-def find(kind: str, tried: list[str], root: Path) -> dict[str, str | None]:
-    """The first candidate that loads; else the first candidate's error."""
+def find(kind: str, tried: list[str], root: Path, given: bool) -> dict[str, Any]:
+    """The first candidate that loads; else, when none of them exists as a module and none
+    was ``given``, Django's own application for the settings (``project_default``), said
+    so with ``defaulted``; else every candidate's error."""
     errors = []
+    absent = 0
     for entry in tried:
         try:
             load(entry)
         except Exception as exc:
             errors.append(f"{entry}: {one_line(exc, root)}")
+            absent += _absent(exc, entry)
             continue
-        return {"entry": entry, "error": None}
-    return {"entry": None, "error": errors[0] if errors else f"no {kind} module to try"}
+        return {"entry": entry, "error": None, "defaulted": False}
+    if not given and absent == len(tried):
+        from djbench.project_default import ENTRY_POINTS
+
+        try:
+            load(ENTRY_POINTS[kind])
+        except Exception as exc:
+            errors.append(f"{ENTRY_POINTS[kind]}: {one_line(exc, root)}")
+        else:
+            return {"entry": ENTRY_POINTS[kind], "error": None, "defaulted": True}
+    said = "; ".join(errors) if errors else f"no {kind} module to try"
+    return {"entry": None, "error": said, "defaulted": False}
+
+
+def _absent(exc: BaseException, entry: str) -> bool:
+    """Whether loading ``entry`` failed because its own module (or a package of its path)
+    does not exist, not because of what it does when imported."""
+    module = entry.partition(":")[0]
+    parts = module.split(".")
+    own = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+    return isinstance(exc, ModuleNotFoundError) and exc.name in own
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 candidates(kind, given, getattr(settings, f"{kind.upper()}_APPLICATION", None),
                            settings_module),
                 root,
+                given=bool(given),
             )
             for kind, given in (("wsgi", args.wsgi), ("asgi", args.asgi))
         },

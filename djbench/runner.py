@@ -233,7 +233,7 @@ def execute(
     propagates) loses nothing.
     """
     progress.phase(
-        "preparing the project's database"
+        ("building and preparing the project" if plan.project.build else "preparing the project")
         if plan.project
         else "preparing Postgres (seeded) and the stub API"
     )

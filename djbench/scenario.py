@@ -363,6 +363,11 @@ class Scenario(_Strict):
         return max([*self.closed.concurrency, *ceiling])
 
     @property
+    def calls_upstream(self) -> bool:
+        """Whether any workload of the scenario calls the stub API (a project's never do)."""
+        return any(self.kind(w).touches_upstream for w in self.workloads)
+
+    @property
     def upstream_pool_size(self) -> int:
         """Connections each upstream client may hold: at least the peak calls in flight (every
         request in flight making all its calls at once), so no pool limit shapes the result."""

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
-from djbench.analysis import RunSummary, Verdict, analyze, capacity_sample
+from djbench.analysis import (
+    RunSummary,
+    Verdict,
+    analyze,
+    capacity_sample,
+    failure_cause,
+    is_search,
+)
 from djbench.backends.kubernetes.releases import server_values
 from djbench.errors import DjbenchError
 from djbench.helm_values import dump
@@ -60,8 +67,11 @@ class PodPlan:
     """Database connections at peak: ``pool_max`` × pods (None: no database, or not known)."""
     pool_max: int
     """Connections per pod: the pool's ``max_size`` (never above the server's slots:
-    ``DbPool.for_slots``); for a team's project, the most its server held at once in any
-    step (measured: its settings size its connections)."""
+    ``DbPool.for_slots``); for a team's project, the most its server held at once in a step
+    at or below the planned rate (measured: its settings size its connections)."""
+    surveyed: bool = False
+    """Planned on the survey's closed ladder alone (no search or repeat followed it): one
+    sample, the survey's best step within the SLO."""
 
     @property
     def planned_rps(self) -> float:
@@ -138,26 +148,38 @@ def plan_capacity(
     for verdict in analysis.verdicts:
         case = (verdict.workload, verdict.distance)
         summaries = [s for s in analysis.runs if (s.workload, s.run.distance) == case]
-        estimates = {c.key: (c.capacity, c.censored) for c in verdict.candidates}
+        estimates: dict[tuple[str, str | None], tuple[Estimate | None, bool]] = {
+            c.key: (c.capacity, c.censored) for c in verdict.candidates
+        }
         by_key: dict[tuple[str, str | None], list[RunSummary]] = {}
         for s in summaries:
             by_key.setdefault(s.run.key, []).append(s)
         found: list[PodPlan] = []
+        searched = {s.run.key for s in summaries if is_search(s)}
         for key, runs in by_key.items():
             if verdict.void:
                 # A fault stopped the run: its numbers are no ground for a deployment.
                 unfit.append(Unfit(*case, runs[0].label, f"no plan: {verdict.void}"))
                 continue
-            estimate, lower_bound = estimates.get(key) or _survey_estimate(runs, top)
+            if key in estimates:
+                estimate, lower_bound = estimates[key]
+            elif key in searched:
+                # The verdict's measure, not the survey's: a search that never met the SLO
+                # says the variant cannot be planned at it.
+                unfit.append(Unfit(*case, runs[0].label, _why_search_unfit(runs)))
+                continue
+            else:
+                estimate, lower_bound = _survey_estimate(runs, top)
             if estimate is None or estimate.low <= 0:
                 unfit.append(Unfit(*case, runs[0].label, _why_unfit(runs)))
                 continue
             scenario = analysis.scenario
             pods = pods_needed(target_rps, headroom, estimate.low)
             # A team's project sizes its connections in its own settings: what its server
-            # held at most is what a pod needs; benchapp's pool is known.
+            # held at most, up to the rate planned, is what a pod needs; benchapp's pool is
+            # known.
             per_pod = (
-                _peak_connections(runs)
+                _peak_connections(runs, estimate.low)
                 if scenario.requests
                 else pool.for_slots(runs[0].run.slots).max_size
             )
@@ -176,6 +198,7 @@ def plan_capacity(
                     memory_mib=memory_request_mib(_peak_rss_mib(runs)),
                     db_connections=pods * per_pod if touches_db and per_pod else None,
                     pool_max=per_pod or 0,
+                    surveyed=all(r.run.purpose == "survey" for r in runs),
                 )
             )
         found.sort(key=lambda p: (p.pods, p.memory_mib, -p.capacity.low))
@@ -235,15 +258,42 @@ def _why_unfit(runs: list[RunSummary]) -> str:
             return f"at its lightest load ({step.load_label}): " + ", ".join(
                 said.get(m, m) for m in misses
             )
-    failed = next((r.run.error for r in runs if r.run.error), None)
+    failed = next((c for r in runs if (c := failure_cause(r.run))), None)
     return f"no step completed: {failed}" if failed else "no step completed"
 
 
-def _peak_connections(runs: list[RunSummary]) -> int | None:
-    """The most database connections the server held at once in any step of its runs
-    (None: never read, as on Kubernetes or the team's own database)."""
-    held = [s.db_connections for r in runs for s in r.run.steps if s.db_connections is not None]
-    return max(held) if held else None
+def _why_search_unfit(runs: list[RunSummary]) -> str:
+    """Why a variant whose capacity was searched has none: the rates its searches measured,
+    all missing the SLO, or why they measured nothing."""
+    rates = [
+        step.rate
+        for r in runs
+        if is_search(r)
+        for step in r.run.steps
+        if step.measured and step.rate is not None
+    ]
+    if rates:
+        tried = ", ".join(f"{rate:,.4g}" for rate in rates)
+        return f"its open-model search missed the SLO at every rate it measured ({tried}/s)"
+    failed = next((c for r in runs if is_search(r) and (c := failure_cause(r.run))), None)
+    return f"its open-model search measured nothing: {failed or 'no step completed'}"
+
+
+def _peak_connections(runs: list[RunSummary], planned_rps: float) -> int | None:
+    """The most database connections the server held at once in a step at or below the rate
+    a pod is planned to carry (the lightest measured step when none is): steps of overload
+    above it hold more than the pod will (None: never read, as on Kubernetes or the team's
+    own database)."""
+    read = [
+        (s.rate if s.model == "open" and s.rate else s.rps, s.db_connections)
+        for r in runs
+        for s in r.run.steps
+        if s.measured and s.db_connections is not None
+    ]
+    if not read:
+        return None
+    within = [held for rate, held in read if rate <= planned_rps * (1 + 1e-9)]
+    return max(within) if within else min(read)[1]
 
 
 def _cpu_budget(runs: list[RunSummary]) -> float:
@@ -259,7 +309,7 @@ def _cpu_budget(runs: list[RunSummary]) -> float:
 
 
 def _peak_rss_mib(runs: list[RunSummary]) -> float:
-    return max((s.rss_mib for r in runs for s in r.run.steps if s.status == "ok"), default=0.0)
+    return max((s.rss_mib for r in runs for s in r.run.steps if s.measured), default=0.0)
 
 
 HEADERS = (
@@ -289,7 +339,7 @@ def plan_rows(plan: CapacityPlan, workload: str, distance: Distance) -> list[tup
         rows.append(
             (
                 p.label,
-                f"{p.capacity.n}",
+                f"{p.capacity.n}" + (" (survey)" if p.surveyed else ""),
                 ("≥" if p.lower_bound else "") + p.capacity.text(),
                 f"{p.planned_rps:,.1f}",
                 f"{p.pods:,}",

@@ -21,7 +21,14 @@ from djbench.backends.steps import ServerSide, failed_step, measured_step, refus
 from djbench.collectors import Sampler
 from djbench.errors import DjbenchError
 from djbench.load.k6 import StepTarget, k6_process, wait_k6
-from djbench.local.cpus import CpuLayout, cpu_quota, quota_supported, throttled_s
+from djbench.local.cpus import (
+    CpuLayout,
+    busy_cpu_s,
+    cpu_quota,
+    placed,
+    quota_supported,
+    throttled_s,
+)
 from djbench.local.postgres import (
     ConnectionCount,
     PostgresInfo,
@@ -136,10 +143,18 @@ class LocalBackend:
         ensure_port_free(HOST, self.port, "the server under test")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.scenario_file.write_text(json.dumps(self.scenario.resolved(), indent=2))
-        if self.project is not None:
-            with self._project_infrastructure(self.project):
-                yield
-            return
+        shared = self.layout.server == self.layout.infra
+        with contextlib.nullcontext() if shared else placed(self.layout.infra):
+            if self.project is not None:
+                with self._project_infrastructure(self.project):
+                    yield
+            else:
+                with self._benchapp_infrastructure():
+                    yield
+
+    @contextlib.contextmanager
+    def _benchapp_infrastructure(self) -> Iterator[None]:
+        """The embedded Postgres, migrated and seeded with benchapp's rows, and the stub API."""
         with embedded_postgres(self.logs / "postgres.log", cpus=self.layout.infra_arg) as pg:
             self.postgres = pg
             stub_port = self.stub_port = free_port(HOST)
@@ -162,11 +177,16 @@ class LocalBackend:
         services)."""
         if self.database_url is not None:
             self._env = self._project_env(self.database_url)
+            for argv in project.found.project.build:
+                self._prepare(argv, "building the project", "build.log")
             yield
             return
         with embedded_postgres(self.logs / "postgres.log", cpus=self.layout.infra_arg) as pg:
             self.postgres = pg
             self._env = self._project_env(pg.url())
+            for argv in project.found.project.build:
+                self._prepare(argv, "building the project", "build.log")
+            # Once per run: every server then starts from a copy of what this made.
             for argv in prepare_commands(project.found.project.database):
                 self._prepare(argv)
             keep_prepared(pg)
@@ -180,9 +200,15 @@ class LocalBackend:
         assert self.project is not None
         return {**self._basic_env(), **project_env(self.project.found, database_url, self._secret)}
 
-    def _prepare(self, argv: list[str]) -> None:
+    def _prepare(
+        self,
+        argv: list[str],
+        what: str = "preparing the project's database",
+        log_name: str = "prepare.log",
+    ) -> None:
+        """One command of the project's, in its root, its output in ``logs/``."""
         assert self.project is not None
-        log = self.logs / "prepare.log"
+        log = self.logs / log_name
         status = ManagedProcess(
             f"`{' '.join(argv)}`",
             [_in_venv(argv[0]), *argv[1:]],
@@ -194,8 +220,8 @@ class LocalBackend:
         if status != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
             raise DjbenchError(
-                f"preparing the project's database: `{' '.join(argv)}` failed "
-                f"({exit_status(status)}): {' | '.join(tail) or 'no output'}"
+                f"{what}: `{' '.join(argv)}` failed ({exit_status(status)}): "
+                f"{' | '.join(tail) or 'no output'} (log: {log})"
             )
 
     @property
@@ -377,7 +403,8 @@ class LocalBackend:
 
     def load_average(self) -> tuple[float, float, float] | None:
         """This machine's load average: the servers run here."""
-        return os.getloadavg()
+        one, five, fifteen = (round(x, 2) for x in os.getloadavg())
+        return one, five, fifteen
 
     def verify(self, server: LocalServer, workload: str) -> str | None:
         """One request through httpx, checked like every backend checks it."""
@@ -449,6 +476,7 @@ class LocalBackend:
             },
             counters={
                 "throttled": lambda: throttled_s(server.cgroup),
+                "server_cpus": lambda: busy_cpu_s(self.layout.server),
                 **{k: c for p in server.proxies for k, c in p.stats.sampled().items()},
             },
         )
@@ -469,7 +497,8 @@ class LocalBackend:
             k6.stop()
             if counting is not None:
                 counting.close()
-        cpu_s, rss = sampler.window("server", stats.window_start, stats.window_end)
+        window = (stats.window_start, stats.window_end)
+        cpu_s, rss = sampler.window("server", *window)
         load_cpu_s, _ = sampler.window("k6", stats.window_start, stats.window_end)
         infra_cpu_s, _ = sampler.window("infra", stats.window_start, stats.window_end)
         throttled = (
@@ -505,6 +534,13 @@ class LocalBackend:
             if counting is not None and sampler.has("db_connections")
             else None
         )
+        # Whatever else worked on the server's CPUs: the kernel's count of them, less the
+        # server's own (a compiler, a test run beside the benchmark, the machine's host).
+        outside = (
+            round(max(sampler.window("server_cpus", *window)[0] - cpu_s, 0.0), 4)
+            if sampler.has("server_cpus") and self.layout.server != self.layout.infra
+            else None
+        )
         result = measured_step(step, stats, side, error, upstream)
         if result.status == "failed" and refused:
             # The server ran the database out of connections: that, not the timeouts or
@@ -518,6 +554,7 @@ class LocalBackend:
                 "db_path": paths.get("db"),
                 "upstream_path": paths.get("upstream"),
                 "db_refused": refused,
+                "outside_cpu_s": outside,
             }
         )
 

@@ -12,7 +12,12 @@ from djbench.cgroup import throttled_from_cpu_stat
 from djbench.errors import DjbenchError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_STAT = Path("/proc/stat")
 _PERIOD_US = 100_000
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+_BUSY_FIELDS = 8
+"""/proc/stat's per-CPU fields that count time at work: user, nice, system, (idle and
+iowait skipped,) irq, softirq, steal (guest time is inside user already)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,45 @@ def plan_cpus(server_cpus: int = 1) -> CpuLayout:
     if len(usable) <= server_cpus:
         return CpuLayout(server=tuple(usable), infra=tuple(usable))
     return CpuLayout(server=tuple(usable[-server_cpus:]), infra=tuple(usable[:-server_cpus]))
+
+
+def busy_cpu_s(cpus: tuple[int, ...], stat: Path = PROC_STAT) -> float | None:
+    """CPU seconds ``cpus`` spent at work since boot, by everything on them (the kernel's
+    own counters): what the server used of them and what anything else did, together. None
+    where /proc/stat cannot be read."""
+    try:
+        lines = stat.read_text().splitlines()
+    except OSError:
+        return None
+    wanted = {f"cpu{c}" for c in cpus}
+    ticks = 0
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if name in wanted:
+            fields = [int(x) for x in rest.split()[:_BUSY_FIELDS]]
+            # user nice system idle iowait irq softirq steal
+            ticks += sum(fields[:3]) + sum(fields[5:8])
+    return ticks * _TICK_S
+
+
+@contextlib.contextmanager
+def placed(cpus: tuple[int, ...]) -> Iterator[None]:
+    """Every thread of this process (and any it starts) on ``cpus`` for the block: the
+    harness's own sampling and drawing stay off the server's CPU, whose other users the
+    outside-load self-check counts."""
+    before = os.sched_getaffinity(0)
+    tasks = Path("/proc/self/task")
+
+    def place(where: set[int]) -> None:
+        for task in tasks.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                os.sched_setaffinity(int(task.name), where)
+
+    place(set(cpus))
+    try:
+        yield
+    finally:
+        place(before)
 
 
 def _cpu_controller_dir() -> tuple[Path, int] | None:

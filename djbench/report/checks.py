@@ -23,6 +23,8 @@ KIND_ABOUT: dict[str, str] = {
     "infra-bound": "steps where Postgres and the stub API were busy while the server idled: "
     "the database was the limit",
     "db-refused": "steps in which Postgres refused connections: its max_connections were in use",
+    "outside-load": "steps in which something other than the server used its CPU: another "
+    "program or the machine's host took time the server's budget counts on",
     "physics": "steps of a waiting workload below what their concurrency, slots and CPU allow",
     "cpu-sources": "steps whose server CPU seconds cAdvisor and the cgroup disagree on",
     "few-cycles": "closed steps shorter than the scenario's request cycles: their rate is "

@@ -80,7 +80,8 @@ def _rows(analysis: Analysis) -> list[list[tuple[str, str]]]:
 def _footer(analysis: Analysis, report: Path | None) -> list[str]:
     """The verdict sentences, the failed runs by cause and the self-check counts: a glance is
     enough."""
-    lines = [
+    lines = [f"warning: {analysis.busy_machine}"] if analysis.busy_machine else []
+    lines += [
         f"{v.workload}{'' if v.distance == DIRECT else ' @ ' + v.distance.label} "
         f"(p99 ≤ {fmt_num(analysis.scenario.slo_for(v.workload).p99_ms, 0)} ms): {v.text}"
         for v in analysis.verdicts

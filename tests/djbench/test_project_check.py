@@ -96,17 +96,43 @@ def test_debug_on_is_refused(tmp_path: Path) -> None:
         prepare(load_project(root), every())
 
 
-def test_a_missing_entry_point_names_the_variants_that_need_it(tmp_path: Path) -> None:
+def test_a_project_without_asgi_py_is_served_by_django_s_own_application(
+    tmp_path: Path,
+) -> None:
+    # What startproject writes into asgi.py, for the same settings: no file to add.
     root = make_project(tmp_path, asgi=False)
+    prepared = prepare(load_project(root), every())
+    assert prepared.entry_points == {
+        "wsgi": "shop.wsgi:application",
+        "asgi": "djbench.project_default:asgi",
+    }
+    assert prepared.defaulted == ("asgi",)
+    # WSGI variants alone need no ASGI entry point at all.
+    wsgi = [v for v in load_variants().values() if v.interface == "wsgi" and v.standard]
+    assert prepare(load_project(root), wsgi).entry_points == {"wsgi": "shop.wsgi:application"}
+
+
+def test_an_asgi_py_that_fails_to_import_is_not_replaced(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    (root / "shop" / "asgi.py").write_text("import channels_not_installed\n")
     with pytest.raises(DjbenchError) as info:
         prepare(load_project(root), every())
     message = str(info.value)
     assert message.startswith(f"{tmp_path.name}: no ASGI entry point for uvicorn, ")
-    assert "shop.asgi:application: ModuleNotFoundError: No module named 'shop.asgi'" in message
+    # Every candidate tried, each with what stopped it.
+    assert (
+        "shop.asgi:application: ModuleNotFoundError: No module named "
+        "'channels_not_installed' (shop/asgi.py, line 1); "
+        "asgi:application: ModuleNotFoundError: No module named 'asgi'"
+    ) in message
     assert "give `asgi: module:callable` in" in message and "\n" not in message
-    # WSGI variants alone need no ASGI entry point.
-    wsgi = [v for v in load_variants().values() if v.interface == "wsgi" and v.standard]
-    assert prepare(load_project(root), wsgi).entry_points == {"wsgi": "shop.wsgi:application"}
+
+
+def test_a_given_entry_point_that_does_not_exist_is_not_replaced(tmp_path: Path) -> None:
+    root = make_project(tmp_path, asgi=False)
+    (root / "djbench.yaml").write_text(PROJECT + "asgi: shop.asgi:application\n")
+    with pytest.raises(DjbenchError, match="no ASGI entry point for uvicorn"):
+        prepare(load_project(root), every())
 
 
 def test_a_given_entry_point_that_is_not_callable(tmp_path: Path) -> None:
