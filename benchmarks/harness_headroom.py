@@ -56,7 +56,9 @@ def k6_cpu_at_top_step(out: Path, k6: Path) -> Results:
             plan,
             backend,
             out,
-            lambda: collect_environment(version, **backend.environment_extra()),
+            lambda: collect_environment(
+                version, plan.scenario.calls_upstream, **backend.environment_extra()
+            ),
             progress,
         )
 

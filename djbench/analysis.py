@@ -255,7 +255,7 @@ class Verdict:
             causes = "; ".join(f"{cause} ({runs_text(n)})" for cause, n in self.unmeasured)
             return f"no measurement: {causes}"
         if not self.candidates:
-            return "no variant met the SLO"
+            return "no variant met the SLO" + (f": {self._missed_text}" if self.missed else "")
         slo = f"p99 ≤ {self.slo.p99_ms:g} ms"
         first = self.candidates[0]
         model = " (open model, searched)" if first.searched else ""
@@ -267,12 +267,10 @@ class Verdict:
                     "the SLO in the survey, but its later measurements failed"
                 )
             if self.missed:
-                said = "; ".join(
-                    f"{label} met it in the survey, but missed it at every rate measured after "
-                    f"({', '.join(f'{r:,.4g}/s' for r in rates)})"
-                    for label, rates in self.missed
+                return (
+                    f"{best}, n={first.capacity.n}; no other variant met the SLO: "
+                    f"{self._missed_text}"
                 )
-                return f"{best}, n={first.capacity.n}; no other variant met the SLO: {said}"
             return f"{best}, n={first.capacity.n}; no other variant met the SLO"
         second = self.candidates[1]
         c = self.comparison
@@ -288,6 +286,14 @@ class Verdict:
         return (
             f"{mark} {first.label} {first.capacity_text} and {second.label} "
             f"{second.capacity_text} req/s{model} at {slo} ({ratio}; {why}), {n}"
+        )
+
+    @property
+    def _missed_text(self) -> str:
+        return "; ".join(
+            f"{label} met it in the survey, but missed it at every rate measured after "
+            f"({', '.join(f'{r:,.4g}/s' for r in rates)})"
+            for label, rates in self.missed
         )
 
     @property

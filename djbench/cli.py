@@ -159,7 +159,9 @@ def run(
                 plan,
                 chosen_backend,
                 out_dir,
-                lambda: collect_environment(k6v, **chosen_backend.environment_extra()),
+                lambda: collect_environment(
+                    k6v, plan.scenario.calls_upstream, **chosen_backend.environment_extra()
+                ),
                 progress,
             )
     except KeyboardInterrupt:

@@ -18,11 +18,12 @@ SERVER_DISTRIBUTIONS = {
     "uvicorn": "uvicorn",
     "granian": "granian",
 }
-_OTHER_DISTRIBUTIONS = (
-    "psycopg", "psycopg-pool", "gevent", "uvicorn-worker", "uvloop", "httptools",
-    *dict.fromkeys(c for kind in UPSTREAM_CLIENTS.values() for c in kind), "httpcore",
-    "httpcore2", "urllib3",
+_SERVER_LIBRARIES = ("psycopg", "psycopg-pool", "gevent", "uvicorn-worker", "uvloop", "httptools")
+_CLIENT_LIBRARIES = (
+    *dict.fromkeys(c for kind in UPSTREAM_CLIENTS.values() for c in kind),
+    "httpcore", "httpcore2", "urllib3",
 )  # fmt: skip
+"""The upstream clients and what they stand on: recorded where a workload calls the stub API."""
 
 
 @functools.cache
@@ -45,8 +46,11 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def collect_environment(k6_version: str, **extra: object) -> Environment:
-    """Versions (Python, Django, servers, k6, libraries) plus CPU model and topology."""
+def collect_environment(k6_version: str, upstream: bool = True, **extra: object) -> Environment:
+    """Versions (Python, Django, servers, k6, libraries: the upstream clients' only when a
+    workload calls the stub API, ``upstream``) plus CPU model and topology (``extra`` may say
+    which CPUs are usable: the harness's own affinity may be narrower while it runs)."""
+    libraries = (*_SERVER_LIBRARIES, *(_CLIENT_LIBRARIES if upstream else ()))
     return Environment.model_validate(
         {
             "python": platform.python_version(),
@@ -55,7 +59,7 @@ def collect_environment(k6_version: str, **extra: object) -> Environment:
             "cpu_model": cpu_model(),
             "cpus": os.cpu_count() or 1,
             "servers": {server: version_of(d) for server, d in SERVER_DISTRIBUTIONS.items()},
-            "libraries": {dist: version_of(dist) for dist in _OTHER_DISTRIBUTIONS},
+            "libraries": {dist: version_of(dist) for dist in libraries},
             "platform": platform.platform(),
             "usable_cpus": sorted(os.sched_getaffinity(0)),
             **extra,

@@ -572,6 +572,7 @@ class LocalBackend:
     def environment_extra(self) -> dict[str, object]:
         """CPU placement and quota, Postgres version: recorded with the results."""
         return {
+            "usable_cpus": sorted({*self.layout.server, *self.layout.infra}),
             "server_cpus": list(self.layout.server),
             "load_cpus": list(self.layout.infra),
             "cpu_quota": self.quota,

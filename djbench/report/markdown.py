@@ -168,8 +168,8 @@ def slo_mark(summary: RunSummary, index: int) -> str:
         return "★ capacity"
     if not misses:
         return "✓"
-    if misses == ("failed",):
-        return "failed"
+    if misses in (("failed",), ("saturated",)):
+        return misses[0]
     return "✗ " + ", ".join(misses)
 
 

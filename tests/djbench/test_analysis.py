@@ -697,3 +697,61 @@ def test_a_leader_whose_later_measurements_failed_is_not_called_beaten(results: 
         "not compared: gunicorn-gevent met the SLO in the survey, but its later measurements failed"
     )
     assert not verdict.significant
+
+
+def failed_run(variant: str, error: str, workload: str = "cpu") -> Run:
+    return run_of(variant, [], workload).model_copy(update={"status": "failed", "error": error})
+
+
+def test_no_verdict_is_drawn_from_no_measurement(results: Results) -> None:
+    """Every run failed: the verdict counts the causes, and never says "no variant met the
+    SLO" (which would claim they were measured)."""
+    gone = "verify: GET http://127.0.0.1:8000/ answered 404 (expected 200): Not Found"
+    k6 = "k6 exited with status 107: GoError: stat scenario.json: no such file or directory"
+    runs = [
+        failed_run("uvicorn", gone),
+        failed_run("granian", gone),
+        failed_run("uwsgi", f"1 of 1 steps failed: {k6}").model_copy(
+            update={"steps": [closed(8, 0.0, status="failed", error=k6)]}
+        ),
+    ]
+    analysis = analyze(results.model_copy(update={"runs": runs, "faults": []}))
+    verdict = analysis.verdict_for("cpu")
+    assert verdict.text == f"no measurement: {gone} (2 runs); {k6} (1 run)"
+    assert not analysis.measured
+    assert [(g.cause, g.places) for g in analysis.failures] == [
+        (gone, ("cpu / uvicorn", "cpu / granian")),
+        (k6, ("cpu / uwsgi",)),
+    ]
+    # One measured step anywhere in the case, even missing the SLO: then it is a finding.
+    measured = [*runs, run_of("gunicorn-sync", [closed(8, 50.0, p99=900)])]
+    again = analyze(results.model_copy(update={"runs": measured, "faults": []}))
+    assert again.verdict_for("cpu").text == "no variant met the SLO"
+
+
+def test_a_saturated_step_is_no_failure_and_no_capacity(results: Results) -> None:
+    saturated = closed(128, 0.0, status="saturated", error="no successful responses")
+    run = run_of("uvicorn", [closed(8, 90.0), closed(32, 95.0), saturated])
+    analysis = analyze(results.model_copy(update={"runs": [run], "faults": []}))
+    (only,) = analysis.runs_for("cpu")
+    assert only.slo_misses[2] == ("saturated",)
+    assert only.capacity_rps == 95.0
+    assert analysis.failures == ()
+    assert "failed-step" not in {w.kind for w in analysis.warnings}
+
+
+def test_outside_load_on_the_server_s_cpu_is_warned_and_said_first(results: Results) -> None:
+    quiet = closed(8, 90.0, outside_cpu_s=0.2)  # 2 % of a CPU over 10 s: the machine's noise
+    busy = closed(32, 60.0, outside_cpu_s=4.6)  # 46 %: a compiler on the server's CPU
+    run = run_of("uvicorn", [quiet, busy]).model_copy(update={"load_average": (3.4, 2.0, 1.0)})
+    analysis = analyze(results.model_copy(update={"runs": [run], "faults": []}))
+    fired = [w for w in analysis.warnings if w.kind == "outside-load"]
+    assert [w.load for w in fired] == ["c=32"]
+    assert "used 46% of a CPU on the server's CPU" in fired[0].message
+    assert analysis.busy_machine == (
+        "measured on a busy machine: in 1 of 2 steps something other than the server used more "
+        "than 5% of a CPU on the server's CPU (up to 46%); load average up to 3.4 as runs "
+        "began; numbers of those steps are low"
+    )
+    calm = run_of("uvicorn", [quiet])
+    assert analyze(results.model_copy(update={"runs": [calm]})).busy_machine is None

@@ -173,3 +173,57 @@ def test_ctrl_c_keeps_measured_steps_and_leaves_no_process(tmp_path: Path) -> No
     assert sum(len(r.steps) for r in kept.runs) >= 2
     assert any(r.error and "interrupted" in r.error for r in kept.runs)
     assert (out / "report.md").is_file()
+
+
+def test_an_idle_machine_reads_no_outside_load(
+    smoke_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    from djbench.analysis import OUTSIDE_LIMIT, analyze
+
+    out, _ = smoke_run
+    results = load_results(out)
+    shares = [
+        s.outside_cpu_s / s.duration_s
+        for r in results.runs
+        for s in r.steps
+        if s.measured and s.outside_cpu_s is not None
+    ]
+    assert shares, "the server's CPU was read in every measured step"
+    assert max(shares) < OUTSIDE_LIMIT, sorted(shares)[-5:]
+    assert analyze(results).busy_machine is None
+    assert all(r.load_average is not None for r in results.runs)
+
+
+def test_a_busy_loop_on_the_server_s_cpu_is_named(tmp_path: Path) -> None:
+    from djbench.local.cpus import plan_cpus
+
+    layout = plan_cpus()
+    if layout.server == layout.infra:
+        pytest.skip("one usable CPU: the load shares it with the server anyway")
+    scenario = tmp_path / "busy.yaml"
+    scenario.write_text(
+        "name: busy\nworkloads: [cpu]\nseed_rows: 100\nwarmup_s: 0.5\nduration_s: 2\n"
+        "closed: {concurrency: [4]}\n"
+    )
+    spin = subprocess.Popen(
+        ["taskset", "-c", layout.server_arg, sys.executable, "-c", "while True: pass"]
+    )
+    try:
+        out = tmp_path / "out"
+        done = subprocess.run(
+            _djbench("run", "--scenario", str(scenario), "--variants", "gunicorn-sync",
+                     "--out", str(out), "--port", "18767"),
+            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+            env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+    finally:
+        spin.kill()
+        spin.wait()
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (step,) = load_results(out).runs[0].steps
+    # The loop took about half the server's CPU (the scheduler shares it between the two).
+    assert step.outside_cpu_s is not None and step.outside_cpu_s / step.duration_s > 0.25
+    assert "warning: measured on a busy machine" in done.stdout
+    assert "outside-load ×1" in done.stdout
+    first = (out / "report.md").read_text().splitlines()[2]
+    assert first.startswith("**Warning: measured on a busy machine"), first

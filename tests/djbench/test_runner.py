@@ -13,7 +13,7 @@ from djbench.backends.steps import ServerSide, measured_step
 from djbench.errors import DjbenchError
 from djbench.load.k6 import ClientStats
 from djbench.plan import LoadStep, Setup, make_plan
-from djbench.results import Environment, Latency, PathCheck, Results, Step, load_results
+from djbench.results import DIRECT, Environment, Latency, PathCheck, Results, Step, load_results
 from djbench.runner import execute
 from djbench.scenario import parse_scenario
 from djbench.variants import Variant
@@ -27,6 +27,8 @@ class ScriptedServer:
     url: str = "http://scripted"
     up: bool = True
     paths: list[PathCheck] = field(default_factory=list)
+    served: int = 0
+    """Steps this server measured."""
 
     @property
     def variant(self) -> Variant:
@@ -54,6 +56,12 @@ class ScriptedBackend:
     """Closed steps from this many users up get no successful response (all time out)."""
     slow_from: float | None = None
     """Closed steps from this many users up answer with a p99 of 100 ms."""
+    sick_after: set[float] = field(default_factory=set)
+    """After a step at one of these levels the server's health path answers 500."""
+    poisoned: set[str] = field(default_factory=set)
+    """Variants whose server, once it measured a step, answers every request with 500."""
+    capacities: dict[str, float] = field(default_factory=dict)
+    """Arrival rates each variant carries within the SLO (its `rates` when not named)."""
     measured: list[tuple[str, str, LoadStep]] = field(default_factory=list)
     name: Literal["local"] = "local"
     _last_level: float = 0.0
@@ -70,22 +78,28 @@ class ScriptedBackend:
         yield ScriptedServer(setup)
 
     def settle(self, server: ScriptedServer, timeout: float) -> str | None:
+        if server.served and self._last_level in self.sick_after:
+            return "/healthz answered 500: Server Error (500)"
         return "still busy" if self._last_level in self.busy_after else None
 
     def load_average(self) -> tuple[float, float, float] | None:
         return (0.5, 0.4, 0.3)
 
     def verify(self, server: ScriptedServer, workload: str) -> str | None:
+        if server.variant.name in self.poisoned and server.served:
+            return f"verify: GET /{workload} answered 500 (expected 200): Server Error (500)"
         return None
 
     def measure(self, server: ScriptedServer, workload: str, step: LoadStep) -> Step:
         self._last_level = step.level
+        server.served += 1
         self.measured.append((server.variant.name, workload, step))
         rate = round(self.rates.get(server.variant.name, 10.0) * (1 + 0.01 * step.level))
         latency = LATENCY
         if step.model == "open":
             # Arrivals beyond the variant's rate queue up: p99 far past any SLO.
-            capacity = self.rates.get(server.variant.name, 10.0)
+            name = server.variant.name
+            capacity = self.capacities.get(name, self.rates.get(name, 10.0))
             rate = round(min(step.level, capacity))
             if step.level > capacity:
                 latency = Latency(p50=5000, p90=9000, p95=9500, p99=9900, max=9999)
@@ -137,6 +151,96 @@ def test_a_server_that_does_not_settle_is_restarted_fresh(tmp_path: Path) -> Non
     execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Quiet())
     # Started once, then once more after the step that left it busy.
     assert backend.starts == ["uvicorn", "uvicorn"]
+
+
+def test_a_server_whose_health_path_answers_500_is_restarted_and_says_why(
+    tmp_path: Path,
+) -> None:
+    scenario = parse_scenario("closed: {concurrency: [1, 8]}\nworkloads: [cpu, sleep]", "s")
+    backend = ScriptedBackend(sick_after={8.0})
+    results = execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Quiet())
+    # After cpu's c=8 the health path answered 500: a fresh server for sleep, which measured.
+    assert backend.starts == ["uvicorn", "uvicorn"]
+    by = {r.workload: r for r in results.runs}
+    assert by["sleep"].restarts[0] == "/healthz answered 500: Server Error (500)"
+    assert by["cpu"].restarts == []
+    assert by["sleep"].status == "ok" and len(by["sleep"].steps) == 2
+    assert by["cpu"].load_average == (0.5, 0.4, 0.3)
+
+
+def test_a_request_that_fails_on_a_used_server_is_verified_again_on_a_fresh_one(
+    tmp_path: Path,
+) -> None:
+    scenario = parse_scenario("closed: {concurrency: [1]}\nworkloads: [cpu, sleep]", "s")
+    backend = ScriptedBackend(poisoned={"uvicorn"})
+    results = execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Quiet())
+    by = {r.workload: r for r in results.runs}
+    # sleep's verification failed on the server cpu had used: a fresh one answered it.
+    assert by["sleep"].status == "ok", by["sleep"].error
+    assert by["sleep"].restarts == [
+        "before sleep: verify: GET /sleep answered 500 (expected 200): Server Error (500)"
+    ]
+    assert backend.starts == ["uvicorn", "uvicorn"]
+
+
+def test_overload_at_the_ladder_s_top_leaves_the_verdict_and_the_plan_to_the_steps_below(
+    tmp_path: Path,
+) -> None:
+    from djbench.analysis import analyze
+    from djbench.sizing import plan_capacity
+
+    scenario = parse_scenario("closed: {concurrency: [8, 32, 128]}\nworkloads: [cpu]", "s")
+    backend = ScriptedBackend(silent_from=128.0, rates={"uvicorn": 100.0, "granian": 50.0})
+    results = execute(make_plan(scenario, ["uvicorn", "granian"]), backend, tmp_path, _env,
+                      Quiet())  # fmt: skip
+    for run in results.runs:
+        # Every request at 128 users timed out: a result, the run ok with the steps below.
+        assert run.status == "ok"
+        assert [s.status for s in run.steps] == ["ok", "ok", "saturated"]
+    verdict = analyze(results).verdict_for("cpu")
+    # uvicorn 100 x (1 + 0.32) at c=32: its best step within the SLO.
+    assert verdict.winner == "uvicorn" and verdict.winner_rps == 132
+    plan = plan_capacity(results, target_rps=1000)
+    best = plan.best("cpu", DIRECT)
+    assert best is not None and (best.variant, best.planned_rps, best.pods) == ("uvicorn", 132, 8)
+
+
+def test_a_leader_whose_search_never_met_the_slo_is_not_planned_on_its_survey(
+    tmp_path: Path,
+) -> None:
+    from djbench.analysis import analyze
+    from djbench.sizing import plan_capacity, plan_rows
+
+    scenario = parse_scenario(
+        "closed: {concurrency: [8, 32, 128]}\nworkloads: [cpu]\nsearch_steps: 2\n"
+        "slo: {cpu: {p99_ms: 50}}",
+        "s",
+    )
+    # The closed survey reads 10/s and 9/s (x 1.32 at c=32; c=128 misses the SLO), but the
+    # open model carries only 5/s and 4/s: every rate their searches try misses the SLO.
+    # gunicorn-sync, not a leader, is only surveyed.
+    backend = ScriptedBackend(
+        rates={"uvicorn": 10.0, "granian": 9.0, "gunicorn-sync": 4.0},
+        capacities={"uvicorn": 5.0, "granian": 4.0},
+        slow_from=128.0,
+    )
+    plan_ = make_plan(scenario, ["uvicorn", "granian", "gunicorn-sync"])
+    results = execute(plan_, backend, tmp_path, _env, Quiet())
+    verdict = analyze(results).verdict_for("cpu")
+    assert verdict.candidates == ()
+    assert verdict.text.startswith("no variant met the SLO: ")
+    # Searched from 13 req/s (its c=32), then 20 % lower: both above the 5/s it carries.
+    said = "uvicorn met it in the survey, but missed it at every rate measured after (13/s, 10.4/s)"
+    assert said in verdict.text
+    plan = plan_capacity(results, target_rps=100)
+    unfit = {u.label: u.reason for u in plan.unfit}
+    assert unfit["uvicorn"] == (
+        "its open-model search missed the SLO at every rate it measured (13, 10.4/s)"
+    )
+    assert "granian" in unfit
+    # Planned where no search ran, and marked so.
+    (row,) = plan_rows(plan, "cpu", DIRECT)
+    assert row[:2] == ("gunicorn-sync", "1 (survey)")
 
 
 THREE_RATES = {"uvicorn": 300.0, "granian": 200.0, "gunicorn-sync": 50.0}

@@ -169,3 +169,31 @@ def test_a_pool_never_holds_more_connections_than_its_server_holds_requests() ->
     assert pool.for_slots(32).max_size == 32
     assert pool.for_slots(None) is pool  # greenlets, an event loop: no bound
     assert pool.for_slots(128) is pool
+
+
+def test_a_request_s_path_and_query_read_as_k6_sends_them(tmp_path: Path) -> None:
+    """`serve` and the reports print what k6's script sends (k6/lib/config.js, queryString):
+    the same keys in the same order, encoded alike, by the real k6."""
+    import json
+    import subprocess
+
+    from djbench.load.k6 import SCRIPT, find_k6
+    from djbench.scenario import path_with_query
+
+    query = {"page": "7", "q": "a b&c/é", "order": "-stars", "x": "(!*'~)"}
+    script = tmp_path / "query.js"
+    script.write_text(
+        f"import {{ queryString }} from '{SCRIPT.parent / 'lib' / 'config.js'}';\n"
+        "export default function () {\n"
+        f"  console.log('/books/' + queryString({json.dumps(query)}));\n"
+        "}\n"
+    )
+    done = subprocess.run(
+        [str(find_k6()), "run", "--quiet", "--no-usage-report", "--log-output=stdout",
+         "--log-format=raw", "--iterations", "1", str(script)],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sent = [line for line in done.stdout.splitlines() if line.startswith("/books/")]
+    assert sent == [path_with_query("/books/", query)]
+    assert path_with_query("/", {}) == "/"

@@ -129,18 +129,16 @@ def test_a_run_stopped_by_a_fault_plans_nothing() -> None:
     }
 
 
-def test_a_project_s_connections_per_pod_are_what_its_server_held() -> None:
-    """A team's project sizes its connections in its settings: the plan takes the most its
-    server held at once in any step (measured), not a pool size."""
+def _as_project(results: Any, held: Any) -> Any:
+    """The fixture's results as a team's project's, each step holding ``held(run, i, step)``
+    database connections."""
     from djbench.results import ProjectInfo
 
-    results = load_results(FIXTURE)
-    held = {"gunicorn-gthread": 11, "uvicorn": 37}
     runs = [
         r.model_copy(
             update={
                 "steps": [
-                    s.model_copy(update={"db_connections": held.get(r.variant, 5) - i})
+                    s.model_copy(update={"db_connections": held(r, i, s)})
                     for i, s in enumerate(r.steps)
                 ]
             }
@@ -158,11 +156,27 @@ def test_a_project_s_connections_per_pod_are_what_its_server_held() -> None:
         name="shop", file="/x/djbench.yaml", settings="shop.settings",
         entry_points={"wsgi": "shop.wsgi:application"}, database="embedded", env={},
     )  # fmt: skip
-    plan = plan_capacity(
-        results.model_copy(update={"runs": runs, "scenario": scenario, "project": project}),
-        target_rps=1000,
-        headroom=1.25,
-    )
+    return results.model_copy(update={"runs": runs, "scenario": scenario, "project": project})
+
+
+def test_a_project_s_connections_per_pod_are_what_its_server_held() -> None:
+    """A team's project sizes its connections in its settings: the plan takes the most its
+    server held at once in a step (measured), not a pool size."""
+    held = {"gunicorn-gthread": 11, "uvicorn": 37}
+    results = _as_project(load_results(FIXTURE), lambda r, i, s: held.get(r.variant, 5) - i)
+    plan = plan_capacity(results, target_rps=1000, headroom=1.25)
     gthread = plan.best("db-read", DIRECT)
     assert gthread is not None and gthread.variant == "gunicorn-gthread"
     assert (gthread.pods, gthread.pool_max, gthread.db_connections) == (4, 11, 44)
+
+
+def test_connections_held_in_overload_above_the_planned_rate_do_not_size_a_pod() -> None:
+    # gthread's c=128 step (415.1 req/s, above the 395.5 planned per pod) held 90: a queue
+    # of requests a pod planned at 395.5 never sees. The steps at or below it held 11.
+    def held(run: Any, i: int, step: Any) -> int:
+        return 90 if step.concurrency == 128 else 11
+
+    plan = plan_capacity(_as_project(load_results(FIXTURE), held), target_rps=1000)
+    gthread = plan.best("db-read", DIRECT)
+    assert gthread is not None and gthread.planned_rps == 395.5
+    assert gthread.pool_max == 11

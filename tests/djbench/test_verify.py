@@ -84,3 +84,34 @@ def test_bodies_go_as_json_or_as_given() -> None:
     form = {"body": "a=1", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
     assert encoded_body(form) == ("a=1", form["headers"])
     assert encoded_body({"body": None, "headers": {"X": "1"}}) == (None, {"X": "1"})
+
+
+def test_a_wrong_answer_is_named_by_its_redirect_or_its_text() -> None:
+    from djbench.scenario import parse_scenario
+    from djbench.verify import verify_answer
+
+    scenario = parse_scenario("requests:\n  home: {path: /}\n", "s.yaml")
+    # A production settings module redirecting to https: its target, not an empty body.
+    moved = verify_answer(scenario, "home", "GET /", 301, "", "", location="https://x/")
+    assert moved == "verify: GET / answered 301 (expected 200) → https://x/"
+    assert verify_answer(scenario, "home", "GET /", 302, "", "") == (
+        "verify: GET / answered 302 (expected 200) with no Location"
+    )
+    # Django's own 404 page with DEBUG off: its text, not its markup.
+    page = (
+        '<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n'
+        "<body>\n  <h1>Not Found</h1><p>The requested resource was not found.</p>\n</body>"
+    )
+    assert verify_answer(scenario, "home", "GET /", 404, "text/html", page) == (
+        "verify: GET / answered 404 (expected 200): Not Found"
+    )
+    styled = "<html><head><style>h1{}</style><script>x=1</script></head><h1>Server Error</h1>"
+    assert verify_answer(scenario, "home", "GET /", 500, "text/html", styled) == (
+        "verify: GET / answered 500 (expected 200): Server Error"
+    )
+    assert verify_answer(scenario, "home", "GET /", 500, "text/plain", "\n\n") == (
+        "verify: GET / answered 500 (expected 200) with an empty body"
+    )
+    long = "x" * 500
+    said = verify_answer(scenario, "home", "GET /", 500, "text/plain", long) or ""
+    assert said.endswith(": " + "x" * 200)

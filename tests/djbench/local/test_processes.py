@@ -129,3 +129,53 @@ def test_an_exit_is_one_line_naming_the_signal_or_status(tmp_path: Path) -> None
     )
     assert exit_status(-15) == "signal 15 (SIGTERM)"
     assert exit_status(-99) == "signal 99"
+
+
+def test_the_error_a_log_ends_with_is_its_last_traceback_s_exception() -> None:
+    from djbench.local.processes import last_error
+
+    log = (
+        "[INFO] Booting worker\n"
+        "Internal Server Error: /\n"
+        "Traceback (most recent call last):\n"
+        '  File "/x/django/core/handlers/exception.py", line 55, in inner\n'
+        "    response = get_response(request)\n"
+        "ValueError: Missing staticfiles manifest entry for 'site.css'\n"
+        "[INFO] 127.0.0.1 GET / 500\n"
+    )
+    assert last_error(log) == "ValueError: Missing staticfiles manifest entry for 'site.css'"
+    assert last_error("starting\nlistening on 8000\n\n") == "listening on 8000"
+    assert last_error("") == "no output"
+
+
+BROKEN_SERVER = """
+import http.server, sys, traceback
+class Broken(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        try:
+            raise ValueError("Missing staticfiles manifest entry for 'site.css'")
+        except ValueError:
+            traceback.print_exc()
+            sys.stderr.flush()
+        self.send_response(500)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Broken).serve_forever()
+"""
+
+
+def test_a_server_that_answers_only_500_is_named_with_its_error(tmp_path: Path) -> None:
+    port = free_port()
+    argv = [sys.executable, "-u", "-c", BROKEN_SERVER, str(port)]
+    proc = ManagedProcess("shop", argv, log_path=tmp_path / "shop.log").start()
+    try:
+        with pytest.raises(DjbenchError) as info:
+            wait_http(f"http://127.0.0.1:{port}/", proc, timeout=3)
+    finally:
+        proc.stop()
+    # Up, but broken: the status it kept answering and why, not "did not answer".
+    assert str(info.value) == (
+        f"shop answered http://127.0.0.1:{port}/ with 500 for 3 s: ValueError: Missing "
+        f"staticfiles manifest entry for 'site.css' (log: {tmp_path / 'shop.log'})"
+    )
