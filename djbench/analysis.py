@@ -201,6 +201,9 @@ class Verdict:
     missed: tuple[tuple[str, tuple[float, ...]], ...] = ()
     """Variants that met the SLO in the survey and were followed, whose later measurements
     all missed it: each with the rates (req/s) those measurements tried."""
+    unsearched: tuple[str, ...] = ()
+    """Variants that met the SLO in the survey, where others were followed, that no search
+    or confirmation followed: no capacity to compare, and no proof they carry less."""
     unmeasured: tuple[tuple[str, int], ...] = ()
     """When no run of the case measured a single step: each cause its runs failed with, and
     how many runs did (most first); empty once any step was measured."""
@@ -261,17 +264,22 @@ class Verdict:
         model = " (open model, searched)" if first.searched else ""
         best = f"{first.label} {first.capacity_text} req/s{model} at {slo}"
         if self.comparison is None or len(self.candidates) < 2:
-            if self.lost:
-                return (
-                    f"{best}, n={first.capacity.n}; not compared: {', '.join(self.lost)} met "
-                    "the SLO in the survey, but its later measurements failed"
-                )
+            others = []
             if self.missed:
-                return (
-                    f"{best}, n={first.capacity.n}; no other variant met the SLO: "
-                    f"{self._missed_text}"
+                others.append(self._missed_text)
+            if self.lost:
+                others.append(
+                    f"not compared: {', '.join(self.lost)} met the SLO in the survey, but its "
+                    "later measurements failed"
                 )
-            return f"{best}, n={first.capacity.n}; no other variant met the SLO"
+            if self.unsearched:
+                were = "were" if len(self.unsearched) > 1 else "was"
+                others.append(
+                    f"not compared: {', '.join(self.unsearched)} met the SLO in the survey "
+                    f"and {were} not searched"
+                )
+            said = "; ".join(others) or "no other variant met the SLO"
+            return f"{best}, n={first.capacity.n}; {said}"
         second = self.candidates[1]
         c = self.comparison
         n = f"n={c.n_a}" if c.n_a == c.n_b else f"n={c.n_a} vs {c.n_b}"
@@ -291,7 +299,7 @@ class Verdict:
     @property
     def _missed_text(self) -> str:
         return "; ".join(
-            f"{label} met it in the survey, but missed it at every rate measured after "
+            f"{label} met the SLO in the survey, but missed it at every rate measured after "
             f"({', '.join(f'{r:,.4g}/s' for r in rates)})"
             for label, rates in self.missed
         )
@@ -344,12 +352,10 @@ class Analysis:
         busy = [x for x in shares if x > OUTSIDE_LIMIT]
         if not busy:
             return None
-        loads = [r.run.load_average[0] for r in self.runs if r.run.load_average]
-        load = f"; load average up to {max(loads):.1f} as runs began" if loads else ""
         return (
             f"measured on a busy machine: in {len(busy)} of {len(shares)} steps something "
             f"other than the server used more than {OUTSIDE_LIMIT:.0%} of a CPU on the "
-            f"server's CPU (up to {max(busy):.0%}){load}; numbers of those steps are low"
+            f"server's CPU (up to {max(busy):.0%}); those steps read low"
         )
 
     @property
@@ -593,6 +599,16 @@ def _verdict(
     }
     lost = tuple(label for key, label in dropped.items() if not later[key])
     missed = tuple((label, tuple(later[key])) for key, label in dropped.items() if later[key])
+    unsearched = tuple(
+        dict.fromkeys(
+            s.label
+            for s in summaries
+            if pursued
+            and s.run.key not in pursued
+            and s.run.purpose == "survey"
+            and capacity_sample(s) is not None
+        )
+    )
     comparison = (
         compare(candidates[0].samples, candidates[1].samples)
         if len(candidates) > 1 and candidates[1].capacity.median > 0
@@ -608,6 +624,7 @@ def _verdict(
         distance,
         lost,
         missed,
+        unsearched,
         () if any(st.measured for s in summaries for st in s.run.steps) else _causes(summaries),
     )
 

@@ -6,17 +6,20 @@ helm installs and removes releases; cluster state (Jobs, pods) is read with the 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import shutil
 import subprocess
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from djbench.errors import DjbenchError
+from djbench.jobwatch import owned_pods, pod_selector, pod_trouble
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS_BIN = REPO / ".tools" / "bin"
@@ -35,6 +38,10 @@ def find_tool(name: str) -> Path:
     if local.is_file():
         return local
     raise DjbenchError(f"{name} not found: {HOW_TO.get(name, 'install it')}")
+
+
+WATCH_S = 2.0
+"""How often a watched install looks at its release's pods."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +67,10 @@ class Kube:
     def _context(self, flag: str) -> list[str]:
         return [flag, self.context] if self.context else []
 
-    def helm(self, *args: str, timeout: float = 900) -> str:
-        """``helm ARGS --namespace NS``; returns stdout."""
+    def helm(self, *args: str, timeout: float = 900, watch: str | None = None) -> str:
+        """``helm ARGS --namespace NS``; returns stdout. ``watch``: a release whose install
+        waits (``--wait``): its pods are watched meanwhile, and one that will never become
+        ready fails it within seconds with the cluster's reason (``watched``)."""
         cmd = [
             str(self._helm),
             *args,
@@ -69,7 +78,49 @@ class Kube:
             self.namespace,
             *self._context("--kube-context"),
         ]
-        return _run(cmd, timeout)
+        if watch is None:
+            return _run(cmd, timeout)
+        return self.watched(cmd, f"app.kubernetes.io/instance={watch}", timeout)
+
+    def watched(self, cmd: list[str], selector: str, timeout: float) -> str:
+        """Run ``cmd`` while watching the pods ``selector`` names (a release's: its server,
+        a prepare Job's): one that will never become ready (``pod_trouble``) stops it with
+        the cluster's reason; so does ``timeout``, naming where to look. Returns stdout."""
+        name = selector.partition("=")[2] or selector
+        deadline = time.monotonic() + timeout
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=WATCH_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                trouble = None
+                with contextlib.suppress(DjbenchError):  # the API answers the next time
+                    trouble = pod_trouble(self.pods(selector))
+                if trouble is not None:
+                    raise DjbenchError(f"{name} will not become ready: {trouble}")
+                if time.monotonic() >= deadline:
+                    raise DjbenchError(
+                        f"{name} was not ready within {timeout:.0f} s "
+                        f"(kubectl describe pods -l {selector})"
+                    )
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+        if proc.returncode != 0:
+            message = (err.strip() or out.strip()).splitlines()
+            raise DjbenchError(f"{_name(cmd)}: {message[-1] if message else 'failed'}")
+        return out
 
     def kubectl(self, *args: str, stdin: str | None = None, timeout: float = 300) -> str:
         """``kubectl ARGS --namespace NS``; returns stdout."""
@@ -138,17 +189,18 @@ class Kube:
         return read
 
     def job_pods(self, name: str) -> list[dict[str, Any]]:
-        """The pods a Job created (the Job controller labels them with its name)."""
+        """The pods a Job created: by the Job's own selector and owner references, which
+        every cluster version sets (1.27 added the ``batch.kubernetes.io/`` labels)."""
         from kubernetes.client import CoreV1Api
 
+        job = self.job(name)
+        selector = pod_selector(job)
         api = CoreV1Api(self._api)
         listing = self._read(
             f"pods of job {name}",
-            lambda: api.list_namespaced_pod(
-                self.namespace, label_selector=f"batch.kubernetes.io/job-name={name}"
-            ),
+            lambda: api.list_namespaced_pod(self.namespace, label_selector=selector),
         )
-        return list(listing.get("items") or [])
+        return owned_pods(job, listing.get("items") or [])
 
     def pods(self, label_selector: str) -> list[dict[str, Any]]:
         """The namespace's pods that match a label selector, as API objects."""

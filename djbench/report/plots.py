@@ -282,7 +282,8 @@ def capacity_by_distance(
 ) -> tuple[str, dict[str, list[tuple[float, float]]]] | None:
     """Capacity at SLO against the round trip added, per candidate name: the side whose
     round trip varies (the database's first) and, per name, (round trip ms, req/s) points;
-    None unless the workload ran at two or more round trips on one side. A candidate's point
+    None unless the workload ran at two or more round trips on one side and some candidate
+    has a capacity at one of them. A candidate's point
     is its verdict's median where it was compared, else its best survey capacity."""
     verdicts = analysis.verdicts_for(workload)
     sides = {
@@ -305,6 +306,8 @@ def capacity_by_distance(
                 best[summary.run.name] = max(value, best.get(summary.run.name, 0.0))
         for name, value in best.items():
             points.setdefault(name, []).append((rtt, value))
+    if not points:
+        return None  # no candidate met the SLO at any distance: nothing to draw
     return side, {name: sorted(p) for name, p in points.items()}
 
 

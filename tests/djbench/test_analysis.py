@@ -750,8 +750,37 @@ def test_outside_load_on_the_server_s_cpu_is_warned_and_said_first(results: Resu
     assert "used 46% of a CPU on the server's CPU" in fired[0].message
     assert analysis.busy_machine == (
         "measured on a busy machine: in 1 of 2 steps something other than the server used more "
-        "than 5% of a CPU on the server's CPU (up to 46%); load average up to 3.4 as runs "
-        "began; numbers of those steps are low"
+        "than 5% of a CPU on the server's CPU (up to 46%); those steps read low"
     )
     calm = run_of("uvicorn", [quiet])
     assert analyze(results.model_copy(update={"runs": [calm]})).busy_machine is None
+
+
+def test_a_lone_searched_winner_names_the_survey_s_others_it_was_not_compared_with(
+    results: Results,
+) -> None:
+    """uwsgi and gevent led the survey; gevent's search failed, gthread (third) was never
+    searched: the verdict may not say that no other variant met the SLO."""
+
+    def searched(variant: str, rates: list[float], ok: bool) -> Run:
+        steps = [
+            closed(8, r, p99=100 if ok else 900).model_copy(
+                update={"model": "open", "concurrency": None, "rate": r}
+            )
+            for r in rates
+        ]
+        return run_of(variant, steps).model_copy(update={"purpose": "search"})
+
+    runs = [
+        run_of("uwsgi", [closed(8, 880.0)]),
+        run_of("gunicorn-gevent", [closed(8, 672.0)]),
+        run_of("gunicorn-gthread", [closed(8, 666.0)]),
+        searched("uwsgi", [800.0, 1000.0], ok=True),
+        searched("gunicorn-gevent", [672.0, 538.0], ok=False),
+    ]
+    verdict = analyze(results.model_copy(update={"runs": runs, "faults": []})).verdict_for("cpu")
+    assert verdict.text.endswith(
+        "; gunicorn-gevent met the SLO in the survey, but missed it at every rate measured "
+        "after (672/s, 538/s); not compared: gunicorn-gthread met the SLO in the survey and was "
+        "not searched"
+    ), verdict.text

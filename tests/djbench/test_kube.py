@@ -3,6 +3,7 @@ server that answers with recorded objects (fixtures/k8s)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -31,12 +32,24 @@ def recorded(path: str, query: dict[str, list[str]]) -> tuple[int, object]:
         return 200, {"kind": "ConfigMap", "metadata": {"name": "djbench-placement"},
                      "data": placement}  # fmt: skip
     if path == "/api/v1/namespaces/djbench/pods":
-        selector = query.get("labelSelector", [""])[0]
-        items = [_object("pod-unschedulable"), _object("pod-running")]
-        if selector != f"batch.kubernetes.io/job-name={JOB}":
-            items = []
-        return 200, {"apiVersion": "v1", "kind": "PodList", "items": items}
+        return 200, _pod_list(query, [_object("pod-unschedulable"), _object("pod-running")])
     return NOT_FOUND
+
+
+def _pod_list(query: dict[str, list[str]], pods: list[dict[str, object]]) -> dict[str, object]:
+    """The pods whose labels match the query's selector (``key=value,...``), as the API
+    server lists them."""
+    selector = query.get("labelSelector", [""])[0]
+    wanted = dict(term.split("=", 1) for term in selector.split(",") if term)
+
+    def labels(pod: dict[str, object]) -> dict[str, str]:
+        meta = pod["metadata"]
+        assert isinstance(meta, dict)
+        found: dict[str, str] = meta.get("labels") or {}
+        return found
+
+    items = [p for p in pods if wanted and wanted.items() <= labels(p).items()]
+    return {"apiVersion": "v1", "kind": "PodList", "items": items}
 
 
 @pytest.fixture
@@ -56,6 +69,33 @@ def test_a_job_and_its_pods_read_as_api_objects(kube: Kube) -> None:
     ]
     condition = pods[0]["status"]["conditions"][0]
     assert (condition["type"], condition["reason"]) == ("PodScheduled", "Unschedulable")
+
+
+def test_a_job_s_pods_are_found_on_a_cluster_older_than_1_27(
+    loopback_api: Callable[[Answer], LoopbackApi],
+) -> None:
+    """Kubernetes 1.24 labels a Job's pods with `controller-uid` and `job-name` only (no
+    `batch.kubernetes.io/` labels): the Job's own selector finds them, and a pod left by an
+    earlier Job of the same name (deleted, created again) is not its own."""
+    pod = _object("pod-running-v1.24")
+    stale = copy.deepcopy(pod)
+    stale["metadata"]["name"] = f"{JOB}-0-old11"  # type: ignore[index]
+    earlier = {"apiVersion": "batch/v1", "kind": "Job", "name": JOB, "uid": "an-earlier-job"}
+    stale["metadata"]["ownerReferences"] = [earlier]  # type: ignore[index]
+    selectors: list[str] = []
+
+    def old_cluster(path: str, query: dict[str, list[str]]) -> tuple[int, object]:
+        if path == f"/apis/batch/v1/namespaces/djbench/jobs/{JOB}/status":
+            return 200, _object("job-complete-v1.24")
+        if path == "/api/v1/namespaces/djbench/pods":
+            selectors.append(query["labelSelector"][0])
+            return 200, _pod_list(query, [pod, stale])
+        return NOT_FOUND
+
+    loopback_api(old_cluster)
+    pods = Kube("djbench", context="rec").job_pods(JOB)
+    assert [p["metadata"]["name"] for p in pods] == [f"{JOB}-0-q8w3n"]
+    assert selectors == ["controller-uid=0b9e6a52-7d1c-4f3e-8a21-6c4d2e9f1b70"]
 
 
 def test_a_missing_job_is_one_line(kube: Kube) -> None:

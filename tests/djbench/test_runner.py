@@ -230,7 +230,10 @@ def test_a_leader_whose_search_never_met_the_slo_is_not_planned_on_its_survey(
     assert verdict.candidates == ()
     assert verdict.text.startswith("no variant met the SLO: ")
     # Searched from 13 req/s (its c=32), then 20 % lower: both above the 5/s it carries.
-    said = "uvicorn met it in the survey, but missed it at every rate measured after (13/s, 10.4/s)"
+    said = (
+        "uvicorn met the SLO in the survey, but missed it at every rate measured after "
+        "(13/s, 10.4/s)"
+    )
     assert said in verdict.text
     plan = plan_capacity(results, target_rps=100)
     unfit = {u.label: u.reason for u in plan.unfit}

@@ -85,6 +85,14 @@ PROXY_INTERVAL_S = 1.0
 server): its counters are differenced over windows of MIN_STEP_S or more."""
 PING_TIMEOUT_S = 120.0
 """For one path check's pings in the proxy's pod (a few seconds at 200 ms)."""
+INSTALL_TIMEOUT_S = 300
+"""The longest a variant's or a proxy's release may take to become ready (helm's --timeout);
+a pod that cannot become ready (unschedulable, its image not pulled, crashing) fails it at
+once instead (``Kube.watched``)."""
+PREPARE_TIMEOUT_S = 1800
+"""…plus, with a prepare Job, its own deadline (the chart's prepare.activeDeadlineSeconds)."""
+WATCH_SLACK_S = 30
+"""The watch outlasts helm's own timeout by this much, so helm says first why it gave up."""
 
 
 @dataclass
@@ -245,13 +253,17 @@ class KubernetesBackend:
         with contextlib.ExitStack() as stack:
             paths, proxies = self._proxies(setup, stack)
             stack.callback(self._uninstall, release)
+            if self._prepare:
+                # A hook Job is no part of the release: helm uninstall leaves it behind.
+                stack.callback(self._remove_prepare_job, release)
+            # The prepare Job's own deadline is 30 min (its activeDeadlineSeconds).
+            limit = INSTALL_TIMEOUT_S + (PREPARE_TIMEOUT_S if self._prepare else 0)
             self.kube.helm(
                 *variant_install_args(setup, self.scenario, self.project, self._prepare),
                 *self.values_args(VARIANT_CHART),
-                "--wait",
-                "--timeout",
-                "35m" if self._prepare else "5m",  # the prepare Job's own deadline is 30 min
-            )
+                "--wait", "--timeout", f"{limit}s",
+                watch=release, timeout=limit + WATCH_SLACK_S,
+            )  # fmt: skip
             self._prepare = []  # the database stays prepared for the variants after it
             url = f"http://{release}:{SERVER_PORT}"  # k6 runs in the same namespace
             yield KubeServer(
@@ -263,6 +275,24 @@ class KubernetesBackend:
     def _uninstall(self, release: str) -> None:
         with contextlib.suppress(DjbenchError):
             self.kube.helm("uninstall", release, "--wait")
+
+    def _remove_prepare_job(self, release: str) -> None:
+        """The release's prepare Job, its logs kept in the run's folder first (a failed one
+        says why there), then deleted with its pods: none is left behind, however the run
+        ended."""
+        selector = f"{_instance(release)},app.kubernetes.io/component=prepare"
+        with contextlib.suppress(DjbenchError):
+            logs = self.kube.kubectl(
+                "logs", "--selector", selector, "--all-containers", "--prefix", "--tail", "-1"
+            )
+            if logs:
+                (self.out_dir / "logs").mkdir(parents=True, exist_ok=True)
+                (self.out_dir / "logs" / f"{release}-prepare.log").write_text(logs)
+        with contextlib.suppress(DjbenchError):
+            self.kube.kubectl(
+                "delete", "job", "--selector", selector, "--ignore-not-found",
+                "--cascade=foreground", "--wait=false",
+            )  # fmt: skip
 
     def _proxies(
         self, setup: Setup, stack: contextlib.ExitStack
@@ -279,7 +309,8 @@ class KubernetesBackend:
                 self.kube.helm(
                     *proxy_install_args(path, rtt_ms, self.scenario.network.jitter_ms),
                     *self.values_args(LATENCYPROXY_CHART),
-                    "--wait", "--timeout", "5m",
+                    "--wait", "--timeout", f"{INSTALL_TIMEOUT_S}s",
+                    watch=release, timeout=INSTALL_TIMEOUT_S + WATCH_SLACK_S,
                 )  # fmt: skip
                 pod = self.kube.running_pod(release)
             except DjbenchError as exc:
@@ -414,6 +445,8 @@ class KubernetesBackend:
     def _k6_logs(self, release: str) -> str:
         """Every k6 pod's log (kept in the run's folder), and k6's version the first time."""
         pods = sorted(str(p["metadata"]["name"]) for p in self.kube.job_pods(release))
+        if not pods:
+            raise DjbenchError(f"no pods found for Job {release}: nothing to read a summary from")
         logs = "".join(self.kube.pod_log(pod, K6_CONTAINER) for pod in pods)
         (self.out_dir / "k6").mkdir(parents=True, exist_ok=True)
         (self.out_dir / "k6" / f"{release}.log").write_text(logs)

@@ -106,7 +106,7 @@ class Cluster:
 class NoHelm(Kube):
     """The cluster's API for real; helm (re-seeding Postgres) answers nothing."""
 
-    def helm(self, *args: str, timeout: float = 900) -> str:
+    def helm(self, *args: str, **_: object) -> str:
         return ""
 
 
@@ -154,7 +154,7 @@ class ProxiedKube(Kube):
         self.added_ms = added_ms
         self.calls: list[tuple[str, ...]] = []
 
-    def helm(self, *args: str, timeout: float = 900) -> str:
+    def helm(self, *args: str, **_: object) -> str:
         self.calls.append(("helm", *args))
         return ""
 

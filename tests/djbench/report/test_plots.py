@@ -177,3 +177,35 @@ def test_plot_files_are_safe_and_unique(results: Results) -> None:
     scenario = results.scenario | {"workloads": ["cpu"]}
     files = plot_files(analyze(results.model_copy(update={"runs": runs, "scenario": scenario})))
     assert files == {"a/b": "plots/a-b.svg", "a b": "plots/a-b-2.svg"}
+
+
+def test_every_figure_renders_or_is_left_out_when_every_run_failed(
+    results: Results, tmp_path: Path
+) -> None:
+    """A cluster whose proxies could not hold their delay: every run at every distance
+    failed. The reports render, each figure without a point left out and said so."""
+    from djbench.report import render_reports
+    from djbench.results import Distance
+
+    runs = [
+        run.model_copy(
+            update={
+                "status": "failed",
+                "error": "db path: added round trip p50 0.1 ms, p99 3.0 ms",
+                "steps": [],
+                "distance": Distance(db_rtt_ms=rtt),
+            }
+        )
+        for run in results.runs
+        for rtt in (0.0, 100.0)
+    ]
+    failed = results.model_copy(update={"runs": runs})
+    analysis = analyze(failed)
+    assert figures(analysis) == {}
+    assert plot_files(analysis) == {}
+    md, html = render_reports(failed, tmp_path, analysis)
+    text = md.read_text()
+    for w in analysis.workloads:
+        assert f"No figure: no closed-model step of {w} was measured." in text
+    assert "No figure: no closed-model step" in html.read_text()
+    assert not (tmp_path / "plots").exists()
