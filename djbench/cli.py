@@ -102,6 +102,14 @@ def run(
             "the variants, `loadtest:` for k6, `global:` for both; repeatable)"
         ),
     ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            help="kubernetes: the cluster's Prometheus as NAMESPACE/SERVICE[:PORT] (k6 "
+            "remote-writes there; cAdvisor's figures are read from it), or none (default: "
+            "the one `task up` installs, monitoring/monitoring-prometheus:9090)"
+        ),
+    ] = None,
     project: ProjectOpt = None,
     database_url: DatabaseUrlOpt = None,
 ) -> None:
@@ -120,6 +128,8 @@ def run(
     source = str(scenario) if scenario else f"profile {profile}"
     if database_url is not None and project is None:
         raise DjbenchError("--database-url is the database of a --project; give --project too")
+    if prometheus is not None and backend != "kubernetes":
+        raise DjbenchError("--prometheus is the cluster's: it goes with --backend kubernetes")
     found = None
     if project is not None:
         found, chosen = _project_scenario(project, chosen, source)
@@ -143,7 +153,7 @@ def run(
     else:
         chosen_backend, k6v, where = _kubernetes(
             plan.scenario, out_dir, namespace, kube_context, k6_pods, k6_image, stamp,
-            helm_values or [], plan.project, found,
+            helm_values or [], plan.project, found, prometheus,
         )  # fmt: skip
     console.print(
         Text(
@@ -297,18 +307,21 @@ def _kubernetes(
     values: list[Path],
     project: ProjectInfo | None = None,
     found: ProjectDir | None = None,
+    prometheus: str | None = None,
 ) -> tuple[Any, str, str]:
     from djbench.backends.kubernetes import KubernetesBackend
-    from djbench.kube import Kube
+    from djbench.kube import DEFAULT_PROMETHEUS, Kube, PrometheusRef
     from djbench.project import prepare_commands
 
+    prom = DEFAULT_PROMETHEUS if prometheus is None else PrometheusRef.parse(prometheus)
     kube = Kube(namespace, context)
     backend = KubernetesBackend(
         scenario, out_dir=out_dir, kube=kube, run_id=stamp, parallelism=k6_pods,
-        k6_image=k6_image, values=values, project=project,
+        k6_image=k6_image, values=values, project=project, prometheus=prom,
         prepare=prepare_commands(found.project.database) if found else None,
     )  # fmt: skip
-    return backend, k6_image, f"namespace {namespace}, {k6_pods} k6 pod(s) per step"
+    reads = f"Prometheus {prom.label}" if prom else "no Prometheus (no cAdvisor cross-check)"
+    return backend, k6_image, f"namespace {namespace}, {k6_pods} k6 pod(s) per step, {reads}"
 
 
 def _finish(results: Results, out_dir: Path, started: float) -> None:

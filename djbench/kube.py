@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -53,6 +54,32 @@ class PrometheusRef:
         "monitoring-prometheus"  # fixed by charts/monitoring/kube-prometheus-stack-values.yaml
     )
     port: int = 9090
+
+    @property
+    def label(self) -> str:
+        """``monitoring/monitoring-prometheus:9090``: as ``--prometheus`` takes it."""
+        return f"{self.namespace}/{self.service}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str) -> PrometheusRef | None:
+        """``NAMESPACE/SERVICE[:PORT]`` (a Prometheus the cluster already runs), or ``none``
+        (no Prometheus: no k6 metrics remote-written, no cAdvisor cross-check)."""
+        if text == "none":
+            return None
+        where, _, port = text.partition(":")
+        namespace, _, service = where.partition("/")
+        names = all(_DNS_LABEL.fullmatch(n) for n in (namespace, service))
+        if not names or (port and not port.isdigit()):
+            raise DjbenchError(
+                f"--prometheus {text!r}: give NAMESPACE/SERVICE[:PORT] of the cluster's "
+                "Prometheus (e.g. monitoring/prometheus-operated:9090), or none"
+            )
+        return cls(namespace, service, int(port) if port else 9090)
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DEFAULT_PROMETHEUS = PrometheusRef()
+"""The one `task up` installs (kube-prometheus-stack, charts/monitoring)."""
 
 
 class Kube:

@@ -71,9 +71,10 @@ def parse_pairs(text: str) -> list[tuple[float, float]]:
         raise DjbenchError(f"path check: unreadable ping output: {text[:120]!r}") from exc
 
 
-def within(measured_ms: float, target_ms: float) -> bool:
-    """Whether an added round-trip time is close enough to its target."""
-    return abs(measured_ms - target_ms) <= TOLERANCE_MS + TOLERANCE * target_ms
+def within(measured_ms: float, target_ms: float, noise_ms: float = 0.0) -> bool:
+    """Whether an added round-trip time is close enough to its target (``noise_ms``: the
+    straight path's own spread, allowed on top where the network has one)."""
+    return abs(measured_ms - target_ms) <= TOLERANCE_MS + TOLERANCE * target_ms + noise_ms
 
 
 def check_path(
@@ -84,11 +85,19 @@ def check_path(
     pings: int = PINGS_PER_CONNECTION,
     attempts: int = ATTEMPTS,
     pause_s: float | None = None,
+    network_noise: bool = False,
+    proxy_cpu: str | None = None,
 ) -> PathCheck:
     """The added round-trip time of one path at ``connections`` at once, measured again (up
     to ``attempts`` times) while it is off target: a moment's noise passes on the next
     attempt, a proxy that adds the wrong time does not (``PathCheck.ok`` says which). Errors
-    reaching either end are one-line errors."""
+    reaching either end are one-line errors.
+
+    ``network_noise`` (pod networking): the p99 may also be off by the straight path's own
+    spread (its p99 less its p50, measured in the same pings): that tail is the network's,
+    which a proxied ping crosses too, not the proxy's. The p50 is held as strictly as ever,
+    so a proxy adding the wrong delay still fails. Locally (loopback) nothing is allowed on
+    top. ``proxy_cpu``: the CPU the proxy was given, recorded with the check."""
     # Enough pairs that the p99 is not the one slowest: at least MIN_PAIRS in all.
     pings = max(pings, math.ceil(MIN_PAIRS / connections))
     for attempt in range(1, attempts + 1):
@@ -98,14 +107,18 @@ def check_path(
         # What the moment added (a busy CPU, a slow wake-up) counts on both sides and cancels.
         added = pairs[:, 1] - pairs[:, 0]
         p50, p99 = (float(np.percentile(added, q)) for q in (50, 99))
+        straight_p50, straight_p99 = (float(np.percentile(pairs[:, 0], q)) for q in (50, 99))
+        noise = max(straight_p99 - straight_p50, 0.0) if network_noise else 0.0
         check = PathCheck(
             path=path,
             target_ms=target_ms,
             connections=connections,
             p50_ms=round(p50, 3),
             p99_ms=round(p99, 3),
-            ok=within(p50, target_ms) and within(p99, target_ms),
+            ok=within(p50, target_ms) and within(p99, target_ms, noise),
             attempts=attempt,
+            noise_ms=round(noise, 3) if network_noise else None,
+            proxy_cpu=proxy_cpu,
         )
         if check.ok:
             break
@@ -114,10 +127,16 @@ def check_path(
 
 def describe(check: PathCheck) -> str:
     """``db path: added round trip p50 101.2 ms, p99 103.9 ms at 16 connections (target 100)``."""
+    noise = (
+        f"; p99 also ± the straight path's own {check.noise_ms:.1f} ms"
+        if check.noise_ms is not None
+        else ""
+    )
+    cpu = f"; the proxy on {check.proxy_cpu} CPU" if check.proxy_cpu else ""
     return (
         f"{check.path} path: added round trip p50 {check.p50_ms:.1f} ms, p99 "
         f"{check.p99_ms:.1f} ms at {check.connections} connections (target {check.target_ms:g} "
-        f"ms ± {TOLERANCE_MS:g} ms + {TOLERANCE:.0%}"
+        f"ms ± {TOLERANCE_MS:g} ms + {TOLERANCE:.0%}{noise}{cpu}"
         + (f"; attempt {check.attempts})" if check.attempts > 1 else ")")
     )
 

@@ -4,6 +4,7 @@ that do nothing)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,9 @@ from djbench.variants import standard_variants
 
 REPO = Path(__file__).resolve().parents[1]
 TASKFILE = REPO / "Taskfile.yml"
-ENTRY_POINTS = {"up", "variants", "bench", "report", "grafana", "logs", "down", "test"}
+ENTRY_POINTS = {
+    "up", "variants", "bench", "report", "grafana", "logs", "down", "test", "mirror",
+}  # fmt: skip
 TOOLS = ("docker", "kind", "helm", "kubectl")
 # How each missing tool's message says to install it.
 HOW_TO = {
@@ -48,7 +51,7 @@ exit 0
 # The caller's variables a test must not inherit (KUBECONFIG: the current kubectl context).
 CALLER_VARS = (
     "CLUSTER", "REGISTRY", "VALUES", "NAMESPACE", "PROFILE", "VARIANTS", "BASE_IMAGE", "VARIANT",
-    "DIR", "KUBECONFIG",
+    "DIR", "KUBECONFIG", "DOCKER", "MONITORING", "PROMETHEUS",
 )  # fmt: skip
 
 
@@ -82,9 +85,15 @@ def run_task(
     path: str,
     taskfile: Path = TASKFILE,
     extra_env: dict[str, str] | None = None,
+    docker: str | None = "docker",
 ) -> subprocess.CompletedProcess[str]:
+    """``task ARGS`` with the stand-ins on ``path``; ``docker``: the client the tasks run
+    (``DOCKER=``; by default the stand-in on ``path``, None: the Taskfile's own choice)."""
     inherited = {k: v for k, v in os.environ.items() if k not in CALLER_VARS}
     env = {**inherited, "PATH": path, **(extra_env or {})}
+    cut = args.index("--") if "--" in args else len(args)
+    pinned = [] if docker is None else [f"DOCKER={docker}"]
+    args = (*args[:cut], *pinned, *args[cut:])
     # Task colours its output when CI=true even without a terminal: ask for plain text.
     return subprocess.run(
         [str(task), "--color=false", "--taskfile", str(taskfile), *args],
@@ -144,19 +153,21 @@ def test_variables_have_defaults(taskfile: dict[str, Any]) -> None:
 
 def test_every_tool_a_task_runs_is_a_precondition(taskfile: dict[str, Any]) -> None:
     for name, task in taskfile["tasks"].items():
-        text = "\n".join(commands(task))
+        text = "\n".join(commands(task)).replace("{{.DOCKER}}", "docker")
         used = {t for t in TOOLS if re.search(rf"(?:^|[;\s]){t}\s", text, re.M)}
         if "djbench run --backend kubernetes" in text:
             used |= {"helm", "kubectl"}  # djbench drives the cluster with them
         checks = task.get("preconditions", [])
         for tool in used:
-            matching = [c for c in checks if f"command -v {tool}" in c["sh"]]
+            sought = "command -v {{.DOCKER}}" if tool == "docker" else f"command -v {tool}"
+            matching = [c for c in checks if sought in c["sh"]]
             assert matching, f"task {name} runs {tool} without checking for it"
             assert HOW_TO[tool] in matching[0]["msg"], f"{name}: say how to install {tool}"
 
 
 def test_up_checks_every_tool_first(taskfile: dict[str, Any]) -> None:
     checked = " ".join(c["sh"] for c in taskfile["tasks"]["up"]["preconditions"])
+    checked = checked.replace("{{.DOCKER}}", "docker")
     for tool in TOOLS:
         assert f"command -v {tool}" in checked
 
@@ -411,7 +422,9 @@ def test_existing_cluster_gets_the_registry_images(
     version = djbench_version()
     image = {"tag": version, "pullPolicy": "Always"}
     assert chart_values([values_file], "postgres") == {
-        "seed": {"image": {"repository": f"{REGISTRY}/django", **image}}
+        "image": {"repository": f"{REGISTRY}/postgres", "tag": "17"},
+        "exporter": {"image": {"repository": f"{REGISTRY}/postgres-exporter", "tag": "v0.17.1"}},
+        "seed": {"image": {"repository": f"{REGISTRY}/django", **image}},
     }
     assert chart_values([values_file], "stubapi") == {
         "image": {"repository": f"{REGISTRY}/stubapi", **image}
@@ -497,7 +510,8 @@ def test_dry_bench_on_an_existing_cluster(
     assert done.returncode == 0, done.stderr
     assert (
         "--profile kubernetes  --helm-values cluster.yaml"
-        " --helm-values .djbench/registry-values.yaml --k6-pods 2"
+        f" --helm-values .djbench/registry-values.yaml --k6-image {REGISTRY}/k6:1.1.0"
+        " --k6-pods 2"
     ) in done.stderr
     assert f'repository: "{REGISTRY}/django"' in registry_values(done.stderr)
 
@@ -660,3 +674,153 @@ def test_a_missing_tool_says_how_to_install_it(
     done = run_task(task_exe, "--dry", task, path=path, taskfile=copy)
     assert done.returncode != 0
     assert HOW_TO[missing] in done.stderr, done.stderr
+
+
+def test_dry_up_with_monitoring_skipped_needs_no_chart_repository(
+    task_exe: Path, stubbed_path: str, kubeconfig: dict[str, str]
+) -> None:
+    """A cluster that runs a Prometheus already, or wants none: no step of `task up` asks a
+    chart repository for anything, and `task bench` points djbench at the one named."""
+    done = run_task(
+        task_exe, "--dry", "up", "CLUSTER=existing", f"REGISTRY={REGISTRY}", "MONITORING=skip",
+        path=stubbed_path, extra_env=kubeconfig,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "helm repo" not in done.stderr
+    assert "prometheus-community" not in done.stderr
+    assert "MONITORING=skip: no kube-prometheus-stack installed" in done.stderr
+    for local in ("charts/dashboards", "charts/postgres", "charts/stubapi"):
+        assert local in done.stderr
+    bench = run_task(
+        task_exe, "--dry", "bench", "CLUSTER=existing", f"REGISTRY={REGISTRY}",
+        "MONITORING=skip", "PROMETHEUS=observability/prometheus-operated:9090",
+        path=stubbed_path, extra_env=kubeconfig,
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    assert "--prometheus observability/prometheus-operated:9090" in bench.stderr
+    # Skipped and none named: djbench reads none (no remote write, no cAdvisor cross-check).
+    none = run_task(
+        task_exe, "--dry", "bench", "MONITORING=skip", path=stubbed_path, extra_env=kubeconfig
+    )
+    assert none.returncode == 0, none.stderr
+    assert "--prometheus none" in none.stderr
+    # Installed: djbench's default, the one task up installs.
+    default = run_task(task_exe, "--dry", "bench", path=stubbed_path)
+    assert "--prometheus" not in default.stderr
+    wrong = run_task(task_exe, "--dry", "bench", "MONITORING=maybe", path=stubbed_path)
+    assert wrong.returncode != 0
+    assert "MONITORING is install (kube-prometheus-stack, from its chart repository) or skip" in (
+        wrong.stderr
+    )
+
+
+def test_images_are_built_with_the_engine_s_own_client(task_exe: Path, stubbed_path: str) -> None:
+    """bin/docker-setup's client (/usr/bin/docker, Debian's docker.io), not a newer one first
+    on PATH, which wants the buildx plugin for BuildKit."""
+    pinned = Path("/usr/bin/docker")
+    done = run_task(task_exe, "--dry", "images", path=stubbed_path, docker=None)
+    assert done.returncode == 0, done.stderr
+    client = str(pinned) if pinned.is_file() else "docker"
+    assert done.stderr.count(f"DOCKER_BUILDKIT=1 {client} build ") == 3
+    # The very client bin/docker-setup installs and drives.
+    assert f"\nDOCKER={pinned}\n" in (REPO / "bin" / "docker-setup").read_text()
+
+
+def test_mirror_copies_the_others_images_into_the_registry(
+    task_exe: Path, stubbed_path: str, kubeconfig: dict[str, str]
+) -> None:
+    done = run_task(
+        task_exe, "--dry", "mirror", "CLUSTER=existing", f"REGISTRY={REGISTRY}",
+        path=stubbed_path, extra_env=kubeconfig,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for public, mirrored in (
+        ("postgres:17", "postgres:17"),
+        ("quay.io/prometheuscommunity/postgres-exporter:v0.17.1", "postgres-exporter:v0.17.1"),
+        ("grafana/k6:1.1.0", "k6:1.1.0"),
+    ):
+        assert (
+            f"docker pull {public} && docker tag {public} {REGISTRY}/{mirrored} && docker push "
+            f"{REGISTRY}/{mirrored}"
+        ) in done.stderr
+
+
+def test_the_mirrored_images_are_the_charts_and_djbench_s_defaults(
+    taskfile: dict[str, Any],
+) -> None:
+    from djbench.cli import run
+
+    variables = taskfile["vars"]
+    postgres = yaml.safe_load((REPO / "charts" / "postgres" / "values.yaml").read_text())
+    chart = yaml.safe_load((REPO / "charts" / "postgres" / "Chart.yaml").read_text())
+    assert variables["POSTGRES_IMAGE"] == f"{postgres['image']['repository']}:{chart['appVersion']}"
+    exporter = postgres["exporter"]["image"]
+    assert variables["EXPORTER_IMAGE"] == f"{exporter['repository']}:{exporter['tag']}"
+    import inspect
+
+    default = inspect.signature(run).parameters["k6_image"].default
+    assert variables["K6_IMAGE"] == default
+
+
+def _images(objects: list[dict[str, Any]]) -> list[str]:
+    """Every container image a rendered chart's pods pull."""
+    found = []
+    for obj in objects:
+        spec = obj.get("spec") or {}
+        pod = (spec.get("template") or {}).get("spec") or (spec.get("jobTemplate") or {})
+        for key in ("initContainers", "containers"):
+            found += [c["image"] for c in pod.get(key) or []]
+    return found
+
+
+def test_with_only_registry_set_no_chart_pulls_from_a_public_registry(
+    task_exe: Path, stubbed_path: str, kubeconfig: dict[str, str], tmp_path: Path
+) -> None:
+    from djbench.backends.kubernetes import step_install_args, variant_install_args
+    from djbench.backends.kubernetes.releases import proxy_install_args
+    from djbench.kube import find_tool
+    from djbench.plan import LoadStep, Setup
+    from djbench.scenario import parse_scenario
+    from djbench.variants import load_variants
+
+    done = run_task(
+        task_exe, "--dry", "bench", "CLUSTER=existing", f"REGISTRY={REGISTRY}",
+        path=stubbed_path, extra_env=kubeconfig,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    values_file = tmp_path / "registry-values.yaml"
+    values_file.write_text(registry_values(done.stderr))
+    k6_image = re.search(r"--k6-image (\S+)", done.stderr)
+    assert k6_image
+    helm = str(find_tool("helm"))
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps(parse_scenario("duration_s: 30", "x").resolved()))
+    k6_args = step_install_args(
+        "k6-r-0001", "http://uvicorn:8000", Setup(load_variants()["uvicorn"], "aiohttp"), "cpu",
+        LoadStep("closed", 8), run_id="r", scenario_file=scenario, parallelism=1,
+        remote_write=None, k6_image=k6_image[1], deadline_s=60, warmup_s=1, duration_s=30,
+        max_vus=8, pre_vus=8,
+    )  # fmt: skip
+    # As the backend installs them: a variant, a latency proxy and a k6 step.
+    setup = Setup(load_variants()["uvicorn"], "aiohttp")
+    releases: dict[str, list[str]] = {
+        chart: ["template", chart, str(REPO / "charts" / chart)]
+        for chart in ("postgres", "stubapi", "dashboards")
+    }
+    releases["django-variant"] = ["template", *variant_install_args(setup, parse_scenario(
+        "duration_s: 30", "x"))[2:]]  # fmt: skip
+    releases["latencyproxy"] = ["template", *proxy_install_args("db", 100.0, 0.0)[2:]]
+    releases["loadtest"] = ["template", *k6_args[2:]]
+    images = []
+    for chart, args in releases.items():
+        section = tmp_path / f"{chart}.yaml"
+        section.write_text(yaml.safe_dump(chart_values([values_file], chart)))
+        rendered = subprocess.run(
+            [helm, *args, "--values", str(section), "--namespace", "djbench"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert rendered.returncode == 0, (chart, rendered.stderr)
+        images += _images([o for o in yaml.safe_load_all(rendered.stdout) if o])
+    assert len(images) >= 7, images
+    public = [i for i in images if not i.startswith(f"{REGISTRY}/")]
+    assert public == [], public

@@ -70,7 +70,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ("stubapi", "stubapi", {"image": {"repository": ""}}, ["/image/repository"]),
     ("stubapi", "stubapi", {"replicas": 0}, ["/replicas"]),
     ("stubapi", "stubapi", {"podMonitor": {"interval": "5"}}, ["/podMonitor/interval"]),
-    # latencyproxy: Guaranteed QoS on whole CPUs, the jitter within the delay, two ports.
+    # latencyproxy: Guaranteed QoS on CPU quantities, the jitter within the delay, two ports.
     ("latencyproxy", "latencyproxy-db", {"image": {"repository": ""}}, ["/image/repository"]),
     ("latencyproxy", "latencyproxy-db", {"delayMs": -1}, ["/delayMs"]),
     ("latencyproxy", "latencyproxy-db", {"delayMs": "20"}, ["/delayMs"]),
@@ -87,7 +87,7 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     (
         "latencyproxy",
         "latencyproxy-db",
-        {"resources": {"requests": {"cpu": "500m", "memory": "128Mi"}}},
+        {"resources": {"requests": {"cpu": "half", "memory": "128Mi"}}},
         ["/resources/requests/cpu"],
     ),
     (

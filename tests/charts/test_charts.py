@@ -325,3 +325,34 @@ def test_notes_render(helm: Path, chart: str, case: Path) -> None:
     notes = out.split("NOTES:", 1)[1]
     assert notes.strip()
     assert "<no value>" not in notes
+
+
+@pytest.mark.parametrize("chart", [c for c in CHART_NAMES if c != "loadtest"])
+def test_every_chart_states_the_kubernetes_it_needs(chart: str) -> None:
+    """Indexed Jobs (k6, split over pods) are GA from 1.24: an older cluster is refused by
+    helm itself, in one line, before anything is installed."""
+    import subprocess
+
+    from djbench.kube import find_tool
+
+    path = CHARTS / chart
+    values = ["--set", "variant=uvicorn"] if chart == "django-variant" else []
+    helm = str(find_tool("helm"))
+
+    def template(version: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [helm, "template", "r", str(path), *values, "--kube-version", version],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    old = template("1.23.0")
+    assert old.returncode != 0
+    said = "chart requires kubeVersion: >=1.24.0-0 which is incompatible with Kubernetes v1.23.0"
+    assert said in old.stderr
+    assert template("1.24.0").returncode == 0
+
+
+def test_every_chart_declares_its_kubernetes_version() -> None:
+    for chart in CHART_NAMES:
+        meta = yaml.safe_load((CHARTS / chart / "Chart.yaml").read_text())
+        assert meta["kubeVersion"] == ">=1.24.0-0", chart

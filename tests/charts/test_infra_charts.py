@@ -158,6 +158,25 @@ def test_latency_proxy_is_guaranteed_on_the_infra_node(helm: Path) -> None:
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "stats"}
 
 
+def test_a_latency_proxy_on_a_fraction_of_a_cpu_renders_and_validates(
+    helm: Path, tmp_path: Path
+) -> None:
+    """A node with no whole CPU to spare: 200m, still Guaranteed (requests = limits); the path
+    check decides whether the proxy holds its delay on it."""
+    from helm_render import template, validate
+
+    fraction = {"cpu": "200m", "memory": "128Mi"}
+    values = {"resources": {"requests": fraction, "limits": fraction}}
+    text = template("latencyproxy", PROXY, values)
+    (container,) = pod_spec(find(render("latencyproxy", PROXY, values), "Deployment", PROXY))[
+        "containers"
+    ]
+    assert container["resources"] == {"requests": fraction, "limits": fraction}
+    manifest = tmp_path / "latencyproxy.yaml"
+    manifest.write_text(text)
+    assert validate([manifest]) == ""
+
+
 def test_latency_proxy_monitor(helm: Path) -> None:
     """/metrics on the stats port (the relayed port carries only the relayed bytes)."""
     objects = render("latencyproxy", PROXY, {"podMonitor": {"interval": "10s"}})

@@ -45,7 +45,7 @@ from djbench.collectors import CgroupSampler, Sampler
 from djbench.errors import DjbenchError
 from djbench.helm_values import chart_values, dump
 from djbench.jobwatch import wait_for_job
-from djbench.kube import Kube, PrometheusRef
+from djbench.kube import DEFAULT_PROMETHEUS, Kube, PrometheusRef
 from djbench.load.k6 import ClientStats, parse_summary
 from djbench.pathcheck import (
     Pinger,
@@ -148,7 +148,7 @@ class KubernetesBackend:
         run_id: str,
         parallelism: int = 1,
         k6_image: str = "grafana/k6:1.1.0",
-        prometheus: PrometheusRef | None = None,
+        prometheus: PrometheusRef | None = DEFAULT_PROMETHEUS,
         values: list[Path] | None = None,
         project: ProjectInfo | None = None,
         prepare: list[list[str]] | None = None,
@@ -176,7 +176,8 @@ class KubernetesBackend:
             chart: chart_values(self.values, chart)
             for chart in (VARIANT_CHART, LOADTEST_CHART, LATENCYPROXY_CHART)
         }
-        self.prometheus = prometheus or PrometheusRef()
+        self.prometheus = prometheus
+        """Where k6 remote-writes and cAdvisor's figures are read; None: no Prometheus."""
         self.scenario_file = out_dir / "scenario.json"
         self._steps = 0
         self._stub_counts = False
@@ -197,10 +198,10 @@ class KubernetesBackend:
         return ["--values", str(path)]
 
     @property
-    def remote_write(self) -> str:
-        """Prometheus' remote-write receiver, as k6 pods reach it."""
+    def remote_write(self) -> str | None:
+        """Prometheus' remote-write receiver, as k6 pods reach it (None: no Prometheus)."""
         p = self.prometheus
-        return f"http://{p.service}.{p.namespace}.svc:{p.port}/api/v1/write"
+        return None if p is None else f"http://{p.service}.{p.namespace}.svc:{p.port}/api/v1/write"
 
     @contextlib.contextmanager
     def infrastructure(self) -> Iterator[None]:
@@ -317,7 +318,13 @@ class KubernetesBackend:
                 raise DjbenchError(f"{NAMES[path]} did not start: {exc}") from exc
             self._proxy_restarts[path] = restart_counts(self.kube.pods(_instance(release)))
             connections = path_connections(self.scenario, path)
-            check = check_path(path, rtt_ms, connections, self._pinger(pod, path, connections))
+            # Pod networking has a tail of its own, which the straight pings measure.
+            check = check_path(
+                path, rtt_ms, connections, self._pinger(pod, path, connections),
+                network_noise=True,
+                proxy_cpu=container_cpu(self.kube.deployment(release) or {}, PROXY_CONTAINER,
+                                        "requests"),
+            )  # fmt: skip
             if not check.ok:
                 raise DjbenchError(describe(check))
             checks.append(check)
@@ -456,6 +463,8 @@ class KubernetesBackend:
         return logs
 
     def _query(self, promql: str, at: float) -> float | None:
+        if self.prometheus is None:
+            raise DjbenchError("no Prometheus (--prometheus none)")
         return self.kube.prometheus(self.prometheus, promql, at)
 
     def _stub_traffic(self, start: float, end: float) -> UpstreamTraffic:
@@ -513,6 +522,7 @@ class KubernetesBackend:
             # Whether the server container has a CFS quota: without one (exclusive CPUs),
             # nothing throttles it and throttled_s is null. Known after the first step.
             "cpu_quota": self._cpu_quota,
+            "prometheus": self.prometheus.label if self.prometheus else "none",
             **self._cluster_facts,
         }
 
@@ -537,11 +547,18 @@ class KubernetesBackend:
 
 def server_cpu_limit(deployment: dict[str, Any]) -> float | None:
     """The server container's CPU limit in a Deployment object, in CPUs (None without one)."""
+    found = container_cpu(deployment, SERVER_CONTAINER, "limits")
+    return None if found is None else cpu_quantity(found)
+
+
+def container_cpu(deployment: dict[str, Any], name: str, kind: str) -> str | None:
+    """One container's CPU ``requests`` or ``limits`` in a Deployment object, as written
+    (``200m``, ``1``); None without one."""
     containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
     for container in containers.get("containers") or []:
-        if container.get("name") == SERVER_CONTAINER:
-            limits = (container.get("resources") or {}).get("limits") or {}
-            return cpu_quantity(str(limits.get("cpu") or ""))
+        if container.get("name") == name:
+            found = ((container.get("resources") or {}).get(kind) or {}).get("cpu")
+            return None if found in (None, "") else str(found)
     return None
 
 

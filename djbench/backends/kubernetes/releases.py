@@ -170,7 +170,7 @@ def step_install_args(
     run_id: str,
     scenario_file: Path,
     parallelism: int,
-    remote_write: str,
+    remote_write: str | None,
     k6_image: str,
     deadline_s: int,
     warmup_s: float,
@@ -199,7 +199,11 @@ def step_install_args(
         "upgrade", "--install", release, str(CHARTS / LOADTEST_CHART),
         *contract.chart_set_args(env),
         "--set", f"{contract.ENV_BY_NAME[contract.PARALLELISM].chart_value}={parallelism}",
-        "--set-string", f"remoteWrite.url={remote_write}",
+        *(
+            ["--set-string", f"remoteWrite.url={remote_write}"]
+            if remote_write
+            else ["--set", "remoteWrite.enabled=false"]
+        ),
         "--set-file", f"scenario={scenario_file}",
         "--set-string", f"image.repository={repository}",
         "--set-string", f"image.tag={tag}",

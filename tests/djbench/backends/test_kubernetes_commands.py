@@ -370,3 +370,36 @@ def test_a_project_s_first_variant_prepares_its_database_at_a_distance_too(helm:
     # The variants after the first find the database prepared: no Job.
     later = _template(helm, variant_install_args(setup, scenario, info, []))
     assert not [o for o in later if o["kind"] == "Job"]
+
+
+def test_without_prometheus_k6_writes_nowhere(helm: Path, tmp_path: Path) -> None:
+    """`--prometheus none` (a cluster without one): the k6 Job has no remote-write output,
+    and the run records which Prometheus it read, none."""
+    from djbench.backends.kubernetes import KubernetesBackend
+    from djbench.errors import DjbenchError
+    from djbench.kube import PrometheusRef
+
+    scenario_file = tmp_path / "scenario.json"
+    scenario_file.write_text(json.dumps(load_profile("smoke").resolved()))
+    args = step_install_args(
+        "k6-run-0001", "http://uvicorn:8000", Setup(load_variants()["uvicorn"], "aiohttp"),
+        "cpu", LoadStep("closed", 8), run_id="run1", scenario_file=scenario_file,
+        parallelism=1, remote_write=None, k6_image="grafana/k6:1.1.0", deadline_s=90,
+        warmup_s=1, duration_s=30, max_vus=8, pre_vus=8,
+    )  # fmt: skip
+    job = next(o for o in _template(helm, args) if o["kind"] == "Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert not any("prometheus" in a for a in container.get("args", []) + container["command"])
+    assert "K6_PROMETHEUS_RW_SERVER_URL" not in {e["name"] for e in container.get("env", [])}
+    assert PrometheusRef.parse("none") is None
+    theirs = PrometheusRef.parse("observability/prometheus-operated")
+    assert theirs == PrometheusRef("observability", "prometheus-operated", 9090)
+    with pytest.raises(DjbenchError, match=r"^--prometheus 'prom': give NAMESPACE/SERVICE"):
+        PrometheusRef.parse("prom")
+    backend = KubernetesBackend(
+        revalidate(load_profile("kubernetes"), {}, "x"), out_dir=tmp_path, kube=None,  # type: ignore[arg-type]
+        run_id="r", prometheus=theirs,
+    )  # fmt: skip
+    assert backend.remote_write == (
+        "http://prometheus-operated.observability.svc:9090/api/v1/write"
+    )
