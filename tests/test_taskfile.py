@@ -559,7 +559,13 @@ def test_dry_down_on_an_existing_cluster(task_exe: Path, tmp_path: Path) -> None
         done.stderr,
         re.M,
     )
-    assert not re.search(r"^\s*kubectl delete", done.stderr, re.M)
+    # A project's prepare Job a killed run left (a hook: no part of its release), by label;
+    # nothing else is deleted.
+    deletes = re.findall(r"^\s*kubectl delete .*$", done.stderr, re.M)
+    assert deletes == [
+        "kubectl delete job --namespace djbench --ignore-not-found --selector "
+        "app.kubernetes.io/part-of=djbench,app.kubernetes.io/component=prepare"
+    ]
 
 
 def test_dry_grafana_on_an_existing_cluster_port_forwards(
