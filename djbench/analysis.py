@@ -203,7 +203,8 @@ class Verdict:
     all missed it: each with the rates (req/s) those measurements tried."""
     unsearched: tuple[str, ...] = ()
     """Variants that met the SLO in the survey, where others were followed, that no search
-    or confirmation followed: no capacity to compare, and no proof they carry less."""
+    followed, or whose search met it but no confirmation followed: not compared, and no proof
+    they carry less."""
     unmeasured: tuple[tuple[str, int], ...] = ()
     """When no run of the case measured a single step: each cause its runs failed with, and
     how many runs did (most first); empty once any step was measured."""
@@ -258,27 +259,16 @@ class Verdict:
             causes = "; ".join(f"{cause} ({runs_text(n)})" for cause, n in self.unmeasured)
             return f"no measurement: {causes}"
         if not self.candidates:
-            return "no variant met the SLO" + (f": {self._missed_text}" if self.missed else "")
+            others = self._others
+            return (
+                f"no searched variant met the SLO: {others}" if others else "no variant met the SLO"
+            )
         slo = f"p99 ≤ {self.slo.p99_ms:g} ms"
         first = self.candidates[0]
         model = " (open model, searched)" if first.searched else ""
         best = f"{first.label} {first.capacity_text} req/s{model} at {slo}"
         if self.comparison is None or len(self.candidates) < 2:
-            others = []
-            if self.missed:
-                others.append(self._missed_text)
-            if self.lost:
-                others.append(
-                    f"not compared: {', '.join(self.lost)} met the SLO in the survey, but its "
-                    "later measurements failed"
-                )
-            if self.unsearched:
-                were = "were" if len(self.unsearched) > 1 else "was"
-                others.append(
-                    f"not compared: {', '.join(self.unsearched)} met the SLO in the survey "
-                    f"and {were} not searched"
-                )
-            said = "; ".join(others) or "no other variant met the SLO"
+            said = self._others or "no other variant met the SLO"
             return f"{best}, n={first.capacity.n}; {said}"
         second = self.candidates[1]
         c = self.comparison
@@ -295,6 +285,24 @@ class Verdict:
             f"{mark} {first.label} {first.capacity_text} and {second.label} "
             f"{second.capacity_text} req/s{model} at {slo} ({ratio}; {why}), {n}"
         )
+
+    @property
+    def _others(self) -> str:
+        """What became of the survey's other variants that met the SLO: missed it later,
+        lost their measurements, or were not followed; empty when none did."""
+        others = [self._missed_text] if self.missed else []
+        if self.lost:
+            others.append(
+                f"not compared: {', '.join(self.lost)} met the SLO in the survey, but its "
+                "later measurements failed"
+            )
+        if self.unsearched:
+            were = "were" if len(self.unsearched) > 1 else "was"
+            others.append(
+                f"not compared: {', '.join(self.unsearched)} met the SLO in the survey "
+                f"and {were} not searched or confirmed"
+            )
+        return "; ".join(others)
 
     @property
     def _missed_text(self) -> str:
@@ -357,11 +365,6 @@ class Analysis:
             f"other than the server used more than {OUTSIDE_LIMIT:.0%} of a CPU on the "
             f"server's CPU (up to {max(busy):.0%}); those steps read low"
         )
-
-    @property
-    def measured(self) -> bool:
-        """Whether any run measured a step at all."""
-        return any(step.measured for s in self.runs for step in s.run.steps)
 
     def runs_for(self, workload: str, distance: Distance | None = None) -> tuple[RunSummary, ...]:
         """Runs of one workload (at one distance, or at all), in results order."""
@@ -587,19 +590,27 @@ def _verdict(
     }
     # Dropped after the survey: its later measurements either missed the SLO (a result) or
     # failed (no result).
-    later = {
+    later: dict[tuple[str, str | None], list[tuple[Step, bool]]] = {
         key: [
-            step.rate or float(step.concurrency or 0)
+            (step, not misses)
             for s in summaries
             if s.run.key == key and s.run.purpose in ("search", "confirm")
-            for step in s.run.steps
+            for step, misses in zip(s.run.steps, s.slo_misses, strict=True)
             if step.measured
         ]
         for key in dropped
     }
     lost = tuple(label for key, label in dropped.items() if not later[key])
-    missed = tuple((label, tuple(later[key])) for key, label in dropped.items() if later[key])
-    unsearched = tuple(
+    missed = tuple(
+        (label, tuple(step.rate or float(step.concurrency or 0) for step, _ in later[key]))
+        for key, label in dropped.items()
+        if later[key] and not any(met for _, met in later[key])
+    )
+    # Searched and met the SLO there, but not confirmed (beyond the leaders confirmed).
+    unconfirmed = tuple(
+        label for key, label in dropped.items() if any(met for _, met in later[key])
+    )
+    unsearched = unconfirmed + tuple(
         dict.fromkeys(
             s.label
             for s in summaries
@@ -730,7 +741,8 @@ def _warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> list[C
             )
         if step.status == "failed":
             warn("failed-step", load, f"step failed: {step.error or 'no error recorded'}")
-            continue
+        if not step.measured:
+            continue  # failed or saturated: its numbers are no measurement to doubt
         outside = outside_share(step)
         if outside is not None and outside > OUTSIDE_LIMIT:
             warn(

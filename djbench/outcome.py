@@ -35,8 +35,11 @@ def outcome(results: Results) -> Outcome:
     runs = results.runs
     failed = sum(1 for r in runs if r.status == "failed")
     if not any(step.measured for r in runs for step in r.steps):
-        return Outcome(EXIT_NOTHING_MEASURED, f"nothing was measured: {failed} of {len(runs)} "
-                       "runs failed (their causes above)")  # fmt: skip
+        cause = results.faults[0].message if results.faults else "their causes above"
+        return Outcome(
+            EXIT_NOTHING_MEASURED,
+            f"nothing was measured: {failed} of {len(runs)} runs failed ({cause})",
+        )
     if results.faults:
         return Outcome(EXIT_VOID, f"no verdict: {results.faults[0].message}")
     if failed:

@@ -83,7 +83,7 @@ def find(kind: str, tried: list[str], root: Path, given: bool) -> dict[str, Any]
             errors.append(f"{ENTRY_POINTS[kind]}: {one_line(exc, root)}")
         else:
             return {"entry": ENTRY_POINTS[kind], "error": None, "defaulted": True}
-    said = "; ".join(errors) if errors else f"no {kind} module to try"
+    said = "; ".join(errors) if errors else f"no {kind} module"
     return {"entry": None, "error": said, "defaulted": False}
 
 

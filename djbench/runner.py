@@ -200,7 +200,9 @@ def _run_record(
 def with_saturation(steps: Sequence[Step]) -> list[Step]:
     """The steps with overload called a result: a step that got not one successful response
     above a measured step of the same load model is ``saturated``, not failed (every request
-    past the timeout is what that load gets from this server)."""
+    past the timeout is what that load gets from this server). One whose server ran Postgres
+    out of connections stays failed, that named as its cause: the server's setup, not the
+    load, broke it."""
 
     def level(step: Step) -> float:
         return float((step.concurrency if step.model == "closed" else step.rate) or 0)
@@ -382,7 +384,7 @@ class ServerSlot(Generic[ServerT]):
         why = (
             self.backend.settle(server, SETTLE_S)
             if server.alive()
-            else f"it exited: {server.describe_exit()}"
+            else f"it exited: {' '.join(server.describe_exit().split())}"
         )
         return server if why is None else self.restart(why)
 
@@ -559,7 +561,7 @@ def _run_workload(
             todo = [] if rate is None else [LoadStep("open", rate)]
             if rate is None:
                 progress.skipped(planned - done)
-        elif result.model == "closed" and result.error == NO_SUCCESS:
+        elif result.model == "closed" and NO_SUCCESS in (result.error or ""):
             # Not one response within the timeout: more users can only queue longer.
             higher = [t for t in todo if t.model == "closed" and t.level > step.level]
             todo = [t for t in todo if t not in higher]

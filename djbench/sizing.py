@@ -26,6 +26,7 @@ from djbench.analysis import (
     capacity_sample,
     failure_cause,
     is_search,
+    searched_capacity,
 )
 from djbench.backends.kubernetes.releases import server_values
 from djbench.errors import DjbenchError
@@ -33,7 +34,7 @@ from djbench.helm_values import dump
 from djbench.plan import Setup
 from djbench.results import DIRECT, Distance, ProjectInfo, Results
 from djbench.scenario import Scenario
-from djbench.stats import Estimate
+from djbench.stats import Estimate, median_interval
 from djbench.variants import load_variants
 
 MEMORY_MARGIN = 1.25
@@ -164,10 +165,12 @@ def plan_capacity(
             if key in estimates:
                 estimate, lower_bound = estimates[key]
             elif key in searched:
-                # The verdict's measure, not the survey's: a search that never met the SLO
-                # says the variant cannot be planned at it.
-                unfit.append(Unfit(*case, runs[0].label, _why_search_unfit(runs)))
-                continue
+                # The verdict's measure, not the survey's: its searches' capacities (searched,
+                # not confirmed), and a search that never met the SLO says it cannot be planned.
+                estimate, lower_bound = _search_estimate(runs)
+                if estimate is None:
+                    unfit.append(Unfit(*case, runs[0].label, _why_search_unfit(runs)))
+                    continue
             else:
                 estimate, lower_bound = _survey_estimate(runs, top)
             if estimate is None or estimate.low <= 0:
@@ -242,6 +245,16 @@ def _survey_estimate(runs: list[RunSummary], top: int) -> tuple[Estimate | None,
     return Estimate(median=best, low=best, high=best, n=1), capped
 
 
+def _search_estimate(runs: list[RunSummary]) -> tuple[Estimate | None, bool]:
+    """A capacity from a variant's searches alone (none confirmed them), and whether it is a
+    lower bound (most of them met the SLO at every rate they tried)."""
+    found = [f for r in runs if is_search(r) and (f := searched_capacity(r)) is not None]
+    if not found:
+        return None, False
+    unbounded = sum(1 for f in found if not f.bounded)
+    return median_interval([f.rate for f in found]), unbounded * 2 > len(found)
+
+
 def _why_unfit(runs: list[RunSummary]) -> str:
     """What its lightest completed load missed of the SLO, or why no step completed."""
     for summary in runs:
@@ -280,20 +293,22 @@ def _why_search_unfit(runs: list[RunSummary]) -> str:
 
 
 def _peak_connections(runs: list[RunSummary], planned_rps: float) -> int | None:
-    """The most database connections the server held at once in a step at or below the rate
-    a pod is planned to carry (the lightest measured step when none is): steps of overload
-    above it hold more than the pod will (None: never read, as on Kubernetes or the team's
+    """The most database connections the server held at once in a step within the SLO at or
+    below the rate a pod is planned to carry (the lightest measured step when none is): steps
+    of overload hold more than the pod will (None: never read, as on Kubernetes or the team's
     own database)."""
     read = [
-        (s.rate if s.model == "open" and s.rate else s.rps, s.db_connections)
+        (s.rate if s.model == "open" and s.rate else s.rps, not misses, s.db_connections)
         for r in runs
-        for s in r.run.steps
+        for s, misses in zip(r.run.steps, r.slo_misses, strict=True)
         if s.measured and s.db_connections is not None
     ]
     if not read:
         return None
-    within = [held for rate, held in read if rate <= planned_rps * (1 + 1e-9)]
-    return max(within) if within else min(read)[1]
+    # A closed step of overload can serve no more than the planned rate while holding every
+    # user's connection: only steps within the SLO, at or below the rate, are a pod's load.
+    within = [held for rate, met, held in read if met and rate <= planned_rps * (1 + 1e-9)]
+    return max(within) if within else min((rate, held) for rate, _, held in read)[1]
 
 
 def _cpu_budget(runs: list[RunSummary]) -> float:

@@ -53,6 +53,7 @@ class ManagedProcess:
         self.stop_signal = stop_signal
         self.realtime = realtime
         self._popen: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     @property
     def pid(self) -> int:
@@ -77,6 +78,8 @@ class ManagedProcess:
             launcher += ["--realtime"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            # The log is appended to across restarts: this start's output begins here.
+            self._log_start = log.tell()
             try:
                 self._popen = subprocess.Popen(
                     [*launcher, "--", *self.argv],
@@ -139,9 +142,12 @@ class ManagedProcess:
             return []
 
     def last_error(self) -> str:
-        """The error its output ends with, in one line (:func:`last_error`)."""
+        """The error its output since it last started ends with, in one line
+        (:func:`last_error`)."""
         try:
-            return last_error(self.log_path.read_text(errors="replace"))
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                return last_error(log.read().decode(errors="replace"))
         except OSError:
             return "no output"
 

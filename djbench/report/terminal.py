@@ -30,6 +30,10 @@ def _marker(runs: list[RunSummary], verdict: Verdict) -> tuple[str, str]:
     best = runs[0].label == verdict.winner_label
     if all(r.run.status == "failed" for r in runs) and not best:
         return "failed", "red"
+    if runs[0].label in {label for label, _ in verdict.missed}:
+        return "missed SLO when searched", "yellow"
+    if runs[0].label in verdict.lost:
+        return "search failed", "red"
     if not any(r.capacity_rps is not None for r in runs) and not best:
         return "misses SLO", "yellow"
     if any(r.run.status == "failed" for r in runs) and not best:
@@ -54,6 +58,8 @@ def _at_slo(runs: list[RunSummary], verdict: Verdict) -> str:
         mark = "≥" if found.censored else ""
         rounds = f" (n={found.capacity.n})" if found.capacity.n > 1 else ""
         return f"{mark}{fmt_num(found.capacity.median)}{rounds}"
+    if runs[0].label in {label for label, _ in verdict.missed} or runs[0].label in verdict.lost:
+        return fmt_num(None)  # searched, and the search is what counts: not the survey's rate
     return fmt_num(max((r.capacity_rps for r in runs if r.capacity_rps), default=None))
 
 
@@ -63,7 +69,9 @@ def _rows(analysis: Analysis) -> list[list[tuple[str, str]]]:
     for w in analysis.workloads:
         for i, runs in enumerate(_candidates(analysis, w)):
             verdict = analysis.verdict_for(w, runs[0].run.distance)
-            steps = [s for r in runs if (s := r.capacity_step) is not None]
+            # The survey's best step within the SLO: the rate, p99 and CPU of one step.
+            survey = [r for r in runs if r.run.purpose == "survey"] or runs
+            steps = [s for r in survey if (s := r.capacity_step) is not None]
             step = max(steps, key=lambda s: s.rps, default=None)
             cells = [
                 w if i == 0 else "",

@@ -228,7 +228,10 @@ def test_a_leader_whose_search_never_met_the_slo_is_not_planned_on_its_survey(
     results = execute(plan_, backend, tmp_path, _env, Quiet())
     verdict = analyze(results).verdict_for("cpu")
     assert verdict.candidates == ()
-    assert verdict.text.startswith("no variant met the SLO: ")
+    assert verdict.text.startswith("no searched variant met the SLO: ")
+    assert verdict.text.endswith(
+        "not compared: gunicorn-sync met the SLO in the survey and was not searched or confirmed"
+    )
     # Searched from 13 req/s (its c=32), then 20 % lower: both above the 5/s it carries.
     said = (
         "uvicorn met the SLO in the survey, but missed it at every rate measured after "
@@ -381,6 +384,30 @@ def test_a_ladder_stops_at_a_step_without_one_response(tmp_path: Path) -> None:
     assert [s.status for s in run.steps] == ["ok", "saturated"]
     assert run.status == "ok" and run.error is None
     assert run.steps[1].error == "no successful responses in the measured window"
+
+
+def test_a_step_whose_server_ran_postgres_out_of_connections_stays_failed(
+    tmp_path: Path,
+) -> None:
+    from djbench.backends.steps import NO_SUCCESS, refused_cause
+
+    scenario = parse_scenario("closed: {concurrency: [1, 8, 32]}\nworkloads: [cpu]", "s")
+    backend = ScriptedBackend(silent_from=8.0)
+    measure = backend.measure
+
+    def refusing(server: ScriptedServer, workload: str, step: LoadStep) -> Step:
+        got = measure(server, workload, step)
+        if got.status == "failed":
+            return got.model_copy(update={"error": f"{refused_cause(259)}; {NO_SUCCESS}"})
+        return got
+
+    backend.measure = refusing  # type: ignore[method-assign]
+    results = execute(make_plan(scenario, ["uvicorn"]), backend, tmp_path, _env, Quiet())
+    # The server's setup broke it, not the load: failed, named so; the ladder stops there.
+    [run] = results.runs
+    assert [s.status for s in run.steps] == ["ok", "failed"]
+    assert run.status == "failed" and "Postgres refused 259 connection(s)" in (run.error or "")
+    assert [step.level for _, _, step in backend.measured] == [1.0, 8.0]
 
 
 def test_a_first_step_without_one_response_fails_the_run(tmp_path: Path) -> None:

@@ -174,9 +174,23 @@ def test_connections_held_in_overload_above_the_planned_rate_do_not_size_a_pod()
     # gthread's c=128 step (415.1 req/s, above the 395.5 planned per pod) held 90: a queue
     # of requests a pod planned at 395.5 never sees. The steps at or below it held 11.
     def held(run: Any, i: int, step: Any) -> int:
+        # c=32 (410 req/s) is above the plan's rate too; c=8 (310) and the rounds' 395.5 not.
         return 90 if step.concurrency == 128 else 11
 
     plan = plan_capacity(_as_project(load_results(FIXTURE), held), target_rps=1000)
     gthread = plan.best("db-read", DIRECT)
     assert gthread is not None and gthread.planned_rps == 395.5
     assert gthread.pool_max == 11
+
+
+def test_a_closed_step_past_the_slo_does_not_size_a_pod_s_connections() -> None:
+    # gunicorn-sync on cpu served 95-98 req/s at every level, planned at 98.0 (c=8): c=128
+    # served 96.2, below that rate, but at a p99 of 1,453 ms, out of the 500 ms SLO; its 128
+    # users' connections are no pod's. c=32 (97.4 req/s, p99 361 ms) is the most within it.
+    def held(run: Any, i: int, step: Any) -> int:
+        return step.concurrency or 1
+
+    plan = plan_capacity(_as_project(load_results(FIXTURE), held), target_rps=100)
+    sync = next(p for p in plan.plans if p.workload == "cpu" and p.variant == "gunicorn-sync")
+    assert sync.planned_rps == 98.0
+    assert sync.pool_max == 32

@@ -349,8 +349,10 @@ class KubernetesBackend:
         return self.kube.service_get(release, PROXY_STATS_PORT, "/stats")
 
     def settle(self, server: KubeServer, timeout: float) -> str | None:
-        """Wait until the health path answers promptly through the API server's proxy (which
-        answers 2xx only: an error status fails the call); else why not."""
+        """Wait until the health path answers promptly through the API server's proxy; else
+        why not. The proxy call fails on any status but 2xx, so on Kubernetes the health
+        path must answer 2xx (the kubelet's probes want 200–399 there anyway): a project's
+        404 or redirect there, fine locally, restarts its server here."""
         path = self.scenario.health_path
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
