@@ -20,17 +20,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from djbench.backends.local import HOST, LocalBackend, stub_api
-from djbench.collectors import Sampler
-from djbench.environment import collect_environment
-from djbench.load.k6 import StepTarget, find_k6, k6_process, k6_version, wait_k6
-from djbench.local.cpus import plan_cpus
-from djbench.local.processes import free_port, wait_http
-from djbench.plan import LoadStep, make_plan
-from djbench.progress import RichProgress
-from djbench.results import Results
-from djbench.runner import execute
-from djbench.scenario import load_profile, revalidate
+from djbench.backends.local.backend import HOST, LocalBackend, stub_api
+from djbench.backends.local.cpus import plan_cpus
+from djbench.backends.local.processes import free_port, wait_http
+from djbench.measure.collectors import Sampler
+from djbench.measure.environment import collect_environment
+from djbench.measure.k6 import StepTarget, find_k6, k6_process, k6_version, wait_k6
+from djbench.model.results import Results
+from djbench.model.scenario import load_profile, revalidate
+from djbench.outputs.progress import RichProgress
+from djbench.plan.measurement import LoadStep, make_plan
+from djbench.run.runner import execute
 
 console = Console()
 

@@ -28,10 +28,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from djbench.load import contract
-from djbench.load.k6 import SCRIPT, find_k6
-from djbench.local.processes import free_port
-from djbench.scenario import load_profile
+from djbench.backends.local.processes import free_port
+from djbench.contracts import k6_step as contract
+from djbench.measure.k6 import SCRIPT, find_k6
+from djbench.model.scenario import load_profile
 
 console = Console()
 GUARD = "export const options = __VU === 0 ? buildOptions() : {};"

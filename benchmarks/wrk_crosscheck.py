@@ -39,9 +39,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from djbench.local.processes import free_port
-from djbench.scenario import Scenario, load_profile
-from djbench.variants import resolve_variants
+from djbench.backends.local.processes import free_port
+from djbench.model.scenario import Scenario, load_profile
+from djbench.model.variants import resolve_variants
 
 ROOT = Path(__file__).resolve().parents[1]
 DJBENCH = ROOT / "bin" / "djbench"

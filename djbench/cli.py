@@ -25,16 +25,16 @@ from rich.table import Table
 from rich.text import Text
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS
-from djbench.errors import DjbenchError
-from djbench.outcome import EXIT_ERROR, EXIT_INTERRUPTED
+from djbench.model.errors import DjbenchError
+from djbench.run.outcome import EXIT_ERROR, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
-    from djbench.plan import Plan
-    from djbench.project import ProjectDir
-    from djbench.project_check import Prepared
-    from djbench.results import ProjectInfo, Results
-    from djbench.scenario import Scenario
-    from djbench.variants import Variant
+    from djbench.model.results import ProjectInfo, Results
+    from djbench.model.scenario import Scenario
+    from djbench.model.variants import Variant
+    from djbench.plan.measurement import Plan
+    from djbench.project.check import Prepared
+    from djbench.project.config import ProjectDir
 
 app = typer.Typer(
     add_completion=False,
@@ -115,11 +115,11 @@ def run(
 ) -> None:
     """Run the benchmark: locally (Postgres, stub API, each variant on its own CPU, k6) or on
     Kubernetes (each variant a helm release, each step a k6 Job)."""
-    from djbench.environment import collect_environment
-    from djbench.plan import make_plan
-    from djbench.progress import RichProgress
-    from djbench.runner import execute
-    from djbench.scenario import load_profile, load_scenario
+    from djbench.measure.environment import collect_environment
+    from djbench.model.scenario import load_profile, load_scenario
+    from djbench.outputs.progress import RichProgress
+    from djbench.plan.measurement import make_plan
+    from djbench.run.runner import execute
 
     if backend not in ("local", "kubernetes"):
         raise DjbenchError(f"unknown backend {backend!r}; choose local or kubernetes")
@@ -200,8 +200,8 @@ DatabaseUrlOpt = Annotated[
 def _project_scenario(path: Path, scenario: Scenario, source: str) -> tuple[ProjectDir, Scenario]:
     """The project's file, and the scenario with its requests as the workloads; its servers
     checked."""
-    from djbench.project import load_project
-    from djbench.project_check import check_servers
+    from djbench.project.check import check_servers
+    from djbench.project.config import load_project
 
     found = load_project(path)
     scenario = found.project.apply(scenario, f"{found.file} with {source}")
@@ -213,8 +213,8 @@ def _prepare_project(
     found: ProjectDir, variants: list[Variant], database_url: str | None
 ) -> tuple[Prepared, ProjectInfo]:
     """The project loaded as its servers will load it, and what the results say of it."""
-    from djbench.project import database_note
-    from djbench.project_check import prepare
+    from djbench.project.check import prepare
+    from djbench.project.config import database_note
 
     prepared = prepare(found, variants)
     info = found.info(
@@ -236,7 +236,7 @@ def _prepare_project(
 def _kubernetes_project(found: ProjectDir, plan: Plan, database_url: str | None) -> ProjectInfo:
     """The project as its own image serves it on Kubernetes: nothing of it is loaded here,
     so its entry points are given or Django's conventions."""
-    from djbench.project import database_note
+    from djbench.project.config import database_note
 
     if database_url is not None:
         raise DjbenchError(
@@ -272,9 +272,9 @@ def _local(
     project: Prepared | None = None,
     database_url: str | None = None,
 ) -> tuple[Any, str, str]:
-    from djbench.backends.local import LocalBackend
-    from djbench.load.k6 import find_k6, k6_version
-    from djbench.local.cpus import plan_cpus
+    from djbench.backends.local.backend import LocalBackend
+    from djbench.backends.local.cpus import plan_cpus
+    from djbench.measure.k6 import find_k6, k6_version
 
     k6 = find_k6()
     version = k6_version(k6)
@@ -310,8 +310,8 @@ def _kubernetes(
     prometheus: str | None = None,
 ) -> tuple[Any, str, str]:
     from djbench.backends.kubernetes import KubernetesBackend
-    from djbench.kube import DEFAULT_PROMETHEUS, Kube, PrometheusRef
-    from djbench.project import prepare_commands
+    from djbench.backends.kubernetes.kube import DEFAULT_PROMETHEUS, Kube, PrometheusRef
+    from djbench.project.config import prepare_commands
 
     prom = DEFAULT_PROMETHEUS if prometheus is None else PrometheusRef.parse(prometheus)
     kube = Kube(namespace, context)
@@ -326,9 +326,9 @@ def _kubernetes(
 
 def _finish(results: Results, out_dir: Path, started: float) -> None:
     """The reports and the summary; then the exit status says how the run ended."""
-    from djbench.analysis import analyze
-    from djbench.outcome import outcome
-    from djbench.report import print_summary, render_reports
+    from djbench.analysis.core import analyze
+    from djbench.outputs.report import print_summary, render_reports
+    from djbench.run.outcome import outcome
 
     analysis = analyze(results)
     paths = render_reports(results, out_dir, analysis)
@@ -343,8 +343,8 @@ def _finish(results: Results, out_dir: Path, started: float) -> None:
 
 
 def _after_interrupt(out_dir: Path) -> None:
-    from djbench.report import render_reports
-    from djbench.results import load_results
+    from djbench.model.results import load_results
+    from djbench.outputs.report import render_reports
 
     err_console.print(Text("interrupted: every process was stopped"))
     with contextlib.suppress(DjbenchError):
@@ -373,11 +373,11 @@ def serve(
     """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C. With
     --project: the project's database and the variant serving the project."""
     from benchapp.catalog import UPSTREAM_CLIENTS, client_kind
-    from djbench.backends.local import LocalBackend
-    from djbench.local.cpus import plan_cpus
-    from djbench.plan import Setup
-    from djbench.scenario import Scenario, path_with_query
-    from djbench.variants import resolve_variants
+    from djbench.backends.local.backend import LocalBackend
+    from djbench.backends.local.cpus import plan_cpus
+    from djbench.model.scenario import Scenario, path_with_query
+    from djbench.model.variants import resolve_variants
+    from djbench.plan.measurement import Setup
 
     chosen = resolve_variants([variant])[0]
     kind = client_kind(chosen.views)
@@ -440,7 +440,7 @@ def list_variants(
     ] = False,
 ) -> None:
     """List the server variants."""
-    from djbench.variants import load_variants, standard_variants
+    from djbench.model.variants import load_variants, standard_variants
 
     if names:
         for name in load_variants() if include_all else standard_variants():
@@ -475,7 +475,7 @@ def helm_values(
 ) -> None:
     """One chart's values from a cluster values file (its section, `global:` under it), for
     `helm upgrade --install ... -f`."""
-    from djbench.helm_values import chart_values, dump, write_chart_values
+    from djbench.contracts.chart_values import chart_values, dump, write_chart_values
 
     if output is None:
         typer.echo(dump(chart_values([file], chart)), nl=False)
@@ -488,8 +488,8 @@ def report(
     directory: Annotated[Path, typer.Argument(help="a run directory holding results.json")],
 ) -> None:
     """Re-render report.md and report.html from results.json (never re-measures)."""
-    from djbench.report import print_summary, render_reports
-    from djbench.results import load_results
+    from djbench.model.results import load_results
+    from djbench.outputs.report import print_summary, render_reports
 
     results = load_results(directory)
     out_dir = directory if directory.is_dir() else directory.parent
@@ -505,10 +505,10 @@ def compare_results(
 ) -> None:
     """Two results files side by side: capacity at SLO of each variant both measured, B / A
     with its 95 % interval, and whether the change is significant (Mann-Whitney U)."""
-    from djbench.analysis import analyze
-    from djbench.compare import HEADERS, compare_analyses, row_cells
-    from djbench.report.terminal import print_table
-    from djbench.results import load_results
+    from djbench.analysis.core import analyze
+    from djbench.model.results import load_results
+    from djbench.outputs.compare import HEADERS, compare_analyses, row_cells
+    from djbench.outputs.report.terminal import print_table
 
     found = compare_analyses(analyze(load_results(a)), analyze(load_results(b)))
     if not found.rows:
@@ -547,9 +547,9 @@ def plan_pods(
 ) -> None:
     """Pods, CPU, memory and database connections per variant for a target rate, from the
     capacity intervals' low ends; a values file per variant for charts/django-variant."""
-    from djbench.report.terminal import print_table
-    from djbench.results import DIRECT, load_results
-    from djbench.sizing import HEADERS, RIGHT, plan_capacity, plan_rows, write_values
+    from djbench.model.results import DIRECT, load_results
+    from djbench.outputs.capacity_plan import HEADERS, RIGHT, plan_capacity, plan_rows, write_values
+    from djbench.outputs.report.terminal import print_table
 
     results = load_results(directory)
     plan = plan_capacity(results, target_rps, headroom, p99_ms, max_connections)

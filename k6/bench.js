@@ -59,7 +59,7 @@ const completed = new Counter(COMPLETED_METRIC);
 const request = step.request;
 const url = `${step.target}${request.path.replace('{views}', step.views)}${queryString(request.query)}`;
 // A string body goes as it is (its Content-Type among the request's headers), any other JSON
-// value as JSON: djbench.verify.encoded_body sends the same.
+// value as JSON: djbench.measure.verify.encoded_body sends the same.
 const rawBody = typeof request.body === 'string';
 const body = request.body === null || rawBody ? request.body : JSON.stringify(request.body);
 const params = {

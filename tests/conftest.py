@@ -1,5 +1,5 @@
-"""Shared fixtures: a real embedded Postgres for the whole session, and a loopback Kubernetes
-API server for the client's reads."""
+"""Shared fixtures: a real embedded Postgres and the stub API on a real uvicorn for the whole
+session, and a loopback Kubernetes API server for the client's reads."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from live_servers import serve_in_thread
 from loopback_api import Answer, LoopbackApi
 
-from djbench.local.postgres import PostgresInfo, embedded_postgres
+from djbench.backends.local.postgres import PostgresInfo, embedded_postgres
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +52,13 @@ def loopback_api(
     yield start
     for api in started:
         api.stop()
+
+
+@pytest.fixture(scope="session")
+def stub_url() -> Iterator[str]:
+    """Base URL of the stub API, served by a real uvicorn for the whole session (the app's
+    tests and the latency proxy's)."""
+    from stubapi.app import app
+
+    with serve_in_thread(app) as url:
+        yield url

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from djbench.backends.kubernetes.releases import proxy_release
-from djbench.helm_values import chart_values
-from djbench.variants import standard_variants
+from djbench.contracts.chart_values import chart_values
+from djbench.model.variants import standard_variants
 
 REPO = Path(__file__).resolve().parents[1]
 TASKFILE = REPO / "Taskfile.yml"
@@ -783,11 +783,11 @@ def test_with_only_registry_set_no_chart_pulls_from_a_public_registry(
     task_exe: Path, stubbed_path: str, kubeconfig: dict[str, str], tmp_path: Path
 ) -> None:
     from djbench.backends.kubernetes import step_install_args, variant_install_args
+    from djbench.backends.kubernetes.kube import find_tool
     from djbench.backends.kubernetes.releases import proxy_install_args
-    from djbench.kube import find_tool
-    from djbench.plan import LoadStep, Setup
-    from djbench.scenario import parse_scenario
-    from djbench.variants import load_variants
+    from djbench.model.scenario import parse_scenario
+    from djbench.model.variants import load_variants
+    from djbench.plan.measurement import LoadStep, Setup
 
     done = run_task(
         task_exe, "--dry", "bench", "CLUSTER=existing", f"REGISTRY={REGISTRY}",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Literal, Protocol, TypeVar
 
-from djbench.plan import LoadStep, Setup
-from djbench.results import PathCheck, Step
+from djbench.model.results import PathCheck, Step
+from djbench.plan.measurement import LoadStep, Setup
 
 
 class Server(Protocol):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from djbench.load.k6 import ClientStats
-from djbench.plan import LoadStep
-from djbench.results import CpuSource, Latency, Step, UpstreamTraffic
+from djbench.measure.k6 import ClientStats
+from djbench.model.results import CpuSource, Latency, Step, UpstreamTraffic
+from djbench.plan.measurement import LoadStep
 
 _MIB = 1024 * 1024
 NO_SUCCESS = "no successful responses in the measured window"

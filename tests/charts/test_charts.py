@@ -333,7 +333,7 @@ def test_every_chart_states_the_kubernetes_it_needs(chart: str) -> None:
     helm itself, in one line, before anything is installed."""
     import subprocess
 
-    from djbench.kube import find_tool
+    from djbench.backends.kubernetes.kube import find_tool
 
     path = CHARTS / chart
     values = ["--set", "variant=uvicorn"] if chart == "django-variant" else []

@@ -20,7 +20,7 @@ from helm_render import (
     workloads,
 )
 
-from djbench.helm_values import charts
+from djbench.contracts.chart_values import charts
 
 EXAMPLE = CHARTS / "cluster-values.example.yaml"
 DJANGO_IMAGE = "registry.example.com/djbench/django"

@@ -9,8 +9,8 @@ import pytest
 from helm_render import ROOT, container_argv, find, pod_spec, render
 
 from djbench.backends.kubernetes import STUB_PORT, STUB_SERVICE
-from djbench.backends.local import STUB_API_ARGV
-from djbench.local.proxies import PROXY_ARGV
+from djbench.backends.local.backend import STUB_API_ARGV
+from djbench.backends.local.proxies import PROXY_ARGV
 
 PROXY = "latencyproxy-db"
 """A latency proxy's release (and Service): one per path, e.g. the database's."""

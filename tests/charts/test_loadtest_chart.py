@@ -19,8 +19,8 @@ from helm_render import (
     step_values,
 )
 
-from djbench.load import contract
-from djbench.scenario import OpenModel
+from djbench.contracts import k6_step as contract
+from djbench.model.scenario import OpenModel
 
 K6_DIR = ROOT / "k6"
 
@@ -126,7 +126,7 @@ def test_k6_image_is_a_value(helm: Path, scenario_file: Path) -> None:
 
 
 def test_environment_is_the_k6_contracts_kubernetes_side(helm: Path, scenario_file: Path) -> None:
-    """The Job sets every variable of the contract (djbench.load.contract) the Kubernetes side
+    """The Job sets every variable of the contract (djbench.contracts.k6_step) the Kubernetes side
     sets, and no other DJBENCH_ one; each chart-backed variable comes from its value."""
     objects = step(scenario_file)
     env = pod_spec(find(objects, "Job", "k6-0001"))["containers"][0]["env"]

@@ -16,7 +16,7 @@ from helm_render import (
     render,
 )
 
-from djbench.variants import Variant, load_variants
+from djbench.model.variants import VARIANTS_FILE, Variant, load_variants
 
 VARIANTS = list(load_variants().values())
 PORT = 8000
@@ -58,7 +58,7 @@ def test_the_project_served_is_a_value(helm: Path, name: str) -> None:
 def test_chart_reads_the_single_definition() -> None:
     link = CHARTS / "django-variant" / "variants.yaml"
     assert link.is_symlink()
-    assert link.resolve() == (CHARTS.parent / "djbench" / "variants.yaml").resolve()
+    assert link.resolve() == VARIANTS_FILE.resolve()
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])

@@ -20,11 +20,11 @@ from helm_render import (
 )
 
 from djbench.backends.kubernetes.releases import server_values
-from djbench.plan import Setup
-from djbench.project import KUBERNETES_PLACEHOLDERS, load_project, prepare_commands
-from djbench.results import ProjectInfo
-from djbench.scenario import Scenario, load_profile
-from djbench.variants import load_variants
+from djbench.model.results import ProjectInfo
+from djbench.model.scenario import Scenario, load_profile
+from djbench.model.variants import load_variants
+from djbench.plan.measurement import Setup
+from djbench.project.config import KUBERNETES_PLACEHOLDERS, load_project, prepare_commands
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "bookshop"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from djbench.kube import REPO, TOOLS_BIN
+from djbench.backends.kubernetes.kube import REPO, TOOLS_BIN
 
 
 @pytest.fixture(scope="session")

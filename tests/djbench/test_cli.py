@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from djbench import cli
-from djbench.outcome import EXIT_NOTHING_MEASURED
+from djbench.run.outcome import EXIT_NOTHING_MEASURED
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
 EXAMPLE = Path(__file__).parents[2] / "examples" / "bookshop"
@@ -214,7 +214,7 @@ def test_verification_uses_the_scenarios_parameters(tmp_path: Path) -> None:
 
 def test_report_without_a_terminal_prints_whole_names(tmp_path: Path) -> None:
     """A CI log or `| tee`: four gunicorn variants must not all read `gunicorn…`."""
-    from djbench.results import load_results, write_results
+    from djbench.model.results import load_results, write_results
 
     results = load_results(FIXTURE)
     names = {"gunicorn-sync": "gunicorn-gthread", "uvicorn": "gunicorn-uvicorn"}

@@ -14,8 +14,8 @@ from pathlib import Path
 import metric_sources as ms
 import pytest
 
-from djbench.errors import DjbenchError
-from djbench.load.k6 import find_k6
+from djbench.measure.k6 import find_k6
+from djbench.model.errors import DjbenchError
 
 
 def test_app_metrics_come_from_its_registry() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker_engine as de
 
-from djbench.load.k6 import find_k6
+from djbench.measure.k6 import find_k6
 
 DJANGO = de.ImageSpec(
     repository="djbench/django",
@@ -28,7 +28,7 @@ LATENCYPROXY = de.ImageSpec(
     repository="djbench/latencyproxy",
     dockerfile=de.REPO / "images/latencyproxy/Dockerfile",
     context=de.REPO,
-    inputs=(".dockerignore", "pyproject.toml", "uv.lock", "app/latencyproxy"),
+    inputs=(".dockerignore", "pyproject.toml", "uv.lock", "tools/latencyproxy"),
 )
 POSTGRES = de.ImageSpec(
     repository="djbench/test-postgres",

@@ -17,7 +17,7 @@ import docker_engine as de
 import pytest
 from built_images import Images
 
-from djbench.cgroup import CgroupCounters, parse_counters, read_command
+from djbench.measure.cgroup import CgroupCounters, parse_counters, read_command
 
 pytestmark = pytest.mark.docker
 UNIFIED = Path("/sys/fs/cgroup/unified")

@@ -8,7 +8,7 @@ import docker_engine as de
 import pytest
 from built_images import Images
 
-from djbench.variants import load_variants
+from djbench.model.variants import load_variants
 
 pytestmark = pytest.mark.docker
 

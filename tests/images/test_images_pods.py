@@ -39,11 +39,11 @@ from rendering import helm_render
 
 from benchapp.catalog import WORKLOADS
 from djbench.backends.kubernetes import SERVER_PORT, summaries_from_logs
-from djbench.load.k6 import parse_summary
-from djbench.pathcheck import check_path, describe, parse_pairs, ping_command, within
-from djbench.scenario import load_profile
-from djbench.variants import load_variants
-from djbench.verify import check_answer
+from djbench.measure.k6 import parse_summary
+from djbench.measure.pathcheck import check_path, describe, parse_pairs, ping_command, within
+from djbench.measure.verify import check_answer
+from djbench.model.scenario import load_profile
+from djbench.model.variants import load_variants
 
 pytestmark = pytest.mark.docker
 
@@ -279,7 +279,7 @@ def test_k6_job_runs_against_a_variant(stack: Stack) -> None:
 def test_the_k6_init_container_prints_the_version_the_backend_reads(stack: Stack) -> None:
     from djbench.backends.kubernetes.backend import k6_version_of
     from djbench.backends.kubernetes.releases import K6_VERSION_CONTAINER
-    from djbench.load.k6 import find_k6, k6_version
+    from djbench.measure.k6 import find_k6, k6_version
 
     job = with_args(k6_job(stack, level=1, parallelism=1, duration_s=2), ["version"])
     pod = stack.runner.start(job)

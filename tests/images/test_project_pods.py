@@ -20,12 +20,12 @@ from rendering import helm_render
 
 from djbench.backends.kubernetes import SERVER_PORT
 from djbench.backends.kubernetes.releases import server_values
-from djbench.plan import Setup
-from djbench.project import load_project, prepare_commands
-from djbench.results import ProjectInfo
-from djbench.scenario import Scenario, load_profile
-from djbench.variants import load_variants
-from djbench.verify import verify_answer
+from djbench.measure.verify import verify_answer
+from djbench.model.results import ProjectInfo
+from djbench.model.scenario import Scenario, load_profile
+from djbench.model.variants import load_variants
+from djbench.plan.measurement import Setup
+from djbench.project.config import load_project, prepare_commands
 
 pytestmark = pytest.mark.docker
 

@@ -5,7 +5,7 @@
 Prints one JSON line per workload: {"workload", "status", "content_type", "body"}, then one
 per extra URL fetched with GET afterwards (e.g. what Prometheus would scrape): {"url", ...}.
 The requests come from the app's own catalog (benchapp.catalog, shipped in the image); the
-test checks the answers on the host with djbench.verify.check_answer.
+test checks the answers on the host with djbench.measure.verify.check_answer.
 """
 
 from __future__ import annotations

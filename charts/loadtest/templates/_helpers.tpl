@@ -42,7 +42,7 @@ djbench/load/contract.py (format_level); tests check this chart against it.
 {{- end }}
 
 {{/*
-The step as k6 tags it: <model>-<level> (djbench.load.contract.step_tag).
+The step as k6 tags it: <model>-<level> (djbench.contracts.k6_step.step_tag).
 */}}
 {{- define "loadtest.step" -}}
 {{- printf "%s-%s" .Values.model (include "loadtest.level" .) }}

@@ -16,7 +16,6 @@ from djbench.backends.kubernetes.backend import (
 )
 from djbench.backends.kubernetes.k6_logs import merge_client_stats, summaries_from_logs
 from djbench.backends.kubernetes.releases import (
-    CHARTS,
     LOADTEST_CHART,
     SERVER_PORT,
     STUB_PORT,
@@ -28,6 +27,7 @@ from djbench.backends.kubernetes.releases import (
     variant_install_args,
     variant_release,
 )
+from djbench.contracts.chart_values import CHARTS
 
 __all__ = [
     "CHARTS",

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from djbench.backends.kubernetes.jobwatch import wait_for_job
 from djbench.backends.kubernetes.k6_logs import merge_client_stats, summaries_from_logs
+from djbench.backends.kubernetes.kube import DEFAULT_PROMETHEUS, Kube, PrometheusRef
 from djbench.backends.kubernetes.promql import SCRAPE_INTERVAL_S, selector, usage_queries
 from djbench.backends.kubernetes.releases import (
-    CHARTS,
     K6_CONTAINER,
     K6_VERSION_CONTAINER,
     LATENCYPROXY_CHART,
@@ -40,14 +41,11 @@ from djbench.backends.kubernetes.releases import (
     variant_release,
 )
 from djbench.backends.steps import ServerSide, failed_step, measured_step
-from djbench.cgroup import parse_counters, read_command
-from djbench.collectors import CgroupSampler, Sampler
-from djbench.errors import DjbenchError
-from djbench.helm_values import chart_values, dump
-from djbench.jobwatch import wait_for_job
-from djbench.kube import DEFAULT_PROMETHEUS, Kube, PrometheusRef
-from djbench.load.k6 import ClientStats, parse_summary
-from djbench.pathcheck import (
+from djbench.contracts.chart_values import CHARTS, chart_values, dump
+from djbench.measure.cgroup import parse_counters, read_command
+from djbench.measure.collectors import CgroupSampler, Sampler
+from djbench.measure.k6 import ClientStats, parse_summary
+from djbench.measure.pathcheck import (
     Pinger,
     check_path,
     describe,
@@ -55,13 +53,14 @@ from djbench.pathcheck import (
     path_connections,
     ping_command,
 )
-from djbench.plan import LoadStep, Setup
-from djbench.proxystats import NAMES, ProxyStats, proxy_traffic
-from djbench.results import PathCheck, ProjectInfo, Step, UpstreamTraffic
-from djbench.scenario import Scenario, path_with_query
-from djbench.stubstats import parse_traffic, stats_path, wait_past
-from djbench.variants import Variant
-from djbench.verify import encoded_body, verify_answer
+from djbench.measure.proxy_traffic import NAMES, ProxyStats, proxy_traffic
+from djbench.measure.stub_traffic import parse_traffic, stats_path, wait_past
+from djbench.measure.verify import encoded_body, verify_answer
+from djbench.model.errors import DjbenchError
+from djbench.model.results import PathCheck, ProjectInfo, Step, UpstreamTraffic
+from djbench.model.scenario import Scenario, path_with_query
+from djbench.model.variants import Variant
+from djbench.plan.measurement import LoadStep, Setup
 from latencyproxy.ping import PathName
 
 PLACEMENT_CONFIGMAP = "djbench-placement"

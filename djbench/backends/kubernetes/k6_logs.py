@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 
-from djbench.errors import DjbenchError
-from djbench.load import contract
-from djbench.load.k6 import ClientStats
-from djbench.load.quantiles import merge_quantiles
-from djbench.results import Latency
+from djbench.contracts import k6_step as contract
+from djbench.measure.k6 import ClientStats
+from djbench.measure.quantiles import merge_quantiles
+from djbench.model.errors import DjbenchError
+from djbench.model.results import Latency
 
 
 def summaries_from_logs(logs: str) -> list[dict[str, object]]:
@@ -28,7 +28,7 @@ def merge_client_stats(parts: list[ClientStats]) -> ClientStats:
     never average.
 
     A pod alone keeps its own exact percentiles. Several merge on their quantile functions
-    (``djbench.load.quantiles``), weighted by their requests; the merged ``quantiles`` are the
+    (``djbench.measure.quantiles``), weighted by their requests; the merged ``quantiles`` are the
     mixture's on the grid.
     """
     if not parts:

@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
-from djbench.kube import REPO
-from djbench.load import contract
-from djbench.plan import LoadStep, Setup
-from djbench.project import KUBERNETES_PLACEHOLDERS, render_env
-from djbench.results import Distance, ProjectInfo
-from djbench.scenario import Scenario
-from djbench.variants import Variant
+from djbench.contracts import k6_step as contract
+from djbench.contracts.chart_values import CHARTS
+from djbench.model.results import Distance, ProjectInfo
+from djbench.model.scenario import Scenario
+from djbench.model.variants import Variant
+from djbench.plan.measurement import LoadStep, Setup
+from djbench.project.config import KUBERNETES_PLACEHOLDERS, render_env
 from latencyproxy.ping import PathName
 
-CHARTS = REPO / "charts"
 # The charts it installs, by their Chart.yaml name (also their folder and values section).
 VARIANT_CHART = "django-variant"
 LOADTEST_CHART = "loadtest"

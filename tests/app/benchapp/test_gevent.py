@@ -13,7 +13,7 @@ import aiohttp
 import httpx
 from live_servers import HOST, free_port, run_process
 
-from djbench.variants import load_variants
+from djbench.model.variants import load_variants
 
 REQUESTS = 5
 SLEEP_MS = 500

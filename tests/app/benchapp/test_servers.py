@@ -18,7 +18,7 @@ import pytest
 from live_servers import HOST, free_port, run_process
 
 from benchapp.catalog import VIEW_FLAVORS, WORKLOADS
-from djbench.variants import load_variants
+from djbench.model.variants import load_variants
 
 TIGHT_POOL = {
     "DJBENCH_DB_POOL_MIN": "1",

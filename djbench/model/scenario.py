@@ -1,0 +1,549 @@
+"""Scenarios: what to run, validated. One YAML file; profiles are scenarios shipped with djbench.
+
+The resolved scenario (``Scenario.resolved()``) is the JSON the k6 script reads, locally and in
+Kubernetes Jobs: the same document is stored in ``results.json`` as run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Protocol, get_args
+from urllib.parse import quote
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from benchapp.catalog import (
+    DEFAULT_UPSTREAM_CLIENTS,
+    UPSTREAM_CLIENTS,
+    WORKLOADS,
+    ClientKind,
+    Workload,
+)
+from djbench.model.errors import DjbenchError
+from djbench.model.results import Distance
+
+PROFILES_DIR = Path(__file__).with_name("profiles")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Slo(_Strict):
+    """The latency objective a step must meet to count towards capacity."""
+
+    p99_ms: float = Field(gt=0)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+
+class ClosedModel(_Strict):
+    """Fixed concurrency ladder (k6 ``constant-vus``), like the classic articles."""
+
+    concurrency: list[int] = Field(default=[1, 8, 32, 128], min_length=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> ClosedModel:
+        if any(c < 1 for c in self.concurrency):
+            raise ValueError("concurrency levels must be >= 1")
+        return self
+
+
+class OpenModel(_Strict):
+    """Arrival-rate steps (k6 ``constant-arrival-rate``): no coordinated omission.
+
+    ``capacity_fractions`` scale the best closed-model throughput of the same variant and
+    workload; ``rates`` are absolute requests per second. Both may be given.
+    """
+
+    capacity_fractions: list[float] = Field(default_factory=list)
+    rates: list[float] = Field(default_factory=list)
+    max_vus: int = Field(default=4096, ge=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> OpenModel:
+        if any(f <= 0 for f in self.capacity_fractions) or any(r <= 0 for r in self.rates):
+            raise ValueError("rates and capacity fractions must be > 0")
+        return self
+
+
+class DbPool(_Strict):
+    """Connection pool of each server process (Django's psycopg pool, or the raw async pool)."""
+
+    min_size: int = Field(default=2, ge=0)
+    max_size: int = Field(default=16, ge=1)
+    timeout_s: float = Field(default=2.0, gt=0)
+
+    def for_slots(self, slots: int | None) -> DbPool:
+        """The pool of a server that holds at most ``slots`` requests at once (None: no
+        bound): never more connections than it can use, so a one-thread server opens one,
+        and a pool opened up front (``min_size``) pays no set-up it never uses."""
+        if slots is None or slots >= self.max_size:
+            return self
+        return self.model_copy(update={"max_size": slots, "min_size": min(self.min_size, slots)})
+
+
+MAX_RTT_MS = 10_000.0
+
+
+class Network(_Strict):
+    """Round-trip times the latency proxy (``app/latencyproxy``) adds between the server and
+    Postgres, and between the server and the stub API. Every combination of the two lists is
+    its own set of runs. An empty list keeps that side direct (no proxy in the path); 0 puts
+    the proxy there without delay, where it still counts connections and round trips."""
+
+    db_rtt_ms: list[float] = Field(default_factory=list)
+    upstream_rtt_ms: list[float] = Field(default_factory=list)
+    jitter_ms: float = Field(default=0.0, ge=0)
+    """Each direction's delay varies by up to ± this much (the proxy keeps the order)."""
+
+    @model_validator(mode="after")
+    def _sane(self) -> Network:
+        sides = {"db_rtt_ms": self.db_rtt_ms, "upstream_rtt_ms": self.upstream_rtt_ms}
+        for name, values in sides.items():
+            if any(not 0 <= v <= MAX_RTT_MS for v in values):
+                raise ValueError(f"{name}: round-trip times must be within 0 … {MAX_RTT_MS:g} ms")
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name}: a round-trip time is listed twice")
+        # Each direction waits half a round trip, ± the jitter: never less than nothing.
+        shortest = min([*self.db_rtt_ms, *self.upstream_rtt_ms], default=None)
+        if self.jitter_ms and shortest is not None and self.jitter_ms > shortest / 2:
+            raise ValueError(
+                f"jitter_ms: at most half the shortest round trip ({shortest:g} ms), "
+                "as each direction waits half of it"
+            )
+        return self
+
+    def distances(self) -> list[Distance]:
+        """Every combination, nearest first: the db's round trip, then the upstream's."""
+        direct: list[float | None] = [None]
+        return [
+            Distance(db_rtt_ms=db, upstream_rtt_ms=up)
+            for db in (sorted(self.db_rtt_ms) or direct)
+            for up in (sorted(self.upstream_rtt_ms) or direct)
+        ]
+
+
+def _clients_of(kind: ClientKind, names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in UPSTREAM_CLIENTS[kind]]
+    if unknown:
+        raise ValueError(
+            f"unknown {kind} client {', '.join(unknown)}; "
+            f"choose from: {', '.join(UPSTREAM_CLIENTS[kind])}"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"{kind} clients must not repeat")
+    return names
+
+
+class UpstreamClients(_Strict):
+    """The HTTP clients the views call the stub API with: each one gives runs of its own.
+
+    ``sync`` serves sync views (thread pools, gevent), ``async`` async views; a variant runs
+    once per client of its views' kind on every workload that calls the stub API.
+    """
+
+    sync: list[str] = Field(default=[DEFAULT_UPSTREAM_CLIENTS["sync"]], min_length=1)
+    async_: list[str] = Field(
+        default=[DEFAULT_UPSTREAM_CLIENTS["async"]], min_length=1, alias="async"
+    )
+
+    @field_validator("sync")
+    @classmethod
+    def _sync_known(cls, names: list[str]) -> list[str]:
+        return _clients_of("sync", names)
+
+    @field_validator("async_")
+    @classmethod
+    def _async_known(cls, names: list[str]) -> list[str]:
+        return _clients_of("async", names)
+
+    def of(self, kind: ClientKind) -> list[str]:
+        """The clients of one kind, in the scenario's order."""
+        return self.sync if kind == "sync" else self.async_
+
+
+JsonValue = dict[str, Any] | list[Any] | str | int | float | bool | None
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+"""A request's name: it names a workload in results, k6 tags and file names."""
+
+
+class NamedRequest(_Strict):
+    """One request of a team's project, a workload of its own (``djbench.yaml``)."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str
+    """The URL path on the server, e.g. ``/books/``; query parameters go in ``query``."""
+    query: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: JsonValue = None
+    """Sent as JSON (``Content-Type: application/json``), or as it is when it is a string
+    (give its ``Content-Type`` in ``headers``)."""
+    status: int = Field(default=200, ge=100, le=599)
+    """The status a correct answer has (verification and k6's checks)."""
+    contains: str | None = None
+    """Text a correct answer's body holds, checked once before the load."""
+    think_time_ms: float | None = Field(default=None, ge=0)
+    """Pause of each virtual user after this request; None: the scenario's ``think_time_ms``."""
+    database: bool = True
+    """Whether the request uses the database (capacity plans count its connections)."""
+    description: str = ""
+
+    @field_validator("path")
+    @classmethod
+    def _plain_path(cls, path: str) -> str:
+        if not path.startswith("/") or any(c in path for c in "?#{} "):
+            raise ValueError(
+                "a path starts with / and holds no query, fragment, space or braces "
+                "(query parameters go in `query`)"
+            )
+        return path
+
+    @property
+    def touches_db(self) -> bool:
+        """Whether the request uses the database."""
+        return self.database
+
+    @property
+    def touches_upstream(self) -> bool:
+        """A team's request never calls djbench's stub API."""
+        return False
+
+
+def _named(requests: dict[str, NamedRequest]) -> dict[str, NamedRequest]:
+    bad = [n for n in requests if not NAME.match(n)]
+    if bad:
+        raise ValueError(
+            f"{bad[0]!r} is not a name (lowercase letters, digits and '-', up to 40, "
+            "e.g. book-list)"
+        )
+    return requests
+
+
+NamedRequests = Annotated[dict[str, NamedRequest], AfterValidator(_named)]
+"""Requests by name: each name is a workload's, in results, k6 tags and file names."""
+
+
+class WorkloadKind(Protocol):
+    """What the harness needs to know of a workload, benchapp's or a team's request."""
+
+    @property
+    def touches_db(self) -> bool: ...
+
+    @property
+    def touches_upstream(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _Untouched:
+    touches_db: bool = False
+    touches_upstream: bool = False
+
+
+UNKNOWN_KIND: WorkloadKind = _Untouched()
+DEFAULT_HEALTH_PATH = "/healthz"
+
+
+class Scenario(_Strict):
+    """Everything a run needs to know, from one validated file."""
+
+    name: str = "custom"
+    description: str = ""
+    variants: list[str] = Field(default_factory=list)
+    """Variant names; empty means the standard line-up, ``[all]`` every variant."""
+    workloads: list[str] = Field(default_factory=lambda: list(WORKLOADS))
+    seed_rows: int = Field(default=1_000_000, ge=25)
+    warmup_s: float = Field(default=1.0, ge=0)
+    """Warm-up at the step's own load before it is measured (with open steps: 0 or >= 1 s)."""
+    duration_s: float = Field(default=5.0, ge=1)
+    """The measured phase; with ``max_duration_s``, the shortest one: a step then lasts longer
+    when it needs to hold ``min_requests`` responses and (closed) ``min_cycles`` request
+    cycles."""
+    min_requests: int = Field(default=300, ge=1)
+    min_cycles: int = Field(default=10, ge=1)
+    max_duration_s: float | None = Field(default=None, ge=1)
+    """The cap of steps sized by evidence; None: every step lasts ``warmup_s`` + ``duration_s``."""
+    survey_max_duration_s: float | None = Field(default=None, ge=1)
+    """A shorter cap for the survey's steps (they find the leaders and draw the curves; the
+    confirmation rounds carry the verdict); None: ``max_duration_s``."""
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    think_time_ms: float = Field(default=0.0, ge=0)
+    threads: int | None = Field(default=None, ge=1)
+    """Overrides the thread count of threaded variants (gthread, uWSGI)."""
+    closed: ClosedModel = Field(default_factory=ClosedModel)
+    open: OpenModel = Field(default_factory=OpenModel)
+    slo: dict[str, Slo] = Field(default_factory=dict)
+    """Per-workload SLO; workloads not named use ``default_slo``."""
+    default_slo: Slo = Field(default_factory=lambda: Slo(p99_ms=500))
+    params: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Query parameters per workload, e.g. ``{cpu: {n: "20000"}}``."""
+    db_pool: DbPool = Field(default_factory=DbPool)
+    upstream_delays_ms: list[int] = Field(default=[300, 600, 150], min_length=1)
+    upstream_clients: UpstreamClients = Field(default_factory=UpstreamClients)
+    network: Network = Field(default_factory=Network)
+    """Distance between the server and what it waits on; by default every connection is direct."""
+    upstream_connections: int | None = Field(default=None, ge=1)
+    """Pool limit of every upstream client; None sizes it for the run's peak calls in flight."""
+    repeats: int = Field(default=1, ge=1)
+    """Measurements of each workload's leaders. Round 0 (the survey of every candidate, then
+    each leader's capacity search) counts as one; each further round searches the leaders'
+    capacity again in ``confirm_steps``, each on a freshly started server, in a shuffled
+    order."""
+    leaders: int = Field(default=2, ge=2)
+    """Candidates per workload that confirmation rounds re-measure: the survey's best."""
+    confirm_steps: int = Field(default=2, ge=2)
+    """Steps of a confirmation round's search (from just below round 0's capacity: one rate
+    that meets the SLO and one above it that does not bracket the capacity)."""
+    search_steps: int = Field(default=0, ge=0)
+    """Open-model steps that search each leader's capacity at SLO in round 0 (up from its
+    survey capacity until a rate fails, then bisecting); 0: no search, and no repeats."""
+    seed: int | None = Field(default=None, ge=0)
+    """Seed of the rounds' shuffled order; None draws one (recorded in the results)."""
+    requests: NamedRequests = Field(default_factory=dict)
+    """A team's project's named requests (``djbench run --project``): the workloads in place
+    of benchapp's; empty: benchapp's workloads."""
+    health_path: str = DEFAULT_HEALTH_PATH
+    """Where a started server is asked whether it is up and well (``healthy``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _requests_are_the_workloads(cls, raw: Any) -> Any:
+        # Named requests replace the catalog: by default every one of them is run.
+        if isinstance(raw, dict) and raw.get("requests") and "workloads" not in raw:
+            return {**raw, "workloads": list(raw["requests"])}
+        return raw
+
+    @model_validator(mode="after")
+    def _known_workloads(self) -> Scenario:
+        known = list(self.requests) or list(WORKLOADS)
+        kind = "request" if self.requests else "workload"
+        for where, names in (
+            ("workloads", self.workloads),
+            ("slo", list(self.slo)),
+            ("params", list(self.params)),
+        ):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ValueError(
+                    f"{where}: unknown {kind} {', '.join(unknown)}; choose from: {', '.join(known)}"
+                )
+        if not self.workloads:
+            raise ValueError("workloads: at least one workload is needed")
+        if self.repeats > 1 and not self.search_steps:
+            raise ValueError(
+                "repeats: confirmation rounds repeat the leaders' capacity search; "
+                "set search_steps (e.g. 3) or repeats: 1"
+            )
+        if self.has_open_steps and 0 < self.warmup_s < 1:
+            raise ValueError(
+                "warmup_s: open-model steps need 0 (no warm-up) or at least 1 second (k6)"
+            )
+        return self
+
+    @property
+    def has_open_steps(self) -> bool:
+        """Open-model steps: fractions of capacity, absolute rates, or a capacity search."""
+        return bool(self.open.capacity_fractions or self.open.rates or self.search_steps)
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests one step can hold in flight: the top of the ladder, or the open
+        model's VU ceiling when it has steps (a capacity search is open-model too)."""
+        ceiling = [self.open.max_vus] if self.has_open_steps else []
+        return max([*self.closed.concurrency, *ceiling])
+
+    @property
+    def calls_upstream(self) -> bool:
+        """Whether any workload of the scenario calls the stub API (a project's never do)."""
+        return any(self.kind(w).touches_upstream for w in self.workloads)
+
+    @property
+    def upstream_pool_size(self) -> int:
+        """Connections each upstream client may hold: at least the peak calls in flight (every
+        request in flight making all its calls at once), so no pool limit shapes the result."""
+        return self.upstream_connections or self.peak_in_flight * len(self.upstream_delays_ms)
+
+    def kind(self, workload: str) -> WorkloadKind:
+        """What the workload touches: the named request's, or benchapp's catalog entry (a
+        name neither knows, as in a results file of another version, touches nothing)."""
+        known = self.requests.get(workload) if self.requests else WORKLOADS.get(workload)
+        return known if known is not None else UNKNOWN_KIND
+
+    def benchapp_workload(self, workload: str) -> Workload | None:
+        """benchapp's catalog entry of a workload, None for a team's named request."""
+        return None if self.requests else WORKLOADS.get(workload)
+
+    def description_of(self, workload: str) -> str:
+        """One line on what a workload is: benchapp's catalog entry, or a named request's
+        method, path, expected status and description ("" for a name neither knows)."""
+        if not self.requests:
+            known = WORKLOADS.get(workload)
+            return known.description if known else ""
+        r = self.requests.get(workload)
+        if r is None:
+            return ""
+        what = f"{r.method} {path_with_query(r.path, r.query)}, answering {r.status}"
+        return f"{what}: {r.description}" if r.description else what
+
+    def healthy(self, status: int) -> bool:
+        """Whether a health-path answer says a server is up and well: a project's below 500
+        (it may answer 404 or redirect there), benchapp's ``/healthz`` exactly 200."""
+        return status < 500 if self.requests else status == 200
+
+    def think_time_s(self, workload: str) -> float:
+        """Each virtual user's pause after a request of the workload."""
+        think = self.requests[workload].think_time_ms if self.requests else None
+        return (self.think_time_ms if think is None else think) / 1000
+
+    def slo_for(self, workload: str) -> Slo:
+        """The SLO that applies to one workload."""
+        return self.slo.get(workload, self.default_slo)
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario as run, plus each workload's request (method, path per flavor, body).
+
+        This is the document the k6 script reads: it needs nothing else from Python.
+        """
+        doc = self.model_dump(mode="json", by_alias=True)
+        # A project's requests are all kept: its SLOs may name those this run left out.
+        names = list(self.requests) if self.requests else self.workloads
+        doc["requests"] = {name: self.request(name) for name in names}
+        return doc
+
+    def request(self, workload: str) -> dict[str, Any]:
+        """The request k6 sends (and verification checks) for one workload: method, path
+        (benchapp's with a ``{views}`` placeholder), query (with the scenario's ``params``),
+        headers, body, the status a correct answer has and the pause after it."""
+        if self.requests:
+            r = self.requests[workload]
+            return {
+                **r.model_dump(mode="json"),
+                "query": {**r.query, **self.params.get(workload, {})},
+                "think_time_ms": self.think_time_ms if r.think_time_ms is None else r.think_time_ms,
+            }
+        w = WORKLOADS[workload]
+        return {
+            "method": w.method,
+            "path": f"/{{views}}/{workload}",
+            "query": {**w.query, **self.params.get(workload, {})},
+            "headers": {},
+            "body": w.body,
+            "status": 201 if w.method == "POST" else 200,
+            "contains": None,
+            "think_time_ms": self.think_time_ms,
+            "database": w.touches_db,
+            "description": w.description,
+        }
+
+
+def path_with_query(path: str, query: dict[str, str]) -> str:
+    """``/books/?page=7``: a request's path with its query string exactly as k6 sends it
+    (``k6/lib/config.js``: ``queryString``, keys sorted, ``encodeURIComponent``)."""
+    parts = [f"{_uri_component(k)}={_uri_component(query[k])}" for k in sorted(query)]
+    return f"{path}?{'&'.join(parts)}" if parts else path
+
+
+def _uri_component(text: str) -> str:
+    # What JavaScript's encodeURIComponent leaves as it is.
+    return quote(text, safe="-_.!~*'()")
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a mapping at ``loc`` (inside ``model``) may hold; empty when not a model's."""
+    current: Any = model
+    for part in loc:
+        current = _model_or_items(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {(f.alias or n): f for n, f in current.model_fields.items()}
+            if str(part) not in fields:
+                return []
+            current = fields[str(part)].annotation
+        else:  # a dict's key or a list's index: into its items
+            args = get_args(current)
+            current = args[-1] if args else None
+    current = _model_or_items(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [(f.alias or n) for n, f in current.model_fields.items()]
+    return []
+
+
+def _model_or_items(annotation: Any) -> Any:
+    """``X | None`` as ``X``; anything else as it is."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if type(None) in get_args(annotation) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def format_error(source: str, exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line: the file, the field's dotted place and what is wrong there (for an unknown
+    key, the keys allowed there when ``model`` is the file's model)."""
+    first = exc.errors()[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        allowed = _keys_at(model, tuple(first["loc"][:-1])) if model is not None else []
+        message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+    where = ".".join(str(p) for p in first["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: {where + ': ' if where else ''}{message}{more}"
+
+
+def revalidate(scenario: Scenario, overrides: dict[str, Any], source: str) -> Scenario:
+    """A copy of ``scenario`` with some fields replaced, validated like a file."""
+    try:
+        return Scenario.model_validate({**scenario.model_dump(by_alias=True), **overrides})
+    except ValidationError as exc:
+        raise DjbenchError(format_error(source, exc)) from exc
+
+
+def yaml_mapping(text: str, source: str, what: str) -> dict[str, Any]:
+    """YAML (or JSON) text that must hold a mapping of fields (empty text: an empty one);
+    errors name ``source`` and say what ``what`` must be."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DjbenchError(f"{source}: not valid YAML{line}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DjbenchError(f"{source}: {what} must be a mapping of fields")
+    return raw
+
+
+def parse_scenario(text: str, source: str) -> Scenario:
+    """Validate scenario YAML (or JSON) text; errors name the file and the field."""
+    raw = yaml_mapping(text, source, "a scenario")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise DjbenchError(format_error(source, exc, Scenario)) from exc
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise DjbenchError(f"{path}: cannot read scenario file ({exc.strerror})") from exc
+    return parse_scenario(text, str(path))
+
+
+def load_profile(name: str) -> Scenario:
+    """One of the shipped profiles (``djbench/profiles/*.yaml``)."""
+    path = PROFILES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+        raise DjbenchError(f"unknown profile {name!r}; choose from: {', '.join(names)}")
+    return load_scenario(path)

@@ -1,0 +1,126 @@
+"""The results contract: v4 round trip, and v3, v2 and v1 files still readable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from djbench.analysis.core import scenario_of
+from djbench.model.errors import DjbenchError
+from djbench.model.results import (
+    DIRECT,
+    SCHEMA,
+    Distance,
+    PathCheck,
+    ProxyTraffic,
+    load_results,
+    write_results,
+)
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def test_a_v4_file_reads_as_v6_and_round_trips(tmp_path: Path) -> None:
+    assert json.loads((FIXTURES / "results-small.json").read_text())["schema"].endswith("/v4")
+    results = load_results(FIXTURES / "results-small.json")
+    assert results.schema_ == SCHEMA == "djbench/results/v6"
+    assert results.project is None  # benchapp, as every run before v5
+    # Before v6 nothing was read of outside load, load averages or restarts.
+    assert all(r.load_average is None and r.restarts == [] for r in results.runs)
+    assert all(s.outside_cpu_s is None for r in results.runs for s in r.steps)
+    assert {s.status for r in results.runs for s in r.steps} <= {"ok", "failed"}
+    again = load_results(write_results(results, tmp_path))
+    assert again == results
+    upstream = next(r for r in again.runs if r.variant == "uvicorn" and r.workload == "upstream")
+    assert upstream.client is not None
+    assert (upstream.client.name, upstream.client.max_connections) == ("aiohttp", 384)
+    assert upstream.label == "uvicorn · aiohttp"
+    assert upstream.steps[0].upstream is not None
+
+
+@pytest.mark.parametrize(
+    ("backend", "source"), [("local", "process-tree"), ("kubernetes", "cadvisor")]
+)
+def test_a_v2_file_names_the_cpu_source_its_backend_used(
+    tmp_path: Path, backend: str, source: str
+) -> None:
+    raw = json.loads((FIXTURES / "results-small-v2.json").read_text())
+    assert raw["schema"] == "djbench/results/v2"
+    raw["backend"] = backend
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(raw))
+    results = load_results(path)
+    assert results.schema_ == SCHEMA
+    steps = [s for r in results.runs for s in r.steps]
+    assert steps and all(s.cpu_source == source for s in steps if s.status == "ok")
+    assert all(s.cadvisor_cpu_s is None for s in steps)
+
+
+def test_a_v1_file_reads_as_made_with_httpx() -> None:
+    results = load_results(FIXTURES / "results-small-v1.json")
+    assert results.schema_ == SCHEMA
+    by = {(r.variant, r.workload): r for r in results.runs}
+    upstream = by["uvicorn", "upstream"]
+    assert upstream.client is not None
+    assert (upstream.client.name, upstream.client.max_connections) == ("httpx", 1000)
+    assert upstream.client.version == results.environment.libraries.get("httpx", "unknown")
+    assert upstream.label == "uvicorn · httpx"
+    # The scenario as run says so too, so reports of v1 files name httpx, not today's defaults.
+    scenario = scenario_of(results)
+    assert (
+        scenario.upstream_clients.of("sync") == scenario.upstream_clients.of("async") == ["httpx"]
+    )
+    assert scenario.upstream_pool_size == 1000
+    # Workloads without upstream calls have no client; slots come from the variant definitions.
+    assert by["uvicorn", "cpu"].client is None
+    assert by["gunicorn-sync", "cpu"].slots == 1
+    assert by["uvicorn", "cpu"].slots is None
+    assert all(s.upstream is None for r in results.runs for s in r.steps)
+    measured = [s for r in results.runs for s in r.steps if s.status == "ok"]
+    assert measured and all(s.cpu_source == "process-tree" for s in measured)
+
+
+def test_an_unknown_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"schema": "djbench/results/v9"}))
+    with pytest.raises(DjbenchError, match="unsupported results schema 'djbench/results/v9'"):
+        load_results(path)
+
+
+def test_a_run_at_a_distance_round_trips_with_its_paths_and_proxy_traffic(tmp_path: Path) -> None:
+    results = load_results(FIXTURES / "results-small.json")
+    run = results.runs[0]
+    far = run.model_copy(
+        update={
+            "distance": Distance(db_rtt_ms=100),
+            "paths": [
+                PathCheck(
+                    path="db", target_ms=100, connections=16, p50_ms=100.4, p99_ms=101.9, ok=True
+                )
+            ],
+            "steps": [
+                s.model_copy(
+                    update={"db_path": ProxyTraffic(connections=2, round_trips=40, cpu_s=0.1)}
+                )
+                for s in run.steps
+            ],
+        }
+    )
+    again = load_results(write_results(results.model_copy(update={"runs": [far]}), tmp_path))
+    assert again.runs == [far]
+    assert again.runs[0].label == f"{run.label} @ db +100 ms"
+    assert far.steps[0].db_path is not None
+    assert far.steps[0].db_path.per_request(20) == (0.1, 2.0)
+
+
+def test_a_v3_file_reads_as_measured_direct() -> None:
+    raw = json.loads((FIXTURES / "results-small-v3.json").read_text())
+    assert raw["schema"] == "djbench/results/v3"
+    results = load_results(FIXTURES / "results-small-v3.json")
+    assert results.schema_ == SCHEMA
+    assert results.runs and all(r.distance == DIRECT and not r.paths for r in results.runs)
+    steps = [s for r in results.runs for s in r.steps]
+    assert all(s.db_path is None and s.upstream_path is None for s in steps)
+    assert results.runs[0].label == "gunicorn-sync · requests"

@@ -1,0 +1,196 @@
+"""The capacity plan against a hand calculation on a results fixture, and its values files
+rendered by the real helm against charts/django-variant (its schema included)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from djbench.backends.kubernetes.kube import REPO
+from djbench.model.errors import DjbenchError
+from djbench.model.results import DIRECT, load_results
+from djbench.outputs.capacity_plan import (
+    memory_request_mib,
+    plan_capacity,
+    plan_rows,
+    pods_needed,
+    write_values,
+)
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-plan.json"
+
+
+def _plan(**kwargs: Any) -> Any:
+    return plan_capacity(load_results(FIXTURE), **{"target_rps": 1000, "headroom": 1.25, **kwargs})
+
+
+def test_pods_match_a_hand_calculation() -> None:
+    plan = _plan()
+    # db-read, gunicorn-gthread: three rounds at SLO (p99 <= 500 ms): 410.0, 395.5 and 402.3
+    # req/s; median 402.3, and the low end of its interval is the lowest sample. 1,000 req/s
+    # x 1.25 / 395.5 = 3.16: 4 pods (3 on the median: 1,250 / 402.3 = 3.1, the same here).
+    gthread = plan.best("db-read", DIRECT)
+    assert gthread is not None and gthread.variant == "gunicorn-gthread"
+    assert (gthread.capacity.median, gthread.planned_rps) == (402.3, 395.5)
+    assert gthread.pods == 4
+    # One CPU each (9.0 CPU-s over 10 s at 90 %), memory 84.7 MiB peak x 1.25 = 105.9,
+    # rounded up to 32 Mi: 128 Mi; the pool's 16 connections x 4 pods.
+    assert (gthread.cpu, gthread.total_cpu, gthread.memory_mib) == (1.0, 4.0, 128)
+    assert (gthread.db_connections, gthread.pool_max) == (64, 16)
+    # cpu: one survey round each, planned on its one sample (the best step within 500 ms).
+    # gunicorn-sync 98.0 req/s: 1,250 / 98.0 = 12.8, 13 pods; uvicorn 96.5: 12.95, 13 pods;
+    # uvicorn-syncviews 97.9 (its 99.0 at 32 users had 4 % errors): 12.8, 13 pods. No
+    # database: no connections.
+    cpu = {p.variant: p for p in plan.plans if p.workload == "cpu"}
+    assert {v: (p.planned_rps, p.pods) for v, p in cpu.items()} == {
+        "gunicorn-sync": (98.0, 13),
+        "uvicorn": (96.5, 13),
+        "uvicorn-syncviews": (97.9, 13),
+    }
+    assert all(p.db_connections is None for p in cpu.values())
+    # upstream (p99 <= 2 s): uvicorn served 149.8 req/s at 150.4/s offered: 1,250 / 149.8
+    # = 8.3, 9 pods; gunicorn-sync 1.6 req/s at one user: 782 pods.
+    upstream = {p.variant: p.pods for p in plan.plans if p.workload == "upstream"}
+    assert upstream["uvicorn"] == 9
+    assert upstream["gunicorn-sync"] == 782
+
+
+def test_variants_that_never_met_the_slo_are_named_with_why() -> None:
+    plan = _plan()
+    unfit = {(u.workload, u.label): u.reason for u in plan.unfit}
+    assert unfit[("db-read", "uvicorn")] == "at its lightest load (c=8): p99 620 ms > 500 ms"
+    # A stricter SLO: gunicorn-gthread's rounds no longer meet it either.
+    strict = _plan(p99_ms=100)
+    assert strict.best("db-read", DIRECT) is None
+    reason = {u.label: u.reason for u in strict.unfit if u.workload == "db-read"}
+    assert reason["gunicorn-gthread"] == "at its lightest load (c=8): p99 140 ms > 100 ms"
+
+
+def test_connections_over_postgres_max_are_marked() -> None:
+    plan = _plan(max_connections=50)
+    (row,) = plan_rows(plan, "db-read", DIRECT)
+    assert row[:3] == ("gunicorn-gthread", "3", "402.3 [395.5–410.0]")
+    assert row[8] == "64 = 4 × 16 (over max_connections)"
+
+
+def test_rounding_and_bad_input() -> None:
+    assert pods_needed(1000, 1.0, 250.0) == 4  # exactly 4, not 5
+    assert pods_needed(1, 1.0, 500.0) == 1
+    assert memory_request_mib(58.5) == 96
+    for kwargs, message in (
+        ({"target_rps": 0}, "target rate must be a positive req/s"),
+        ({"headroom": 0.5}, "headroom is a factor of at least 1"),
+        ({"p99_ms": -1}, "SLO p99 must be a positive number of ms"),
+    ):
+        with pytest.raises(DjbenchError, match=message):
+            _plan(**kwargs)
+
+
+def test_the_values_files_render_with_the_variant_chart(helm: Path, tmp_path: Path) -> None:
+    written = write_values(_plan(), tmp_path)
+    path = tmp_path / "db-read" / "gunicorn-gthread.yaml"
+    assert path in written
+    assert path.read_text().startswith("# djbench plan: gunicorn-gthread for db-read, 1000 req/s")
+    done = subprocess.run(
+        [str(helm), "template", "gunicorn-gthread", str(REPO / "charts" / "django-variant"),
+         "--namespace", "djbench", "--values", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    objects = [o for o in yaml.safe_load_all(done.stdout) if o]
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 4
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    guaranteed = {"cpu": "1", "memory": "128Mi"}
+    assert container["resources"] == {"requests": guaranteed, "limits": guaranteed}
+    # Every values file the plan wrote passes the chart's schema.
+    for other in written:
+        rendered = subprocess.run(
+            [str(helm), "template", "x", str(REPO / "charts" / "django-variant"),
+             "--values", str(other)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert rendered.returncode == 0, (other, rendered.stderr)
+
+
+def test_a_run_stopped_by_a_fault_plans_nothing() -> None:
+    from djbench.model.results import Fault
+
+    results = load_results(FIXTURE)
+    fault = Fault(message="Postgres exited with signal 9 (SIGKILL)", workload="db-read", run="x")
+    plan = plan_capacity(results.model_copy(update={"faults": [fault]}), 1000)
+    assert plan.plans == ()
+    assert {u.reason for u in plan.unfit} == {
+        "no plan: Postgres exited with signal 9 (SIGKILL) during x / db-read; the run stopped there"
+    }
+
+
+def _as_project(results: Any, held: Any) -> Any:
+    """The fixture's results as a team's project's, each step holding ``held(run, i, step)``
+    database connections."""
+    from djbench.model.results import ProjectInfo
+
+    runs = [
+        r.model_copy(
+            update={
+                "steps": [
+                    s.model_copy(update={"db_connections": held(r, i, s)})
+                    for i, s in enumerate(r.steps)
+                ]
+            }
+        )
+        for r in results.runs
+    ]
+    names = {r.workload for r in results.runs}
+    scenario = {
+        **results.scenario,
+        "requests": {name: {"path": f"/{name}/"} for name in sorted(names)},
+        "slo": {},
+        "params": {},
+    }
+    project = ProjectInfo(
+        name="shop", file="/x/djbench.yaml", settings="shop.settings",
+        entry_points={"wsgi": "shop.wsgi:application"}, database="embedded", env={},
+    )  # fmt: skip
+    return results.model_copy(update={"runs": runs, "scenario": scenario, "project": project})
+
+
+def test_a_project_s_connections_per_pod_are_what_its_server_held() -> None:
+    """A team's project sizes its connections in its settings: the plan takes the most its
+    server held at once in a step (measured), not a pool size."""
+    held = {"gunicorn-gthread": 11, "uvicorn": 37}
+    results = _as_project(load_results(FIXTURE), lambda r, i, s: held.get(r.variant, 5) - i)
+    plan = plan_capacity(results, target_rps=1000, headroom=1.25)
+    gthread = plan.best("db-read", DIRECT)
+    assert gthread is not None and gthread.variant == "gunicorn-gthread"
+    assert (gthread.pods, gthread.pool_max, gthread.db_connections) == (4, 11, 44)
+
+
+def test_connections_held_in_overload_above_the_planned_rate_do_not_size_a_pod() -> None:
+    # gthread's c=128 step (415.1 req/s, above the 395.5 planned per pod) held 90: a queue
+    # of requests a pod planned at 395.5 never sees. The steps at or below it held 11.
+    def held(run: Any, i: int, step: Any) -> int:
+        # c=32 (410 req/s) is above the plan's rate too; c=8 (310) and the rounds' 395.5 not.
+        return 90 if step.concurrency == 128 else 11
+
+    plan = plan_capacity(_as_project(load_results(FIXTURE), held), target_rps=1000)
+    gthread = plan.best("db-read", DIRECT)
+    assert gthread is not None and gthread.planned_rps == 395.5
+    assert gthread.pool_max == 11
+
+
+def test_a_closed_step_past_the_slo_does_not_size_a_pod_s_connections() -> None:
+    # gunicorn-sync on cpu served 95-98 req/s at every level, planned at 98.0 (c=8): c=128
+    # served 96.2, below that rate, but at a p99 of 1,453 ms, out of the 500 ms SLO; its 128
+    # users' connections are no pod's. c=32 (97.4 req/s, p99 361 ms) is the most within it.
+    def held(run: Any, i: int, step: Any) -> int:
+        return step.concurrency or 1
+
+    plan = plan_capacity(_as_project(load_results(FIXTURE), held), target_rps=100)
+    sync = next(p for p in plan.plans if p.workload == "cpu" and p.variant == "gunicorn-sync")
+    assert sync.planned_rps == 98.0
+    assert sync.pool_max == 32
