@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from djbench.analysis.core import Analysis, Candidate
+from djbench.analysis.core import Analysis
 from djbench.analysis.statistics import Comparison, compare
+from djbench.analysis.verdicts import Candidate
 from djbench.model.results import Distance
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Generic, Literal, Protocol
 
-from djbench.analysis.core import leaders, searched_capacity, slo_load, slo_misses, summarize_run
 from djbench.backends.base import Backend, ServerT
 from djbench.backends.steps import NO_SUCCESS, failed_step
 from djbench.measure.environment import version_of
@@ -25,6 +24,7 @@ from djbench.model.results import (
     write_results,
 )
 from djbench.model.scenario import Scenario
+from djbench.plan.judge import leaders, searched_capacity, slo_load, slo_misses, summarize_run
 from djbench.plan.measurement import (
     CAPPED_START,
     CONFIRM_START,

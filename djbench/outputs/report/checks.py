@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from djbench.analysis.core import CheckWarning
+from djbench.analysis.checks import CheckWarning
 
 KIND_ABOUT: dict[str, str] = {
     "failed-run": "runs that failed: only the steps measured before the failure count",

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import jinja2
 
-from djbench.analysis.core import (
-    KNEE_GAIN,
-    MAX_DROPPED_FRACTION,
-    Analysis,
-    RunSummary,
-    is_search,
-    searched_capacity,
-)
+from djbench.analysis.core import Analysis
 from djbench.model.results import DIRECT, Environment, ProjectInfo
 from djbench.model.scenario import Scenario, Slo
 from djbench.outputs.report.checks import counts_text, group_warnings
 from djbench.outputs.report.plots import DISTANCE_FIGURE, plot_files
+from djbench.plan.judge import (
+    KNEE_GAIN,
+    MAX_DROPPED_FRACTION,
+    RunSummary,
+    is_search,
+    searched_capacity,
+)
 from djbench.plan.physics import expected_rate
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")

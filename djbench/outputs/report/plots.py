@@ -26,7 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
-from djbench.analysis.core import Analysis, RunSummary
+from djbench.analysis.core import Analysis
+from djbench.plan.judge import RunSummary
 
 _COLORS: tuple[str, ...] = tuple(f"C{i}" for i in range(10))
 """The default cycle (tab10): a color per variant label, the same in every figure."""

@@ -15,10 +15,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from djbench.analysis.core import Analysis, RunSummary, Verdict, analyze, runs_text
+from djbench.analysis.core import Analysis, analyze
+from djbench.analysis.verdicts import Verdict, runs_text
 from djbench.model.results import DIRECT, Results
 from djbench.outputs.report.checks import counts_text, group_warnings
 from djbench.outputs.report.markdown import fmt_num
+from djbench.plan.judge import RunSummary
 
 COLUMNS = ("workload", "variant", "best req/s", "req/s at SLO", "p99 ms", "CPU ms/req", "verdict")
 _RIGHT = {"best req/s", "req/s at SLO", "p99 ms", "CPU ms/req"}

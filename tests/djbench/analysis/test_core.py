@@ -7,18 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from djbench.analysis.core import (
-    Analysis,
-    CheckWarning,
-    RunSummary,
-    Searched,
-    analyze,
-    scenario_of,
-    searched_capacity,
-    slo_load,
-    slo_misses,
-    summarize_run,
-)
+from djbench.analysis.checks import CheckWarning
+from djbench.analysis.core import Analysis, analyze, scenario_of
 from djbench.model.errors import DjbenchError
 from djbench.model.results import (
     ClientInfo,
@@ -32,6 +22,14 @@ from djbench.model.results import (
     load_results,
 )
 from djbench.model.scenario import Slo
+from djbench.plan.judge import (
+    RunSummary,
+    Searched,
+    searched_capacity,
+    slo_load,
+    slo_misses,
+    summarize_run,
+)
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-small.json"
 

@@ -178,7 +178,8 @@ def test_ctrl_c_keeps_measured_steps_and_leaves_no_process(tmp_path: Path) -> No
 def test_an_idle_machine_reads_no_outside_load(
     smoke_run: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
-    from djbench.analysis.core import OUTSIDE_LIMIT, analyze
+    from djbench.analysis.checks import OUTSIDE_LIMIT
+    from djbench.analysis.core import analyze
 
     out, _ = smoke_run
     results = load_results(out)

@@ -333,7 +333,8 @@ def test_an_infrastructure_fault_fails_its_step_and_stops_the_run(tmp_path: Path
 def test_a_search_brackets_each_leaders_capacity_then_rounds_search_near_it(
     tmp_path: Path,
 ) -> None:
-    from djbench.analysis.core import analyze, scenario_of, searched_capacity, summarize_run
+    from djbench.analysis.core import analyze, scenario_of
+    from djbench.plan.judge import searched_capacity, summarize_run
 
     _, results = _searched_run(tmp_path, "1, 8", seed=1)
     search = {r.variant: r for r in results.runs if r.purpose == "search"}
