@@ -376,8 +376,8 @@ def serve(
     from djbench.backends.local.backend import LocalBackend
     from djbench.backends.local.cpus import plan_cpus
     from djbench.model.scenario import Scenario, path_with_query
+    from djbench.model.setup import Setup
     from djbench.model.variants import resolve_variants
-    from djbench.plan.measurement import Setup
 
     chosen = resolve_variants([variant])[0]
     kind = client_kind(chosen.views)

@@ -786,8 +786,8 @@ def test_with_only_registry_set_no_chart_pulls_from_a_public_registry(
     from djbench.backends.kubernetes.kube import find_tool
     from djbench.backends.kubernetes.releases import proxy_install_args
     from djbench.model.scenario import parse_scenario
+    from djbench.model.setup import LoadStep, Setup
     from djbench.model.variants import load_variants
-    from djbench.plan.measurement import LoadStep, Setup
 
     done = run_task(
         task_exe, "--dry", "bench", "CLUSTER=existing", f"REGISTRY={REGISTRY}",

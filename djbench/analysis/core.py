@@ -22,6 +22,7 @@ from djbench.model.errors import DjbenchError
 from djbench.model.results import DIRECT, Distance, Results
 from djbench.model.scenario import Scenario
 from djbench.plan.judge import RunSummary, summarize_run
+from djbench.plan.physics import expected_rate
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class Analysis:
     runs: tuple[RunSummary, ...]
     verdicts: tuple[Verdict, ...]
     warnings: tuple[CheckWarning, ...]
+    limits: tuple[str | None, ...] = ()
+    """Per run (as ``runs``): what physics allows its highest closed step, against what it
+    served (waiting workloads only; None elsewhere)."""
+
+    def limit_of(self, summary: RunSummary) -> str | None:
+        """The physics line of one of ``runs``."""
+        return self.limits[self.runs.index(summary)] if self.limits else None
 
     @property
     def failures(self) -> tuple[FailureGroup, ...]:
@@ -113,7 +121,8 @@ def analyze(results: Results) -> Analysis:
     load_cpus = len(results.environment.load_cpus) or 1
     warnings = [w for s in summaries for w in run_warnings(s, load_cpus, scenario)]
     warnings += [w for v in verdicts for w in repeat_warnings(v)]
-    return Analysis(results, scenario, workloads, summaries, verdicts, tuple(warnings))
+    limits = tuple(physics_limit(s, scenario) for s in summaries)
+    return Analysis(results, scenario, workloads, summaries, verdicts, tuple(warnings), limits)
 
 
 def _nearness(distance: Distance) -> tuple[float, float]:
@@ -132,3 +141,16 @@ def _void(results: Results, workload: str) -> str | None:
     fault = results.faults[0]
     where = f"{fault.run} / {fault.workload}" + (f" @ {fault.load}" if fault.load else "")
     return f"{fault.message} during {where}; the run stopped there"
+
+
+def physics_limit(summary: RunSummary, scenario: Scenario) -> str | None:
+    """What physics allows the run's highest closed step and what bounds it, against what it
+    served (waiting workloads only: None elsewhere)."""
+    closed = [s for s in summary.run.steps if s.model == "closed" and s.measured]
+    if not closed:
+        return None
+    top = max(closed, key=lambda s: s.concurrency or 0)
+    expected = expected_rate(summary.run, top, scenario)
+    if expected is None:
+        return None
+    return f"physics at {top.load_label}: {expected.limit_text}; served {top.rps:,.1f} req/s"

@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 from typing import Literal, Protocol, TypeVar
 
 from djbench.model.results import PathCheck, Step
-from djbench.plan.measurement import LoadStep, Setup
+from djbench.model.setup import LoadStep, Setup
 
 
 class Server(Protocol):

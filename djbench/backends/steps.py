@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from djbench.measure.k6 import ClientStats
 from djbench.model.results import CpuSource, Latency, Step, UpstreamTraffic
-from djbench.plan.measurement import LoadStep
+from djbench.model.setup import LoadStep
 
 _MIB = 1024 * 1024
 NO_SUCCESS = "no successful responses in the measured window"

@@ -10,14 +10,8 @@ from pathlib import Path
 
 from benchapp.catalog import UPSTREAM_CLIENTS
 from djbench.model.results import Environment
+from djbench.model.variants import SERVER_DISTRIBUTIONS
 
-# Distribution that provides each server program.
-SERVER_DISTRIBUTIONS = {
-    "gunicorn": "gunicorn",
-    "uwsgi": "pyuwsgi",
-    "uvicorn": "uvicorn",
-    "granian": "granian",
-}
 _SERVER_LIBRARIES = ("psycopg", "psycopg-pool", "gevent", "uvicorn-worker", "uvloop", "httptools")
 _CLIENT_LIBRARIES = (
     *dict.fromkeys(c for kind in UPSTREAM_CLIENTS.values() for c in kind),

@@ -26,6 +26,7 @@ from pydantic import (
 from benchapp.catalog import (
     DEFAULT_UPSTREAM_CLIENTS,
     UPSTREAM_CLIENTS,
+    UPSTREAM_DELAYS_MS,
     WORKLOADS,
     ClientKind,
     Workload,
@@ -288,7 +289,9 @@ class Scenario(_Strict):
     params: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Query parameters per workload, e.g. ``{cpu: {n: "20000"}}``."""
     db_pool: DbPool = Field(default_factory=DbPool)
-    upstream_delays_ms: list[int] = Field(default=[300, 600, 150], min_length=1)
+    upstream_delays_ms: list[int] = Field(
+        default_factory=lambda: list(UPSTREAM_DELAYS_MS), min_length=1
+    )
     upstream_clients: UpstreamClients = Field(default_factory=UpstreamClients)
     network: Network = Field(default_factory=Network)
     """Distance between the server and what it waits on; by default every connection is direct."""

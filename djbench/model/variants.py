@@ -15,6 +15,15 @@ from djbench.model.errors import DjbenchError
 VARIANTS_FILE = Path(__file__).with_name("variants.yaml")
 
 Server = Literal["gunicorn", "uwsgi", "uvicorn", "granian"]
+SERVER_DISTRIBUTIONS: dict[Server, str] = {
+    "gunicorn": "gunicorn",
+    "uwsgi": "pyuwsgi",
+    "uvicorn": "uvicorn",
+    "granian": "granian",
+}
+"""Every server program a variant may run, and the distribution that provides it (its version
+is recorded with every run). The one list: the chart's (the django image's servers) and the
+``servers`` extra are diffed against it."""
 Interface = Literal["wsgi", "asgi"]
 ENTRY_POINTS: dict[Interface, str] = {
     "wsgi": "benchapp.wsgi:application",

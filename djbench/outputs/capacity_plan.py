@@ -22,14 +22,14 @@ from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.analysis.core import analyze
 from djbench.analysis.statistics import Estimate, median_interval
 from djbench.analysis.verdicts import Verdict, failure_cause
-from djbench.backends.kubernetes.releases import server_values
 from djbench.contracts.chart_values import dump
+from djbench.contracts.server import server_values
 from djbench.model.errors import DjbenchError
 from djbench.model.results import DIRECT, Distance, ProjectInfo, Results
 from djbench.model.scenario import Scenario
+from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
 from djbench.plan.judge import RunSummary, capacity_sample, is_search, searched_capacity
-from djbench.plan.measurement import Setup
 
 MEMORY_MARGIN = 1.25
 """Memory request per pod: the peak RSS measured, plus a quarter (a longer life than a step

@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.text import Text
 
 from djbench.model.results import Step
-from djbench.plan.measurement import LoadStep
+from djbench.model.setup import LoadStep
 
 
 def _one_line(text: str) -> str:

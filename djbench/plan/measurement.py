@@ -1,117 +1,77 @@
-"""The plan: which servers run (a variant with one upstream client each), which workloads each
-serves, and which load steps each run gets."""
+"""The measurement plan: which servers run (a variant with one upstream client each), which
+workloads each serves, and which load steps each run gets."""
 
 from __future__ import annotations
 
 import math
 import random
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from benchapp.catalog import client_kind
 from djbench.model.errors import DjbenchError
-from djbench.model.results import DIRECT, Distance, ProjectInfo, Step, load_label
+from djbench.model.results import DIRECT, Distance, ProjectInfo, Step
 from djbench.model.scenario import Scenario, revalidate
+from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import Variant, resolve_variants, standard_variants
 from djbench.plan.physics import floor_latency_s
 
 SEARCH_UP = 1.25
+
+
 SEARCH_FAR = 2.0
+
+
 SEARCH_DOWN = 0.8
 """How far a capacity search steps from its last rate while it has no bracket (far: when,
 at the last passing rate, the server used under ``SEARCH_HEADROOM`` of its CPU budget and
 the step under that share of its SLO: ``analysis.slo_load``)."""
+
+
 SEARCH_HEADROOM = 0.5
+
+
 SEARCH_RESOLUTION = 0.05
 """A bracket this narrow (relative to its lower end) ends the search."""
+
+
 CAPPED_START = 0.7
 """A search from a survey step the ladder's top may have capped (it met the SLO with every
 user busy: Little's law, not the server, set its rate) starts at this share of where the
 server's CPU would run out at that step's CPU per request, when that is higher."""
+
+
 CONFIRM_START = 0.9
 """A confirmation round's search starts at this share of the capacity round 0 found (or of
 its lower bound, when every rate it tried met the SLO): one step up (``SEARCH_UP``) then
 brackets it within about ±12 %. Starting at round 0's own passing rate instead probed the
 same two rates every round, and past an overload collapse every round gave that rate."""
+
+
 WARMUP_CYCLES = 3
 """Request cycles of warm-up: connections open, pools filled, caches and JITs warm."""
+
+
 WARM_CYCLES = 1
+
+
 WARM_MIN_S = 0.5
 """Warm-up of a step that follows one of the same workload on the same server: that server is
 warm, only the new load has to settle (one request cycle, at least this long)."""
+
+
 VU_HEADROOM = 1.5
 """An open step may hold this many times (rate × the SLO's p99) requests in flight. With
 that many in flight at a constant arrival rate, the oldest is 1.5 × the SLO's p99 old, so an
 iteration k6 drops for want of a VU can only fall where the step misses the SLO anyway: the
 VU ceiling never decides a capacity."""
+
+
 PREALLOCATED_IN_FLIGHT = 2.0
 """An open step allocates VUs for this many times the requests it expects in flight (rate ×
 expected latency) before it starts; k6 adds more up to the ceiling only when all are busy.
 Not the whole ceiling: k6 cycles through every VU it has, each with its own keep-alive
 connection, so idle VUs would hold hundreds of idle connections open on the server (a
 gevent worker serves at most 1000)."""
-
-
-@dataclass(frozen=True)
-class LoadStep:
-    """One measured step: a load model at one level (VUs for closed, req/s for open)."""
-
-    model: Literal["closed", "open"]
-    level: float
-    warmup_s: float | None = None
-    duration_s: float | None = None
-    """The step's own warm-up and measured phase; None: the scenario's (``timed`` sizes them
-    by the evidence the step needs)."""
-    max_vus: int | None = None
-    """Open model: the most VUs k6 may hold in flight (``timed`` sizes it from the rate and
-    the SLO); None: the scenario's ``open.max_vus``. Closed steps ignore it."""
-    preallocated: int | None = None
-    """Open model: VUs allocated before the step starts (``timed`` sizes them from the
-    expected requests in flight); None: all of ``max_vus``."""
-
-    def vus(self, scenario: Scenario) -> int:
-        """The VU ceiling of an open step (closed steps: their level)."""
-        if self.model == "closed":
-            return round(self.level)
-        return scenario.open.max_vus if self.max_vus is None else self.max_vus
-
-    def pre_vus(self, scenario: Scenario) -> int:
-        """VUs an open step allocates up front (closed steps: their level)."""
-        if self.model == "closed":
-            return round(self.level)
-        return min(self.vus(scenario), self.preallocated or self.vus(scenario))
-
-    def times(self, scenario: Scenario) -> tuple[float, float]:
-        """Warm-up and measured seconds of this step."""
-        warmup = scenario.warmup_s if self.warmup_s is None else self.warmup_s
-        duration = scenario.duration_s if self.duration_s is None else self.duration_s
-        return warmup, duration
-
-    @property
-    def label(self) -> str:
-        """``c=32`` or ``150/s``, as the step's result is labelled."""
-        return load_label(self.model, self.level)
-
-
-@dataclass(frozen=True)
-class Setup:
-    """One server as started: a variant whose views call the stub API with one client."""
-
-    variant: Variant
-    client: str
-    """The upstream client of the variant's views' kind (``benchapp.catalog.UPSTREAM_CLIENTS``)."""
-    distance: Distance = DIRECT
-    """Round-trip times the latency proxies add between this server and Postgres / the stub."""
-    calls_upstream: bool = True
-    """Whether any workload of the plan calls the stub API; else the client plays no part."""
-
-    @property
-    def label(self) -> str:
-        """``uvicorn (aiohttp upstream)`` (the client only when some workload calls it), with
-        its distance when it has one."""
-        client = f" ({self.client} upstream)" if self.calls_upstream else ""
-        text = f"{self.variant.label}{client}"
-        return text if self.distance == DIRECT else f"{text} at {self.distance.label}"
 
 
 @dataclass(frozen=True)

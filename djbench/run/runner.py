@@ -24,14 +24,13 @@ from djbench.model.results import (
     write_results,
 )
 from djbench.model.scenario import Scenario
+from djbench.model.setup import LoadStep, Setup
 from djbench.plan.judge import leaders, searched_capacity, slo_load, slo_misses, summarize_run
 from djbench.plan.measurement import (
     CAPPED_START,
     CONFIRM_START,
     SEARCH_HEADROOM,
-    LoadStep,
     Plan,
-    Setup,
     next_search_rate,
 )
 

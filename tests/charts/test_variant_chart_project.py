@@ -19,11 +19,11 @@ from helm_render import (
     render,
 )
 
-from djbench.backends.kubernetes.releases import server_values
+from djbench.contracts.server import server_values
 from djbench.model.results import ProjectInfo
 from djbench.model.scenario import Scenario, load_profile
+from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
-from djbench.plan.measurement import Setup
 from djbench.project.config import KUBERNETES_PLACEHOLDERS, load_project, prepare_commands
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "bookshop"

@@ -19,12 +19,12 @@ from pod_runner import Obj, PodRunner, Rendered, running
 from rendering import helm_render
 
 from djbench.backends.kubernetes import SERVER_PORT
-from djbench.backends.kubernetes.releases import server_values
+from djbench.contracts.server import server_values
 from djbench.measure.verify import verify_answer
 from djbench.model.results import ProjectInfo
 from djbench.model.scenario import Scenario, load_profile
+from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
-from djbench.plan.measurement import Setup
 from djbench.project.config import load_project, prepare_commands
 
 pytestmark = pytest.mark.docker

@@ -59,8 +59,8 @@ from djbench.measure.verify import encoded_body, verify_answer
 from djbench.model.errors import DjbenchError
 from djbench.model.results import PathCheck, ProjectInfo, Step, UpstreamTraffic
 from djbench.model.scenario import Scenario, path_with_query
+from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import Variant
-from djbench.plan.measurement import LoadStep, Setup
 from latencyproxy.ping import PathName
 
 PLACEMENT_CONFIGMAP = "djbench-placement"

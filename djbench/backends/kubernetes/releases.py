@@ -8,14 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.contracts import k6_step as contract
 from djbench.contracts.chart_values import CHARTS
+from djbench.contracts.server import server_values
 from djbench.model.results import Distance, ProjectInfo
 from djbench.model.scenario import Scenario
+from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import Variant
-from djbench.plan.measurement import LoadStep, Setup
-from djbench.project.config import KUBERNETES_PLACEHOLDERS, render_env
 from latencyproxy.ping import PathName
 
 # The charts it installs, by their Chart.yaml name (also their folder and values section).
@@ -50,41 +49,6 @@ def variant_release(variant: Variant) -> str:
     return variant.name
 
 
-def server_values(
-    setup: Setup, scenario: Scenario, project: ProjectInfo | None = None
-) -> dict[str, Any]:
-    """The variant chart's values that make its server the one measured: the variant, its
-    database pool, its upstream clients and their pool, its threads; for a team's project,
-    its settings, entry points, health path and environment (a capacity plan's values file
-    carries the same)."""
-    variant = setup.variant
-    values: dict[str, Any] = {"variant": variant.name}
-    if scenario.threads:
-        values["threads"] = scenario.threads
-    if project is not None:
-        env = render_env(project.env, KUBERNETES_PLACEHOLDERS)
-        return values | {
-            "settingsModule": project.settings,
-            "app": dict(project.entry_points),
-            "healthPath": scenario.health_path,
-            "extraEnv": [{"name": name, "value": value} for name, value in env.items()],
-            # The project serves no /metrics of benchapp's; CPU comes from cAdvisor anyway.
-            "podMonitor": {"enabled": False},
-        }
-    pool = scenario.db_pool.for_slots(variant.slots(scenario.threads))
-    clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(variant.views): setup.client}
-    return values | {
-        "database": {
-            "pool": {"min": pool.min_size, "max": pool.max_size, "timeoutSeconds": pool.timeout_s}
-        },
-        "upstream": {
-            "syncClient": clients["sync"],
-            "asyncClient": clients["async"],
-            "connections": scenario.upstream_pool_size,
-        },
-    }
-
-
 def set_json_args(values: dict[str, Any], prefix: str = "") -> list[str]:
     """``--set-json path=value`` for each leaf of nested values (types kept, as in a file)."""
     args = []
@@ -111,7 +75,6 @@ def variant_install_args(
         "--set-json", f"prepare.commands={json.dumps(prepare or [])}",
         # One pod is the unit measured, whatever a cluster values file says (--set wins).
         "--set-json", "replicas=1",
-        "--set-json", f"upstream.delaysMs={json.dumps(scenario.upstream_delays_ms)}",
         *proxy_routes(setup.distance),
     ]  # fmt: skip
 

@@ -16,7 +16,6 @@ from typing import Literal
 import httpx
 import psycopg
 
-from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.backends.local.cpus import (
     CpuLayout,
     busy_cpu_s,
@@ -25,6 +24,7 @@ from djbench.backends.local.cpus import (
     quota_supported,
     throttled_s,
 )
+from djbench.backends.local.k6_process import k6_process, wait_k6
 from djbench.backends.local.postgres import (
     ConnectionCount,
     PostgresInfo,
@@ -41,8 +41,9 @@ from djbench.backends.local.processes import (
 )
 from djbench.backends.local.proxies import Proxy, latency_proxy, started
 from djbench.backends.steps import ServerSide, failed_step, measured_step, refused_cause
+from djbench.contracts.server import server_settings
 from djbench.measure.collectors import Sampler
-from djbench.measure.k6 import StepTarget, k6_process, wait_k6
+from djbench.measure.k6 import StepTarget
 from djbench.measure.pathcheck import check_path, describe, local_pinger, path_connections
 from djbench.measure.proxy_traffic import proxy_traffic
 from djbench.measure.stub_traffic import parse_traffic, stats_path, wait_past
@@ -50,8 +51,8 @@ from djbench.measure.verify import answer_excerpt, encoded_body, verify_answer
 from djbench.model.errors import DjbenchError
 from djbench.model.results import Distance, PathCheck, Step, UpstreamTraffic
 from djbench.model.scenario import Scenario
+from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import Variant
-from djbench.plan.measurement import LoadStep, Setup
 from djbench.project.check import Prepared, project_env
 from djbench.project.config import database_values, prepare_commands, with_address
 from latencyproxy.ping import PathName
@@ -302,7 +303,6 @@ class LocalBackend:
             "DJANGO_SETTINGS_MODULE": "benchapp.settings",
             "DJBENCH_DATABASE_URL": pg.url(),
             "DJBENCH_STUB_URL": self.stub_url,
-            "DJBENCH_UPSTREAM_DELAYS": ",".join(map(str, self.scenario.upstream_delays_ms)),
             "DJBENCH_SECRET_KEY": self._secret,
             "DJBENCH_ALLOWED_HOSTS": f"{HOST},localhost",
         }
@@ -325,16 +325,7 @@ class LocalBackend:
     def _server_env(self, setup: Setup) -> dict[str, str]:
         if self.project is not None:
             return {}  # the project's settings size its own pools
-        clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(setup.variant.views): setup.client}
-        pool = self.scenario.db_pool.for_slots(setup.variant.slots(self.scenario.threads))
-        return {
-            "DJBENCH_DB_POOL_MIN": str(pool.min_size),
-            "DJBENCH_DB_POOL_MAX": str(pool.max_size),
-            "DJBENCH_DB_POOL_TIMEOUT": str(pool.timeout_s),
-            "DJBENCH_UPSTREAM_SYNC_CLIENT": clients["sync"],
-            "DJBENCH_UPSTREAM_ASYNC_CLIENT": clients["async"],
-            "DJBENCH_UPSTREAM_CONNECTIONS": str(self.scenario.upstream_pool_size),
-        }
+        return server_settings(setup, self.scenario)
 
     @contextlib.contextmanager
     def server(self, setup: Setup) -> Iterator[LocalServer]:

@@ -23,7 +23,6 @@ from djbench.plan.judge import (
     is_search,
     searched_capacity,
 )
-from djbench.plan.physics import expected_rate
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 DASH = "—"
@@ -298,19 +297,6 @@ def clients_text(scenario: Scenario) -> str:
     )
 
 
-def limit_text(summary: RunSummary, scenario: Scenario) -> str | None:
-    """What physics allows the run's highest closed step and what bounds it, against what it
-    served (waiting workloads only: None elsewhere)."""
-    closed = [s for s in summary.run.steps if s.model == "closed" and s.status == "ok"]
-    if not closed:
-        return None
-    top = max(closed, key=lambda s: s.concurrency or 0)
-    expected = expected_rate(summary.run, top, scenario)
-    if expected is None:
-        return None
-    return f"physics at {top.load_label}: {expected.limit_text}; served {fmt_num(top.rps)} req/s"
-
-
 def knee_text(summary: RunSummary) -> str:
     """Where more concurrency stopped paying off, in words."""
     step = summary.knee_step
@@ -378,7 +364,6 @@ def template_environment() -> jinja2.Environment:
         slo_text=slo_text,
         step_rows=step_rows,
         knee_text=knee_text,
-        limit_text=limit_text,
         environment_rest=environment_rest,
     )
     return env

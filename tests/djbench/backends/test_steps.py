@@ -3,7 +3,7 @@ from __future__ import annotations
 from djbench.backends.steps import ServerSide, failed_step, measured_step
 from djbench.measure.k6 import ClientStats
 from djbench.model.results import Latency
-from djbench.plan.measurement import LoadStep
+from djbench.model.setup import LoadStep
 
 LATENCY = Latency(p50=10, p90=20, p95=25, p99=40, max=90)
 

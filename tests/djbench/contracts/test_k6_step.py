@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from k6_probe import run_js
 
+from djbench.backends.local.k6_process import k6_process
 from djbench.contracts import k6_step as contract
-from djbench.measure.k6 import SCRIPT, StepTarget, find_k6, k6_process, parse_summary
+from djbench.measure.k6 import SCRIPT, StepTarget, find_k6, parse_summary
 from djbench.model.scenario import load_profile
 
 K6_DIR = SCRIPT.parent

@@ -7,8 +7,8 @@ import io
 from rich.console import Console
 
 from djbench.model.results import Latency, Step
+from djbench.model.setup import LoadStep
 from djbench.outputs.progress import RichProgress
-from djbench.plan.measurement import LoadStep
 
 SELECTOR = 'pod=~"gunicorn-gthread-[a-z0-9]+-[a-z0-9]+"'
 MARKUP = "[red]x[/red] [bold]y[/] :thumbs_up:"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from djbench.model.results import DIRECT, Distance, Step
 from djbench.model.scenario import parse_scenario
-from djbench.plan.measurement import LoadStep, make_plan
+from djbench.model.setup import LoadStep
+from djbench.plan.measurement import make_plan
 
 CLIENTS = "upstream_clients: {sync: [requests, httpx], async: [aiohttp, httpx2, httpx]}\n"
 

@@ -19,8 +19,8 @@ from djbench.measure.k6 import find_k6
 from djbench.measure.pathcheck import within
 from djbench.model.results import Distance
 from djbench.model.scenario import parse_scenario
+from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import load_variants
-from djbench.plan.measurement import LoadStep, Setup
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ from djbench.backends.local.cpus import plan_cpus
 from djbench.backends.local.processes import free_port
 from djbench.measure.k6 import find_k6
 from djbench.model.scenario import parse_scenario
+from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import load_variants
-from djbench.plan.measurement import LoadStep, Setup
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,9 @@ from djbench.model.results import (
     load_results,
 )
 from djbench.model.scenario import parse_scenario
+from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import Variant
-from djbench.plan.measurement import LoadStep, Setup, make_plan
+from djbench.plan.measurement import make_plan
 from djbench.run.runner import execute
 
 LATENCY = Latency(p50=1, p90=1, p95=1, p99=1, max=1)

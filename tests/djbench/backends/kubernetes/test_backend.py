@@ -23,7 +23,7 @@ from djbench.contracts import k6_step as contract
 from djbench.measure.k6 import SCRIPT, find_k6, parse_summary
 from djbench.model.errors import DjbenchError
 from djbench.model.scenario import parse_scenario
-from djbench.plan.measurement import LoadStep
+from djbench.model.setup import LoadStep
 
 RATE = 40.0
 
@@ -212,8 +212,8 @@ def _side(tmp_path: Path, samples: float | None, readings: list[tuple[float, flo
     from djbench.measure.collectors import CgroupSampler
     from djbench.measure.k6 import ClientStats
     from djbench.model.results import Latency
+    from djbench.model.setup import Setup
     from djbench.model.variants import load_variants
-    from djbench.plan.measurement import Setup
 
     kube = PromQLKube(samples)
     scenario = parse_scenario("duration_s: 30", "x")

@@ -20,8 +20,8 @@ from djbench.contracts import k6_step as contract
 from djbench.measure.k6 import SCRIPT, find_k6
 from djbench.model.results import Distance
 from djbench.model.scenario import load_profile, revalidate
+from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import load_variants
-from djbench.plan.measurement import LoadStep, Setup
 
 
 def _template(helm: Path, install_args: list[str]) -> list[dict[str, Any]]:

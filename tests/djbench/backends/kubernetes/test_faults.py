@@ -19,8 +19,8 @@ from djbench.backends.kubernetes.kube import Kube
 from djbench.model.errors import DjbenchError
 from djbench.model.results import Distance
 from djbench.model.scenario import parse_scenario
+from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
-from djbench.plan.measurement import Setup
 
 RECORDED = Path(__file__).parents[2] / "fixtures" / "k8s"
 POSTGRES = INFRASTRUCTURE_PODS["Postgres"]
