@@ -10,6 +10,7 @@ from djbench.analysis.statistics import (
     stability_warnings,
 )
 from djbench.analysis.verdicts import Verdict
+from djbench.model.names import run_label
 from djbench.model.results import Step
 from djbench.model.scenario import Scenario
 from djbench.plan import physics
@@ -107,7 +108,7 @@ def run_warnings(summary: RunSummary, load_cpus: int, scenario: Scenario) -> lis
     found = []
 
     def warn(kind: WarningKind, load: str | None, message: str) -> None:
-        found.append(CheckWarning(kind, run.workload, run.label, load, message))
+        found.append(CheckWarning(kind, run.workload, run_label(run), load, message))
 
     if run.status == "failed":
         warn("failed-run", None, f"run failed: {run.error or 'no error recorded'}")

@@ -19,6 +19,7 @@ from djbench.analysis.checks import (
 )
 from djbench.analysis.verdicts import FailureGroup, Verdict, failure_cause, verdict_of
 from djbench.model.errors import DjbenchError
+from djbench.model.names import fault_place
 from djbench.model.results import DIRECT, Distance, Results
 from djbench.model.scenario import Scenario
 from djbench.plan.judge import RunSummary, summarize_run
@@ -139,8 +140,7 @@ def _void(results: Results, workload: str) -> str | None:
     if not results.faults:
         return None
     fault = results.faults[0]
-    where = f"{fault.run} / {fault.workload}" + (f" @ {fault.load}" if fault.load else "")
-    return f"{fault.message} during {where}; the run stopped there"
+    return f"{fault.message} during {fault_place(fault)}; the run stopped there"
 
 
 def physics_limit(summary: RunSummary, scenario: Scenario) -> str | None:

@@ -33,8 +33,9 @@ Format history:
   (``steps[].outside_cpu_s``; null where not read), runs the machine's load average when
   they began (``runs[].load_average``: 1, 5 and 15 minutes) and why their server was
   restarted on the way (``runs[].restarts``); a project records the build commands it ran
-  and the entry points djbench supplied (``project.build``, ``project.defaulted``). v5 files
-  load as v6 with none of these.
+  and the entry points djbench supplied (``project.build``, ``project.defaulted``). A fault
+  names its run by data (``faults[].variant``, ``client``, ``distance``), not a display label.
+  v5 files load as v6 with none of these, a fault's label kept as its variant.
 """
 
 from __future__ import annotations
@@ -272,19 +273,6 @@ class Run(_Frozen):
     """Why the run's server was restarted on the way (it answered 500, stayed busy...)."""
 
     @property
-    def name(self) -> str:
-        """Variant name, marked when crossed, with the upstream client when there is one
-        (``uvicorn · aiohttp``): the candidate, wherever it was measured."""
-        name = f"{self.variant} (crossed)" if self.crossed else self.variant
-        return f"{name} · {self.client.name}" if self.client else name
-
-    @property
-    def label(self) -> str:
-        """The name, with the distance when it is not direct (``uvicorn · aiohttp @ db +100
-        ms``)."""
-        return self.name if self.distance == DIRECT else f"{self.name} @ {self.distance.label}"
-
-    @property
     def key(self) -> tuple[str, str | None]:
         """What makes runs of one workload comparable candidates: variant and client."""
         return self.variant, self.client.name if self.client else None
@@ -314,8 +302,11 @@ class Fault(_Frozen):
     message: str
     """The cause in one line, e.g. ``Postgres exited with signal 9 (SIGKILL)``."""
     workload: str
-    run: str
-    """The label of the run being measured (variant · client)."""
+    variant: str
+    """The variant of the run being measured (in files before v6: that run's label)."""
+    client: str | None = None
+    """Its upstream client, where the workload calls one."""
+    distance: Distance = DIRECT
     load: str | None = None
     """The step's load label, when the fault was noticed after a step."""
 
@@ -478,5 +469,12 @@ def upgrade_v4(raw: dict[str, Any]) -> dict[str, Any]:
 
 def upgrade_v5(raw: dict[str, Any]) -> dict[str, Any]:
     """A v5 document as v6: its steps are ok or failed as recorded (none was called
-    saturated), with no outside CPU, load average or restart read."""
-    return {**raw, "schema": SCHEMA}
+    saturated), with no outside CPU, load average or restart read; a fault names its run by
+    the label it recorded (``uvicorn · aiohttp``), kept whole as the variant."""
+    faults = [
+        {**{k: v for k, v in f.items() if k != "run"}, "variant": f.get("run", "")}
+        if isinstance(f, dict)
+        else f
+        for f in raw.get("faults") or []
+    ]
+    return {**raw, "schema": SCHEMA, "faults": faults}

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from djbench.model.names import run_label
 from djbench.model.results import Run, Step
 from djbench.model.scenario import Slo
 
@@ -44,8 +45,9 @@ class RunSummary:
 
     @property
     def label(self) -> str:
-        """Variant name (marked when crossed), with the upstream client when there is one."""
-        return self.run.label
+        """Variant name (marked when crossed), with the upstream client when there is one,
+        and the distance when not direct."""
+        return run_label(self.run)
 
     @property
     def capacity_step(self) -> Step | None:

@@ -13,6 +13,7 @@ from djbench.backends.base import Backend, ServerT
 from djbench.backends.steps import NO_SUCCESS, failed_step
 from djbench.measure.environment import version_of
 from djbench.model.errors import DjbenchError
+from djbench.model.names import run_label
 from djbench.model.results import (
     ClientInfo,
     Environment,
@@ -428,7 +429,7 @@ def _run_setup(
                 for rest in tasks[number + 1 :]:
                     run = _run_record(rest, plan, [], error)
                     writer.put(None, run)
-                    progress.run_failed(run.label, rest.workload, error)
+                    progress.run_failed(run_label(run), rest.workload, error)
                 progress.skipped(sum(t.planned(plan) for t in tasks[number + 1 :]))
                 return
     finally:
@@ -447,14 +448,25 @@ def _ready(slot: ServerSlot[ServerT], restart: str | None = None) -> ServerT:
         raise ServerStartError(str(exc)) from exc
 
 
+def _fault(message: str, task: Task, load: str | None) -> Fault:
+    """A fault noticed while ``task`` ran, naming its run by data."""
+    setup = task.setup
+    return Fault(
+        message=message,
+        workload=task.workload,
+        variant=setup.variant.name,
+        client=setup.client if setup.calls_upstream else None,
+        distance=setup.distance,
+        load=load,
+    )
+
+
 def _check_infrastructure(
     backend: Backend[ServerT], task: Task, record: Run, load: str | None
 ) -> None:
     fault = backend.infrastructure_fault()
     if fault is not None:
-        raise InfrastructureFault(
-            Fault(message=fault, workload=task.workload, run=record.label, load=load)
-        )
+        raise InfrastructureFault(_fault(fault, task, load))
 
 
 def _run_workload(
@@ -477,7 +489,7 @@ def _run_workload(
         run = _run_record(task, plan, steps, error, paths, slot.restarts[restarted:], load_average)
         writer.put(index, run)
         if error is not None and error != INCOMPLETE:
-            progress.run_failed(run.label, workload, error)
+            progress.run_failed(run_label(run), workload, error)
 
     record = _run_record(task, plan, steps, INCOMPLETE, load_average=load_average)
     index = writer.put(None, record)
@@ -528,7 +540,7 @@ def _run_workload(
             distance=task.setup.distance,
             slots=task.setup.variant.slots(plan.scenario.threads),
         )
-        progress.step_started(record.label, workload, step)
+        progress.step_started(run_label(record), workload, step)
         result = backend.measure(server, workload, step)
         slot.served = True
         fault = backend.infrastructure_fault()
@@ -538,13 +550,11 @@ def _run_workload(
         steps.append(result)
         steps[:] = with_saturation(steps)
         done += 1
-        progress.step_done(record.label, workload, steps[-1])
+        progress.step_done(run_label(record), workload, steps[-1])
         if fault is not None:
             put(fault)
             progress.skipped(planned - done)
-            raise InfrastructureFault(
-                Fault(message=fault, workload=workload, run=record.label, load=step.label)
-            )
+            raise InfrastructureFault(_fault(fault, task, step.label))
         put(INCOMPLETE)
         if task.search_start is not None:
             met = not slo_misses(result, slo)
@@ -567,7 +577,7 @@ def _run_workload(
             progress.skipped(len(higher))
             if higher:
                 progress.phase(
-                    f"{record.label} {workload}: skipping "
+                    f"{run_label(record)} {workload}: skipping "
                     f"{', '.join(t.label for t in higher)} (no response at {step.label})"
                 )
         if not todo and not open_added:

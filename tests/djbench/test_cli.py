@@ -17,6 +17,7 @@ import pytest
 from rich.console import Console
 
 from djbench import cli
+from djbench.model.names import run_label
 from djbench.run.outcome import EXIT_NOTHING_MEASURED
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small.json"
@@ -229,7 +230,7 @@ def test_report_without_a_terminal_prints_whole_names(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    labels = {r.label for r in runs}
+    labels = {run_label(r) for r in runs}
     assert len(labels) == 6
     for label in labels:
         assert any(f"  {label}  " in line for line in lines), (label, done.stdout)

@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 from djbench.analysis.core import Analysis
+from djbench.model.names import run_name
 from djbench.plan.judge import RunSummary
 
 _COLORS: tuple[str, ...] = tuple(f"C{i}" for i in range(10))
@@ -304,7 +305,7 @@ def capacity_by_distance(
         for summary in analysis.runs_for(workload, verdict.distance):
             value = compared.get(summary.run.key, summary.capacity_rps)
             if value is not None:
-                best[summary.run.name] = max(value, best.get(summary.run.name, 0.0))
+                best[run_name(summary.run)] = max(value, best.get(run_name(summary.run), 0.0))
         for name, value in best.items():
             points.setdefault(name, []).append((rtt, value))
     if not points:
@@ -351,7 +352,9 @@ def figures(analysis: Analysis) -> dict[str, Figure]:
     its capacity-against-distance figure where it ran at several round trips."""
     labels = list(dict.fromkeys(s.label for s in analysis.runs))
     styles = {label: i for i, label in enumerate(labels)}
-    names = {name: i for i, name in enumerate(dict.fromkeys(s.run.name for s in analysis.runs))}
+    names = {
+        name: i for i, name in enumerate(dict.fromkeys(run_name(s.run) for s in analysis.runs))
+    }
     out = {}
     with _svg_style():
         for w in analysis.workloads:

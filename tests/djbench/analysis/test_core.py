@@ -220,7 +220,9 @@ def test_a_fault_voids_every_verdict(results: Results) -> None:
     runs = repeated("uvicorn", [210, 204, 215, 208, 212]) + repeated(
         "granian", [50, 49, 52, 48, 51]
     )
-    fault = Fault(message="Postgres exited with signal 9 (SIGKILL)", workload="cpu", run="granian")
+    fault = Fault(
+        message="Postgres exited with signal 9 (SIGKILL)", workload="cpu", variant="granian"
+    )
     analysis = analyze(results.model_copy(update={"runs": runs, "faults": [fault]}))
     verdict = analysis.verdict_for("cpu")
     assert (verdict.winner, verdict.significant) == (None, False)

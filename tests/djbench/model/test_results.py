@@ -9,6 +9,7 @@ import pytest
 
 from djbench.analysis.core import scenario_of
 from djbench.model.errors import DjbenchError
+from djbench.model.names import run_label
 from djbench.model.results import (
     DIRECT,
     SCHEMA,
@@ -36,7 +37,7 @@ def test_a_v4_file_reads_as_v6_and_round_trips(tmp_path: Path) -> None:
     upstream = next(r for r in again.runs if r.variant == "uvicorn" and r.workload == "upstream")
     assert upstream.client is not None
     assert (upstream.client.name, upstream.client.max_connections) == ("aiohttp", 384)
-    assert upstream.label == "uvicorn · aiohttp"
+    assert run_label(upstream) == "uvicorn · aiohttp"
     assert upstream.steps[0].upstream is not None
 
 
@@ -66,7 +67,7 @@ def test_a_v1_file_reads_as_made_with_httpx() -> None:
     assert upstream.client is not None
     assert (upstream.client.name, upstream.client.max_connections) == ("httpx", 1000)
     assert upstream.client.version == results.environment.libraries.get("httpx", "unknown")
-    assert upstream.label == "uvicorn · httpx"
+    assert run_label(upstream) == "uvicorn · httpx"
     # The scenario as run says so too, so reports of v1 files name httpx, not today's defaults.
     scenario = scenario_of(results)
     assert (
@@ -110,7 +111,7 @@ def test_a_run_at_a_distance_round_trips_with_its_paths_and_proxy_traffic(tmp_pa
     )
     again = load_results(write_results(results.model_copy(update={"runs": [far]}), tmp_path))
     assert again.runs == [far]
-    assert again.runs[0].label == f"{run.label} @ db +100 ms"
+    assert run_label(again.runs[0]) == f"{run_label(run)} @ db +100 ms"
     assert far.steps[0].db_path is not None
     assert far.steps[0].db_path.per_request(20) == (0.1, 2.0)
 
@@ -123,4 +124,4 @@ def test_a_v3_file_reads_as_measured_direct() -> None:
     assert results.runs and all(r.distance == DIRECT and not r.paths for r in results.runs)
     steps = [s for r in results.runs for s in r.steps]
     assert all(s.db_path is None and s.upstream_path is None for s in steps)
-    assert results.runs[0].label == "gunicorn-sync · requests"
+    assert run_label(results.runs[0]) == "gunicorn-sync · requests"

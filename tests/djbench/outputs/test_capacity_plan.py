@@ -121,7 +121,9 @@ def test_a_run_stopped_by_a_fault_plans_nothing() -> None:
     from djbench.model.results import Fault
 
     results = load_results(FIXTURE)
-    fault = Fault(message="Postgres exited with signal 9 (SIGKILL)", workload="db-read", run="x")
+    fault = Fault(
+        message="Postgres exited with signal 9 (SIGKILL)", workload="db-read", variant="x"
+    )
     plan = plan_capacity(results.model_copy(update={"faults": [fault]}), 1000)
     assert plan.plans == ()
     assert {u.reason for u in plan.unfit} == {

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
+from djbench.model.names import run_label
 from djbench.model.results import SCHEMA, Run, load_results
 from djbench.model.variants import standard_variants
 
@@ -92,8 +93,12 @@ def _check_upstream(run: Run) -> None:
         traffic = step.upstream
         assert traffic is not None, (run.variant, run.workload)
         served = (step.requests - step.errors) * calls
-        assert 0.5 * served <= traffic.calls <= 1.5 * served + calls, (run.label, traffic, served)
-        assert 0 < traffic.peak_in_flight <= 8 * calls, (run.label, traffic)
+        assert 0.5 * served <= traffic.calls <= 1.5 * served + calls, (
+            run_label(run),
+            traffic,
+            served,
+        )
+        assert 0 < traffic.peak_in_flight <= 8 * calls, (run_label(run), traffic)
 
 
 def test_results_match_the_contract(
