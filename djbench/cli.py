@@ -116,7 +116,7 @@ def run(
     """Run the benchmark: locally (Postgres, stub API, each variant on its own CPU, k6) or on
     Kubernetes (each variant a helm release, each step a k6 Job)."""
     from djbench.measure.environment import collect_environment
-    from djbench.model.scenario import load_profile, load_scenario
+    from djbench.model.scenario_file import load_profile, load_scenario
     from djbench.outputs.progress import RichProgress
     from djbench.plan.measurement import make_plan
     from djbench.run.runner import execute
@@ -343,7 +343,7 @@ def _finish(results: Results, out_dir: Path, started: float) -> None:
 
 
 def _after_interrupt(out_dir: Path) -> None:
-    from djbench.model.results import load_results
+    from djbench.model.results_file import load_results
     from djbench.outputs.report import render_reports
 
     err_console.print(Text("interrupted: every process was stopped"))
@@ -375,7 +375,8 @@ def serve(
     from benchapp.catalog import UPSTREAM_CLIENTS, client_kind
     from djbench.backends.local.backend import LocalBackend
     from djbench.backends.local.cpus import plan_cpus
-    from djbench.model.scenario import Scenario, path_with_query
+    from djbench.model.requests import path_with_query
+    from djbench.model.scenario import Scenario
     from djbench.model.setup import Setup
     from djbench.model.variants import resolve_variants
 
@@ -488,7 +489,7 @@ def report(
     directory: Annotated[Path, typer.Argument(help="a run directory holding results.json")],
 ) -> None:
     """Re-render report.md and report.html from results.json (never re-measures)."""
-    from djbench.model.results import load_results
+    from djbench.model.results_file import load_results
     from djbench.outputs.report import print_summary, render_reports
 
     results = load_results(directory)
@@ -506,7 +507,7 @@ def compare_results(
     """Two results files side by side: capacity at SLO of each variant both measured, B / A
     with its 95 % interval, and whether the change is significant (Mann-Whitney U)."""
     from djbench.analysis.core import analyze
-    from djbench.model.results import load_results
+    from djbench.model.results_file import load_results
     from djbench.outputs.compare import HEADERS, compare_analyses, row_cells
     from djbench.outputs.report.terminal import print_table
 
@@ -547,7 +548,8 @@ def plan_pods(
 ) -> None:
     """Pods, CPU, memory and database connections per variant for a target rate, from the
     capacity intervals' low ends; a values file per variant for charts/django-variant."""
-    from djbench.model.results import DIRECT, load_results
+    from djbench.model.results import DIRECT
+    from djbench.model.results_file import load_results
     from djbench.outputs.capacity_plan import HEADERS, RIGHT, plan_capacity, plan_rows, write_values
     from djbench.outputs.report.terminal import print_table
 

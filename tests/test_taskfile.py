@@ -785,7 +785,7 @@ def test_with_only_registry_set_no_chart_pulls_from_a_public_registry(
     from djbench.backends.kubernetes import step_install_args, variant_install_args
     from djbench.backends.kubernetes.kube import find_tool
     from djbench.backends.kubernetes.releases import proxy_install_args
-    from djbench.model.scenario import parse_scenario
+    from djbench.model.scenario_file import parse_scenario
     from djbench.model.setup import LoadStep, Setup
     from djbench.model.variants import load_variants
 

@@ -6,19 +6,10 @@ Kubernetes Jobs: the same document is stored in ``results.json`` as run.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol, get_args
-from urllib.parse import quote
+from typing import Any
 
-import yaml
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -31,24 +22,19 @@ from benchapp.catalog import (
     ClientKind,
     Workload,
 )
-from djbench.model.errors import DjbenchError
+from djbench.model.requests import UNKNOWN_KIND, NamedRequests, WorkloadKind, path_with_query
 from djbench.model.results import Distance
-
-PROFILES_DIR = Path(__file__).with_name("profiles")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from djbench.model.strict import Strict
 
 
-class Slo(_Strict):
+class Slo(Strict):
     """The latency objective a step must meet to count towards capacity."""
 
     p99_ms: float = Field(gt=0)
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
 
 
-class ClosedModel(_Strict):
+class ClosedModel(Strict):
     """Fixed concurrency ladder (k6 ``constant-vus``), like the classic articles."""
 
     concurrency: list[int] = Field(default=[1, 8, 32, 128], min_length=1)
@@ -60,7 +46,7 @@ class ClosedModel(_Strict):
         return self
 
 
-class OpenModel(_Strict):
+class OpenModel(Strict):
     """Arrival-rate steps (k6 ``constant-arrival-rate``): no coordinated omission.
 
     ``capacity_fractions`` scale the best closed-model throughput of the same variant and
@@ -78,7 +64,7 @@ class OpenModel(_Strict):
         return self
 
 
-class DbPool(_Strict):
+class DbPool(Strict):
     """Connection pool of each server process (Django's psycopg pool, or the raw async pool)."""
 
     min_size: int = Field(default=2, ge=0)
@@ -97,7 +83,7 @@ class DbPool(_Strict):
 MAX_RTT_MS = 10_000.0
 
 
-class Network(_Strict):
+class Network(Strict):
     """Round-trip times the latency proxy (``app/latencyproxy``) adds between the server and
     Postgres, and between the server and the stub API. Every combination of the two lists is
     its own set of runs. An empty list keeps that side direct (no proxy in the path); 0 puts
@@ -147,7 +133,7 @@ def _clients_of(kind: ClientKind, names: list[str]) -> list[str]:
     return names
 
 
-class UpstreamClients(_Strict):
+class UpstreamClients(Strict):
     """The HTTP clients the views call the stub API with: each one gives runs of its own.
 
     ``sync`` serves sync views (thread pools, gevent), ``async`` async views; a variant runs
@@ -174,88 +160,10 @@ class UpstreamClients(_Strict):
         return self.sync if kind == "sync" else self.async_
 
 
-JsonValue = dict[str, Any] | list[Any] | str | int | float | bool | None
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-"""A request's name: it names a workload in results, k6 tags and file names."""
-
-
-class NamedRequest(_Strict):
-    """One request of a team's project, a workload of its own (``djbench.yaml``)."""
-
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    path: str
-    """The URL path on the server, e.g. ``/books/``; query parameters go in ``query``."""
-    query: dict[str, str] = Field(default_factory=dict)
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: JsonValue = None
-    """Sent as JSON (``Content-Type: application/json``), or as it is when it is a string
-    (give its ``Content-Type`` in ``headers``)."""
-    status: int = Field(default=200, ge=100, le=599)
-    """The status a correct answer has (verification and k6's checks)."""
-    contains: str | None = None
-    """Text a correct answer's body holds, checked once before the load."""
-    think_time_ms: float | None = Field(default=None, ge=0)
-    """Pause of each virtual user after this request; None: the scenario's ``think_time_ms``."""
-    database: bool = True
-    """Whether the request uses the database (capacity plans count its connections)."""
-    description: str = ""
-
-    @field_validator("path")
-    @classmethod
-    def _plain_path(cls, path: str) -> str:
-        if not path.startswith("/") or any(c in path for c in "?#{} "):
-            raise ValueError(
-                "a path starts with / and holds no query, fragment, space or braces "
-                "(query parameters go in `query`)"
-            )
-        return path
-
-    @property
-    def touches_db(self) -> bool:
-        """Whether the request uses the database."""
-        return self.database
-
-    @property
-    def touches_upstream(self) -> bool:
-        """A team's request never calls djbench's stub API."""
-        return False
-
-
-def _named(requests: dict[str, NamedRequest]) -> dict[str, NamedRequest]:
-    bad = [n for n in requests if not NAME.match(n)]
-    if bad:
-        raise ValueError(
-            f"{bad[0]!r} is not a name (lowercase letters, digits and '-', up to 40, "
-            "e.g. book-list)"
-        )
-    return requests
-
-
-NamedRequests = Annotated[dict[str, NamedRequest], AfterValidator(_named)]
-"""Requests by name: each name is a workload's, in results, k6 tags and file names."""
-
-
-class WorkloadKind(Protocol):
-    """What the harness needs to know of a workload, benchapp's or a team's request."""
-
-    @property
-    def touches_db(self) -> bool: ...
-
-    @property
-    def touches_upstream(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class _Untouched:
-    touches_db: bool = False
-    touches_upstream: bool = False
-
-
-UNKNOWN_KIND: WorkloadKind = _Untouched()
 DEFAULT_HEALTH_PATH = "/healthz"
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     """Everything a run needs to know, from one validated file."""
 
     name: str = "custom"
@@ -447,106 +355,3 @@ class Scenario(_Strict):
             "database": w.touches_db,
             "description": w.description,
         }
-
-
-def path_with_query(path: str, query: dict[str, str]) -> str:
-    """``/books/?page=7``: a request's path with its query string exactly as k6 sends it
-    (``k6/lib/config.js``: ``queryString``, keys sorted, ``encodeURIComponent``)."""
-    parts = [f"{_uri_component(k)}={_uri_component(query[k])}" for k in sorted(query)]
-    return f"{path}?{'&'.join(parts)}" if parts else path
-
-
-def _uri_component(text: str) -> str:
-    # What JavaScript's encodeURIComponent leaves as it is.
-    return quote(text, safe="-_.!~*'()")
-
-
-def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """The keys a mapping at ``loc`` (inside ``model``) may hold; empty when not a model's."""
-    current: Any = model
-    for part in loc:
-        current = _model_or_items(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            fields = {(f.alias or n): f for n, f in current.model_fields.items()}
-            if str(part) not in fields:
-                return []
-            current = fields[str(part)].annotation
-        else:  # a dict's key or a list's index: into its items
-            args = get_args(current)
-            current = args[-1] if args else None
-    current = _model_or_items(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [(f.alias or n) for n, f in current.model_fields.items()]
-    return []
-
-
-def _model_or_items(annotation: Any) -> Any:
-    """``X | None`` as ``X``; anything else as it is."""
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if type(None) in get_args(annotation) and len(args) == 1:
-        return args[0]
-    return annotation
-
-
-def format_error(source: str, exc: ValidationError, model: type[BaseModel] | None = None) -> str:
-    """One line: the file, the field's dotted place and what is wrong there (for an unknown
-    key, the keys allowed there when ``model`` is the file's model)."""
-    first = exc.errors()[0]
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        allowed = _keys_at(model, tuple(first["loc"][:-1])) if model is not None else []
-        message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
-    where = ".".join(str(p) for p in first["loc"])
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{source}: {where + ': ' if where else ''}{message}{more}"
-
-
-def revalidate(scenario: Scenario, overrides: dict[str, Any], source: str) -> Scenario:
-    """A copy of ``scenario`` with some fields replaced, validated like a file."""
-    try:
-        return Scenario.model_validate({**scenario.model_dump(by_alias=True), **overrides})
-    except ValidationError as exc:
-        raise DjbenchError(format_error(source, exc)) from exc
-
-
-def yaml_mapping(text: str, source: str, what: str) -> dict[str, Any]:
-    """YAML (or JSON) text that must hold a mapping of fields (empty text: an empty one);
-    errors name ``source`` and say what ``what`` must be."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DjbenchError(f"{source}: not valid YAML{line}") from exc
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise DjbenchError(f"{source}: {what} must be a mapping of fields")
-    return raw
-
-
-def parse_scenario(text: str, source: str) -> Scenario:
-    """Validate scenario YAML (or JSON) text; errors name the file and the field."""
-    raw = yaml_mapping(text, source, "a scenario")
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        raise DjbenchError(format_error(source, exc, Scenario)) from exc
-
-
-def load_scenario(path: Path) -> Scenario:
-    """Read and validate a scenario file."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise DjbenchError(f"{path}: cannot read scenario file ({exc.strerror})") from exc
-    return parse_scenario(text, str(path))
-
-
-def load_profile(name: str) -> Scenario:
-    """One of the shipped profiles (``djbench/profiles/*.yaml``)."""
-    path = PROFILES_DIR / f"{name}.yaml"
-    if not path.is_file():
-        names = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
-        raise DjbenchError(f"unknown profile {name!r}; choose from: {', '.join(names)}")
-    return load_scenario(path)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from benchapp.catalog import client_kind
 from djbench.model.errors import DjbenchError
 from djbench.model.results import DIRECT, Distance, ProjectInfo, Step
-from djbench.model.scenario import Scenario, revalidate
+from djbench.model.scenario import Scenario
+from djbench.model.scenario_file import revalidate
 from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import Variant, resolve_variants, standard_variants
 from djbench.plan.physics import floor_latency_s

@@ -17,15 +17,11 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from djbench.model.errors import DjbenchError
+from djbench.model.requests import NamedRequests
 from djbench.model.results import ProjectInfo
-from djbench.model.scenario import (
-    NamedRequests,
-    Scenario,
-    Slo,
-    format_error,
-    revalidate,
-    yaml_mapping,
-)
+from djbench.model.scenario import Scenario, Slo
+from djbench.model.scenario_file import format_error, revalidate, yaml_mapping
+from djbench.model.strict import Strict
 from djbench.model.variants import Interface
 from djbench.project.probe import candidates
 
@@ -40,11 +36,7 @@ DEFAULT_ENV = {"DATABASE_URL": "{database_url}"}
 """The environment when the file gives none: the ``dj-database-url`` convention."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProjectDatabase(_Strict):
+class ProjectDatabase(Strict):
     """How djbench prepares the embedded Postgres (not a database of the team's own)."""
 
     migrate: bool = True
@@ -84,7 +76,7 @@ before the project's own (``$(NAME)``, expanded by the kubelet): the password an
 key stay in their Secrets, never in values."""
 
 
-class Project(_Strict):
+class Project(Strict):
     """A validated ``djbench.yaml``: the project, its database, its named requests."""
 
     name: str = ""

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Generic, Literal, Protocol
 
 from djbench.backends.base import Backend, ServerT
 from djbench.backends.steps import NO_SUCCESS, failed_step
-from djbench.measure.environment import version_of
-from djbench.model.errors import DjbenchError
 from djbench.model.names import run_label
-from djbench.model.results import (
-    ClientInfo,
-    Environment,
-    Fault,
-    PathCheck,
-    Results,
-    Run,
-    Step,
-    write_results,
-)
-from djbench.model.scenario import Scenario
+from djbench.model.results import Environment, PathCheck, Results, Run, Step
 from djbench.model.setup import LoadStep, Setup
 from djbench.plan.judge import leaders, searched_capacity, slo_load, slo_misses, summarize_run
 from djbench.plan.measurement import (
@@ -34,188 +19,17 @@ from djbench.plan.measurement import (
     Plan,
     next_search_rate,
 )
-
-INCOMPLETE = "incomplete: the run was interrupted before this point"
-SETTLE_S = 5.0
-"""How long a server may take to become idle again before the next step gets a fresh one."""
-
-
-class Progress(Protocol):
-    """Where the runner reports what it is doing (a rich display, or nothing)."""
-
-    def phase(self, text: str) -> None:
-        """A stage of the whole run (starting Postgres, starting a variant...)."""
-
-    def step_started(self, run: str, workload: str, step: LoadStep) -> None:
-        """A step is about to run (``run``: the run's label, variant and client)."""
-
-    def step_done(self, run: str, workload: str, step: Step) -> None:
-        """A step finished (or failed)."""
-
-    def skipped(self, count: int) -> None:
-        """Steps that will not run (their run failed earlier)."""
-
-    def run_failed(self, run: str, workload: str, error: str) -> None:
-        """A run ended failed (verification, its server's start, its steps, a fault): said
-        as it happens, with its cause."""
-
-
-def now_iso() -> str:
-    """The current time in ISO 8601 with the UTC offset."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-class ResultsWriter:
-    """Holds the results so far and rewrites ``results.json`` after every change."""
-
-    def __init__(
-        self,
-        out_dir: Path,
-        results: Results,
-        environment: Callable[[], Environment] | None = None,
-    ) -> None:
-        self.out_dir = out_dir
-        self.results = results
-        self._runs: list[Run] = list(results.runs)
-        # Asked again at every write: a backend learns some facts only once steps ran (the
-        # k6 version its pods report, whether the server's container has a CPU quota).
-        self._environment = environment
-
-    def put(self, index: int | None, run: Run) -> int:
-        """Add (index None) or replace one run, then write; returns the run's index."""
-        if index is None:
-            self._runs.append(run)
-            index = len(self._runs) - 1
-        else:
-            self._runs[index] = run
-        self._flush()
-        return index
-
-    @property
-    def runs(self) -> list[Run]:
-        """The runs recorded so far."""
-        return list(self._runs)
-
-    def fault(self, fault: Fault) -> None:
-        """Record an infrastructure fault, then write."""
-        self.results = self.results.model_copy(update={"faults": [*self.results.faults, fault]})
-        self._flush()
-
-    def finish(self) -> Results:
-        """Stamp the end time and write the final file."""
-        self.results = self.results.model_copy(update={"finished_at": now_iso()})
-        self._flush()
-        return self.results
-
-    def _flush(self) -> None:
-        update: dict[str, object] = {"runs": list(self._runs)}
-        if self._environment is not None:
-            update["environment"] = self._environment()
-        self.results = self.results.model_copy(update=update)
-        write_results(self.results, self.out_dir)
-
-
-def client_info(setup: Setup, scenario: Scenario, workload: str) -> ClientInfo | None:
-    """The upstream client of a run, for workloads that call the stub API."""
-    if not scenario.kind(workload).touches_upstream:
-        return None
-    return ClientInfo(
-        name=setup.client,
-        version=version_of(setup.client),  # each client is the distribution of its name
-        max_connections=scenario.upstream_pool_size,
-    )
-
-
-@dataclass(frozen=True)
-class Task:
-    """One run to make: a setup on a workload in a round, with fixed steps or the ladder."""
-
-    setup: Setup
-    workload: str
-    round: int = 0
-    steps: tuple[LoadStep, ...] | None = None
-    """None: the closed ladder, then the open steps it implies (the survey)."""
-    known: tuple[Step, ...] = ()
-    """Steps measured before (the survey's, for a confirmation): they size this run's steps."""
-    purpose: Literal["survey", "search", "confirm"] = "survey"
-    search_start: float | None = None
-    """For a search (round 0's, or a confirmation round's shorter one): its first rate."""
-
-    @property
-    def searching(self) -> bool:
-        """Whether each step's rate follows from the last (a capacity search)."""
-        return self.search_start is not None
-
-    def planned(self, plan: Plan) -> int:
-        """Its steps, for progress."""
-        if self.searching:
-            return self.search_limit(plan)
-        return plan.steps_per_run if self.steps is None else len(self.steps)
-
-    def search_limit(self, plan: Plan) -> int:
-        """Steps a search may take: round 0's ``search_steps``, a confirmation's fewer."""
-        s = plan.scenario
-        return s.confirm_steps if self.purpose == "confirm" else s.search_steps
-
-
-class InfrastructureFault(Exception):
-    """Postgres or the stub API is gone: nothing measured from here on would count."""
-
-    def __init__(self, fault: Fault) -> None:
-        super().__init__(fault.message)
-        self.fault = fault
-
-
-def _run_record(
-    task: Task,
-    plan: Plan,
-    steps: list[Step],
-    error: str | None,
-    paths: Sequence[PathCheck] = (),
-    restarts: Sequence[str] = (),
-    load_average: tuple[float, float, float] | None = None,
-) -> Run:
-    variant = task.setup.variant
-    return Run(
-        variant=variant.name,
-        server=variant.server,
-        interface=variant.interface,
-        views=variant.views,
-        workload=task.workload,
-        crossed=variant.crossed,
-        client=client_info(task.setup, plan.scenario, task.workload),
-        slots=variant.slots(plan.scenario.threads),
-        status="failed" if error else "ok",
-        error=error,
-        round=task.round,
-        purpose=task.purpose,
-        distance=task.setup.distance,
-        paths=list(paths),
-        steps=with_saturation(steps),
-        restarts=list(restarts),
-        load_average=load_average,
-    )
-
-
-def with_saturation(steps: Sequence[Step]) -> list[Step]:
-    """The steps with overload called a result: a step that got not one successful response
-    above a measured step of the same load model is ``saturated``, not failed (every request
-    past the timeout is what that load gets from this server). One whose server ran Postgres
-    out of connections stays failed, that named as its cause: the server's setup, not the
-    load, broke it."""
-
-    def level(step: Step) -> float:
-        return float((step.concurrency if step.model == "closed" else step.rate) or 0)
-
-    measured = [s for s in steps if s.measured]
-    return [
-        step.model_copy(update={"status": "saturated"})
-        if step.status == "failed"
-        and step.error == NO_SUCCESS
-        and any(m.model == step.model and level(m) < level(step) for m in measured)
-        else step
-        for step in steps
-    ]
+from djbench.run.records import (
+    INCOMPLETE,
+    InfrastructureFault,
+    Task,
+    fault_of,
+    run_record,
+    with_saturation,
+)
+from djbench.run.reporting import Progress
+from djbench.run.slot import ServerSlot, ServerStartError, ready_server
+from djbench.run.writer import ResultsWriter, now_iso
 
 
 def execute(
@@ -356,59 +170,6 @@ def _setup_of(run: Run, plan: Plan) -> Setup:
     return next(s for s in mine if s.client == wanted)
 
 
-class ServerSlot(Generic[ServerT]):
-    """The running server of one setup: started on demand, reused while it is healthy.
-
-    A server still busy with the previous step's abandoned requests (a sync worker with a
-    queue of timed-out connections), or one that no longer answers its health path below
-    500 (its database connections gone, a worker broken), would pollute or fail the next
-    step, so it is restarted fresh; ``restarts`` says why each time.
-    """
-
-    def __init__(self, backend: Backend[ServerT], setup: Setup, progress: Progress) -> None:
-        self.backend = backend
-        self.setup = setup
-        self.progress = progress
-        self._stack: contextlib.ExitStack | None = None
-        self._server: ServerT | None = None
-        self.restarts: list[str] = []
-        """Why the server was restarted, in order."""
-        self.served = False
-        """Whether the running server has measured a step since it started."""
-
-    def ready(self) -> ServerT:
-        """An idle, healthy running server: the current one if it settles, else a fresh one."""
-        server = self._server
-        if server is None:
-            return self._start(f"starting {self.setup.label}")
-        why = (
-            self.backend.settle(server, SETTLE_S)
-            if server.alive()
-            else f"it exited: {' '.join(server.describe_exit().split())}"
-        )
-        return server if why is None else self.restart(why)
-
-    def restart(self, why: str) -> ServerT:
-        """A fresh server in place of the running one, ``why`` recorded."""
-        self.restarts.append(why)
-        return self._start(f"restarting {self.setup.label}: {why}")
-
-    def _start(self, phase: str) -> ServerT:
-        self.close()
-        self.progress.phase(phase)
-        # Held before entering, so a Ctrl-C inside the start still stops what it started.
-        self._stack = contextlib.ExitStack()
-        self._server = self._stack.enter_context(self.backend.server(self.setup))
-        self.served = False
-        return self._server
-
-    def close(self) -> None:
-        """Stop the server, if one runs."""
-        stack, self._stack, self._server = self._stack, None, None
-        if stack is not None:
-            stack.close()
-
-
 def _run_setup(
     plan: Plan,
     backend: Backend[ServerT],
@@ -427,7 +188,7 @@ def _run_setup(
             except ServerStartError as exc:
                 error = f"server did not start: {exc}"
                 for rest in tasks[number + 1 :]:
-                    run = _run_record(rest, plan, [], error)
+                    run = run_record(rest, plan, [], error)
                     writer.put(None, run)
                     progress.run_failed(run_label(run), rest.workload, error)
                 progress.skipped(sum(t.planned(plan) for t in tasks[number + 1 :]))
@@ -436,37 +197,12 @@ def _run_setup(
         slot.close()
 
 
-class ServerStartError(Exception):
-    """The variant's server could not be started (the cause is chained)."""
-
-
-def _ready(slot: ServerSlot[ServerT], restart: str | None = None) -> ServerT:
-    """The slot's server (a fresh one, ``restart`` recorded as why, when given)."""
-    try:
-        return slot.ready() if restart is None else slot.restart(restart)
-    except DjbenchError as exc:
-        raise ServerStartError(str(exc)) from exc
-
-
-def _fault(message: str, task: Task, load: str | None) -> Fault:
-    """A fault noticed while ``task`` ran, naming its run by data."""
-    setup = task.setup
-    return Fault(
-        message=message,
-        workload=task.workload,
-        variant=setup.variant.name,
-        client=setup.client if setup.calls_upstream else None,
-        distance=setup.distance,
-        load=load,
-    )
-
-
 def _check_infrastructure(
     backend: Backend[ServerT], task: Task, record: Run, load: str | None
 ) -> None:
     fault = backend.infrastructure_fault()
     if fault is not None:
-        raise InfrastructureFault(_fault(fault, task, load))
+        raise InfrastructureFault(fault_of(fault, task, load))
 
 
 def _run_workload(
@@ -486,23 +222,23 @@ def _run_workload(
     load_average = backend.load_average()
 
     def put(error: str | None) -> None:
-        run = _run_record(task, plan, steps, error, paths, slot.restarts[restarted:], load_average)
+        run = run_record(task, plan, steps, error, paths, slot.restarts[restarted:], load_average)
         writer.put(index, run)
         if error is not None and error != INCOMPLETE:
             progress.run_failed(run_label(run), workload, error)
 
-    record = _run_record(task, plan, steps, INCOMPLETE, load_average=load_average)
+    record = run_record(task, plan, steps, INCOMPLETE, load_average=load_average)
     index = writer.put(None, record)
     planned = task.planned(plan)
     _check_infrastructure(backend, task, record, None)
     try:
-        server = _ready(slot)
+        server = ready_server(slot)
         paths = list(server.paths)
         problem = backend.verify(server, workload)
         if problem and slot.served:
             # A server that served steps before may be what is broken, not the request: a
             # fresh one (the project's database as prepared) answers for the request.
-            server = _ready(slot, f"before {workload}: {problem}")
+            server = ready_server(slot, f"before {workload}: {problem}")
             paths = list(server.paths)
             problem = backend.verify(server, workload)
     except ServerStartError as exc:
@@ -522,7 +258,7 @@ def _run_workload(
     while todo:
         step = todo.pop(0)
         try:
-            server = _ready(slot)
+            server = ready_server(slot)
             paths = list(server.paths)
         except ServerStartError as exc:
             put(f"server did not start: {exc}")
@@ -554,7 +290,7 @@ def _run_workload(
         if fault is not None:
             put(fault)
             progress.skipped(planned - done)
-            raise InfrastructureFault(_fault(fault, task, step.label))
+            raise InfrastructureFault(fault_of(fault, task, step.label))
         put(INCOMPLETE)
         if task.search_start is not None:
             met = not slo_misses(result, slo)

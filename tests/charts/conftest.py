@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helm_render import helm_binary
 
-from djbench.model.scenario import load_profile
+from djbench.model.scenario_file import load_profile
 
 
 @pytest.fixture(scope="session")

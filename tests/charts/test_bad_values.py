@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from helm_render import CHARTS, render_error, step_values
 
-from djbench.model.scenario import load_profile
+from djbench.model.scenario_file import load_profile
 
 # (chart, release, values, what the message must name)
 BAD_VALUES: list[tuple[str, str, dict[str, Any], list[str]]] = [

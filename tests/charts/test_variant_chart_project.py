@@ -21,7 +21,8 @@ from helm_render import (
 
 from djbench.contracts.server import server_values
 from djbench.model.results import ProjectInfo
-from djbench.model.scenario import Scenario, load_profile
+from djbench.model.scenario import Scenario
+from djbench.model.scenario_file import load_profile
 from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
 from djbench.project.config import KUBERNETES_PLACEHOLDERS, load_project, prepare_commands

@@ -215,7 +215,7 @@ def test_verification_uses_the_scenarios_parameters(tmp_path: Path) -> None:
 
 def test_report_without_a_terminal_prints_whole_names(tmp_path: Path) -> None:
     """A CI log or `| tee`: four gunicorn variants must not all read `gunicorn…`."""
-    from djbench.model.results import load_results, write_results
+    from djbench.model.results_file import load_results, write_results
 
     results = load_results(FIXTURE)
     names = {"gunicorn-sync": "gunicorn-gthread", "uvicorn": "gunicorn-uvicorn"}

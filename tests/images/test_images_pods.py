@@ -42,7 +42,7 @@ from djbench.backends.kubernetes import SERVER_PORT, summaries_from_logs
 from djbench.measure.k6 import parse_summary
 from djbench.measure.pathcheck import check_path, describe, parse_pairs, ping_command, within
 from djbench.measure.verify import check_answer
-from djbench.model.scenario import load_profile
+from djbench.model.scenario_file import load_profile
 from djbench.model.variants import load_variants
 
 pytestmark = pytest.mark.docker

@@ -22,7 +22,8 @@ from djbench.backends.kubernetes import SERVER_PORT
 from djbench.contracts.server import server_values
 from djbench.measure.verify import verify_answer
 from djbench.model.results import ProjectInfo
-from djbench.model.scenario import Scenario, load_profile
+from djbench.model.scenario import Scenario
+from djbench.model.scenario_file import load_profile
 from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
 from djbench.project.config import load_project, prepare_commands

@@ -57,8 +57,9 @@ from djbench.measure.proxy_traffic import NAMES, ProxyStats, proxy_traffic
 from djbench.measure.stub_traffic import parse_traffic, stats_path, wait_past
 from djbench.measure.verify import encoded_body, verify_answer
 from djbench.model.errors import DjbenchError
+from djbench.model.requests import path_with_query
 from djbench.model.results import PathCheck, ProjectInfo, Step, UpstreamTraffic
-from djbench.model.scenario import Scenario, path_with_query
+from djbench.model.scenario import Scenario
 from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import Variant
 from latencyproxy.ping import PathName

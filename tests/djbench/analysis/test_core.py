@@ -19,8 +19,8 @@ from djbench.model.results import (
     Run,
     Step,
     UpstreamTraffic,
-    load_results,
 )
+from djbench.model.results_file import load_results
 from djbench.model.scenario import Slo
 from djbench.plan.judge import (
     RunSummary,

@@ -19,7 +19,7 @@ from k6_probe import run_js
 from djbench.backends.local.k6_process import k6_process
 from djbench.contracts import k6_step as contract
 from djbench.measure.k6 import SCRIPT, StepTarget, find_k6, parse_summary
-from djbench.model.scenario import load_profile
+from djbench.model.scenario_file import load_profile
 
 K6_DIR = SCRIPT.parent
 # Levels where Python's f"{x:g}" and JavaScript's String(x) used to disagree, and ordinary ones.

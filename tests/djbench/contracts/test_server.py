@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from benchapp.catalog import UPSTREAM_DELAYS_MS
 from djbench.contracts.chart_values import CHARTS, REPO
 from djbench.contracts.server import SETTINGS, server_settings, server_values
-from djbench.model.scenario import parse_scenario
+from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import Setup
 from djbench.model.variants import SERVER_DISTRIBUTIONS, load_variants
 

@@ -25,7 +25,7 @@ from djbench.measure.pathcheck import (
     ping_command,
 )
 from djbench.model.errors import DjbenchError
-from djbench.model.scenario import parse_scenario
+from djbench.model.scenario_file import parse_scenario
 
 HOST = "127.0.0.1"
 

@@ -46,7 +46,7 @@ def test_the_page_must_name_its_client_too() -> None:
 
 def test_a_named_request_is_checked_by_its_status_and_text() -> None:
     from djbench.measure.verify import verify_answer
-    from djbench.model.scenario import parse_scenario
+    from djbench.model.scenario_file import parse_scenario
 
     scenario = parse_scenario(
         "requests:\n  page: {path: /p/, contains: '<h1>'}\n  add: {method: POST, path: /a/, "
@@ -66,7 +66,7 @@ def test_a_named_request_is_checked_by_its_status_and_text() -> None:
 
 def test_benchapp_workloads_keep_their_own_checks() -> None:
     from djbench.measure.verify import verify_answer
-    from djbench.model.scenario import load_profile
+    from djbench.model.scenario_file import load_profile
 
     smoke = load_profile("smoke")
     other = json.dumps({"workload": "sleep"})
@@ -88,7 +88,7 @@ def test_bodies_go_as_json_or_as_given() -> None:
 
 def test_a_wrong_answer_is_named_by_its_redirect_or_its_text() -> None:
     from djbench.measure.verify import verify_answer
-    from djbench.model.scenario import parse_scenario
+    from djbench.model.scenario_file import parse_scenario
 
     scenario = parse_scenario("requests:\n  home: {path: /}\n", "s.yaml")
     # A production settings module redirecting to https: its target, not an empty body.

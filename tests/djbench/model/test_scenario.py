@@ -8,7 +8,7 @@ import pytest
 from benchapp.catalog import WORKLOADS
 from djbench.model.errors import DjbenchError
 from djbench.model.results import DIRECT, Distance, Step
-from djbench.model.scenario import load_profile, load_scenario, parse_scenario
+from djbench.model.scenario_file import load_profile, load_scenario, parse_scenario
 from djbench.plan.measurement import make_plan
 
 
@@ -178,7 +178,7 @@ def test_a_request_s_path_and_query_read_as_k6_sends_them(tmp_path: Path) -> Non
     import subprocess
 
     from djbench.measure.k6 import SCRIPT, find_k6
-    from djbench.model.scenario import path_with_query
+    from djbench.model.requests import path_with_query
 
     query = {"page": "7", "q": "a b&c/é", "order": "-stars", "x": "(!*'~)"}
     script = tmp_path / "query.js"

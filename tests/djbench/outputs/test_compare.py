@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from djbench.analysis.core import analyze
-from djbench.model.results import Latency, Results, Run, Step, load_results, write_results
+from djbench.model.results import Latency, Results, Run, Step
+from djbench.model.results_file import load_results, write_results
 from djbench.outputs.compare import compare_analyses, row_cells
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-small.json"

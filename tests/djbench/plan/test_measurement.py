@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from djbench.model.results import DIRECT, Distance, Step
-from djbench.model.scenario import parse_scenario
+from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import LoadStep
 from djbench.plan.measurement import make_plan
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from djbench.model.results import Distance, Latency, ProxyTraffic, Run, Step
-from djbench.model.scenario import parse_scenario
+from djbench.model.scenario_file import parse_scenario
 from djbench.plan.physics import (
     calls_in_flight,
     db_round_trips,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from djbench.model.errors import DjbenchError
-from djbench.model.scenario import load_profile, parse_scenario
+from djbench.model.scenario_file import load_profile, parse_scenario
 from djbench.project.config import (
     database_note,
     database_values,

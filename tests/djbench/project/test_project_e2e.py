@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from djbench.model.results import load_results
+from djbench.model.results_file import load_results
 from djbench.model.variants import standard_variants
 from djbench.run.outcome import EXIT_OK, EXIT_RUNS_FAILED
 

@@ -18,7 +18,7 @@ from djbench.backends.local.processes import free_port
 from djbench.measure.k6 import find_k6
 from djbench.measure.pathcheck import within
 from djbench.model.results import Distance
-from djbench.model.scenario import parse_scenario
+from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import load_variants
 

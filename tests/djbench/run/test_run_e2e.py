@@ -15,7 +15,8 @@ import pytest
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
 from djbench.model.names import run_label
-from djbench.model.results import SCHEMA, Run, load_results
+from djbench.model.results import SCHEMA, Run
+from djbench.model.results_file import load_results
 from djbench.model.variants import standard_variants
 
 pytestmark = pytest.mark.e2e

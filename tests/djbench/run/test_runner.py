@@ -12,16 +12,9 @@ from typing import Literal
 from djbench.backends.steps import ServerSide, measured_step
 from djbench.measure.k6 import ClientStats
 from djbench.model.errors import DjbenchError
-from djbench.model.results import (
-    DIRECT,
-    Environment,
-    Latency,
-    PathCheck,
-    Results,
-    Step,
-    load_results,
-)
-from djbench.model.scenario import parse_scenario
+from djbench.model.results import DIRECT, Environment, Latency, PathCheck, Results, Step
+from djbench.model.results_file import load_results
+from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import Variant
 from djbench.plan.measurement import make_plan

@@ -22,7 +22,7 @@ from djbench.backends.local.processes import free_port, wait_http
 from djbench.contracts import k6_step as contract
 from djbench.measure.k6 import SCRIPT, find_k6, parse_summary
 from djbench.model.errors import DjbenchError
-from djbench.model.scenario import parse_scenario
+from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import LoadStep
 
 RATE = 40.0
@@ -125,7 +125,7 @@ def test_cpu_quantities() -> None:
 def test_steps_shorter_than_four_scrapes_are_refused(tmp_path: Path) -> None:
     from djbench.backends.kubernetes import KubernetesBackend
     from djbench.backends.kubernetes.kube import Kube
-    from djbench.model.scenario import load_profile
+    from djbench.model.scenario_file import load_profile
 
     with pytest.raises(DjbenchError, match="at least 20s"):
         KubernetesBackend(

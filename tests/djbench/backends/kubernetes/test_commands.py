@@ -19,7 +19,7 @@ from djbench.backends.kubernetes.releases import proxy_install_args
 from djbench.contracts import k6_step as contract
 from djbench.measure.k6 import SCRIPT, find_k6
 from djbench.model.results import Distance
-from djbench.model.scenario import load_profile, revalidate
+from djbench.model.scenario_file import load_profile, revalidate
 from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import load_variants
 

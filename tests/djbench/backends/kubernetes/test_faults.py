@@ -18,7 +18,7 @@ from djbench.backends.kubernetes.backend import INFRASTRUCTURE_PODS, pods_fault,
 from djbench.backends.kubernetes.kube import Kube
 from djbench.model.errors import DjbenchError
 from djbench.model.results import Distance
-from djbench.model.scenario import parse_scenario
+from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
 

@@ -23,7 +23,7 @@ from djbench.backends.kubernetes import KubernetesBackend, variant_install_args
 from djbench.backends.kubernetes.jobwatch import pod_trouble
 from djbench.backends.kubernetes.kube import Kube
 from djbench.model.errors import DjbenchError
-from djbench.model.scenario import parse_scenario
+from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
 

@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
 from djbench.analysis.core import Analysis, analyze
-from djbench.model.results import Results, Run, load_results
+from djbench.model.results import Results, Run
+from djbench.model.results_file import load_results
 from djbench.outputs.report.plots import figures, plot_files, series, shown_ticks, svg
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "results-small.json"

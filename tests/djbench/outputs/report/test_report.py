@@ -12,7 +12,8 @@ import pytest
 from rich.console import Console
 
 from djbench.analysis.core import analyze
-from djbench.model.results import Distance, PathCheck, ProxyTraffic, Results, Run, load_results
+from djbench.model.results import Distance, PathCheck, ProxyTraffic, Results, Run
+from djbench.model.results_file import load_results
 from djbench.outputs.report import print_summary, render_html, render_markdown, render_reports
 from djbench.outputs.report.html import data_uri
 from djbench.outputs.report.markdown import md_escape
