@@ -550,7 +550,8 @@ def plan_pods(
     capacity intervals' low ends; a values file per variant for charts/django-variant."""
     from djbench.model.results import DIRECT
     from djbench.model.results_file import load_results
-    from djbench.outputs.capacity_plan import HEADERS, RIGHT, plan_capacity, plan_rows, write_values
+    from djbench.outputs.capacity_plan import plan_capacity
+    from djbench.outputs.capacity_values import HEADERS, RIGHT, plan_rows, write_values
     from djbench.outputs.report.terminal import print_table
 
     results = load_results(directory)

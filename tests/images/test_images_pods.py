@@ -277,7 +277,7 @@ def test_k6_job_runs_against_a_variant(stack: Stack) -> None:
 
 
 def test_the_k6_init_container_prints_the_version_the_backend_reads(stack: Stack) -> None:
-    from djbench.backends.kubernetes.backend import k6_version_of
+    from djbench.backends.kubernetes.pods import k6_version_of
     from djbench.backends.kubernetes.releases import K6_VERSION_CONTAINER
     from djbench.measure.k6 import find_k6, k6_version
 

@@ -44,6 +44,20 @@ PROXY_TARGETS: dict[PathName, tuple[str, int]] = {
 the host it connects to."""
 
 
+INSTALL_TIMEOUT_S = 300
+"""The longest a variant's or a proxy's release may take to become ready (helm's --timeout);
+a pod that cannot become ready (unschedulable, its image not pulled, crashing) fails it at
+once instead (``Kube.watched``)."""
+
+
+PREPARE_TIMEOUT_S = 1800
+"""…plus, with a prepare Job, its own deadline (the chart's prepare.activeDeadlineSeconds)."""
+
+
+WATCH_SLACK_S = 30
+"""The watch outlasts helm's own timeout by this much, so helm says first why it gave up."""
+
+
 def variant_release(variant: Variant) -> str:
     """Helm release of a variant: its name (the chart names its Service after it)."""
     return variant.name

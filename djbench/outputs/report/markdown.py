@@ -13,8 +13,17 @@ import jinja2
 
 from djbench.analysis.core import Analysis
 from djbench.model.results import DIRECT, Environment, ProjectInfo
-from djbench.model.scenario import Scenario, Slo
+from djbench.model.scenario import Scenario
 from djbench.outputs.report.checks import counts_text, group_warnings
+from djbench.outputs.report.formats import (
+    DASH,
+    fmt_num,
+    fmt_pct,
+    fmt_plain,
+    fmt_ratio,
+    md_escape,
+    slo_text,
+)
 from djbench.outputs.report.plots import DISTANCE_FIGURE, plot_files
 from djbench.plan.judge import (
     KNEE_GAIN,
@@ -25,7 +34,7 @@ from djbench.plan.judge import (
 )
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
-DASH = "—"
+
 
 STEP_COLUMNS = (
     "variant",
@@ -43,6 +52,7 @@ STEP_COLUMNS = (
 )
 """Header of the per-workload step table (markdown and HTML)."""
 
+
 UPSTREAM_COLUMNS = (
     "variant",
     "load",
@@ -52,6 +62,7 @@ UPSTREAM_COLUMNS = (
     "peak in flight",
 )
 """Header of the per-workload table of what the stub API saw (markdown and HTML)."""
+
 
 PATH_COLUMNS = (
     "variant",
@@ -65,6 +76,7 @@ PATH_COLUMNS = (
 """Header of the table of round-trip times measured through the latency proxies before each
 run (markdown and HTML)."""
 
+
 PROXY_COLUMNS = (
     "variant",
     "load",
@@ -75,9 +87,11 @@ PROXY_COLUMNS = (
 )
 """Header of the table of what the latency proxies relayed in each step (markdown and HTML)."""
 
+
 SEARCH_COLUMNS = ("variant", "round", "rates tried", "capacity at SLO")
 """Header of the per-workload table of capacity searches, one row per round (markdown and
 HTML)."""
+
 
 HOW_TO_READ = (
     "Each workload opens with its verdict: the variant (with its upstream client, where the "
@@ -106,58 +120,6 @@ HOW_TO_READ = (
     "saturated load side, a busy database, or a waiting workload below what its concurrency, "
     "slots and CPU allow (physics) measures less than it seems."
 )
-
-# Characters that would turn text from the results file into Markdown or HTML structure.
-_MD_ESCAPES = str.maketrans(
-    {
-        "\\": "\\\\",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "|": "\\|",
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-        "\n": " ",
-        "\r": " ",
-    }
-)
-
-
-def fmt_num(value: float | None, digits: int = 1) -> str:
-    """A number with thousands separators, or a dash when there is none."""
-    return DASH if value is None else f"{value:,.{digits}f}"
-
-
-def fmt_pct(value: float | None, digits: int = 0) -> str:
-    """A fraction as a percentage (``0.97`` → ``97%``)."""
-    return DASH if value is None else f"{value:.{digits}%}"
-
-
-def fmt_ratio(value: float | None) -> str:
-    """A winner/runner-up ratio (``1.42x``)."""
-    return DASH if value is None else f"{value:.2f}x"
-
-
-def slo_text(slo: Slo) -> str:
-    """The SLO in words."""
-    return f"p99 ≤ {fmt_num(slo.p99_ms, 0)} ms, errors ≤ {fmt_pct(slo.max_error_rate, 1)}"
-
-
-def fmt_plain(value: object) -> str:
-    """Any metadata value in one line: mappings as ``key value``, sequences comma-separated."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {fmt_plain(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(fmt_plain(v) for v in value)
-    return str(value)
-
-
-def md_escape(value: object) -> str:
-    """Text safe inside a Markdown table cell or paragraph; ``None`` becomes a dash."""
-    return DASH if value is None else str(value).translate(_MD_ESCAPES)
 
 
 def slo_mark(summary: RunSummary, index: int) -> str:

@@ -19,7 +19,7 @@ from djbench.analysis.core import Analysis, analyze
 from djbench.analysis.verdicts import Verdict, runs_text
 from djbench.model.results import DIRECT, Results
 from djbench.outputs.report.checks import counts_text, group_warnings
-from djbench.outputs.report.markdown import fmt_num
+from djbench.outputs.report.formats import fmt_num
 from djbench.plan.judge import RunSummary
 
 COLUMNS = ("workload", "variant", "best req/s", "req/s at SLO", "p99 ms", "CPU ms/req", "verdict")

@@ -14,13 +14,8 @@ from djbench.backends.kubernetes.kube import REPO
 from djbench.model.errors import DjbenchError
 from djbench.model.results import DIRECT
 from djbench.model.results_file import load_results
-from djbench.outputs.capacity_plan import (
-    memory_request_mib,
-    plan_capacity,
-    plan_rows,
-    pods_needed,
-    write_values,
-)
+from djbench.outputs.capacity_plan import memory_request_mib, plan_capacity, pods_needed
+from djbench.outputs.capacity_values import plan_rows, write_values
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-plan.json"
 

@@ -211,7 +211,8 @@ def test_a_leader_whose_search_never_met_the_slo_is_not_planned_on_its_survey(
     tmp_path: Path,
 ) -> None:
     from djbench.analysis.core import analyze
-    from djbench.outputs.capacity_plan import plan_capacity, plan_rows
+    from djbench.outputs.capacity_plan import plan_capacity
+    from djbench.outputs.capacity_values import plan_rows
 
     scenario = parse_scenario(
         "closed: {concurrency: [8, 32, 128]}\nworkloads: [cpu]\nsearch_steps: 2\n"

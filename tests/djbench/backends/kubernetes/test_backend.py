@@ -207,7 +207,9 @@ class PromQLKube(RecordedKube):
 
 
 def _side(tmp_path: Path, samples: float | None, readings: list[tuple[float, float]]) -> Any:
-    from djbench.backends.kubernetes import KubernetesBackend, KubeServer
+    from djbench.backends.kubernetes import KubeServer
+    from djbench.backends.kubernetes.kube import DEFAULT_PROMETHEUS
+    from djbench.backends.kubernetes.server_side import server_side
     from djbench.measure.cgroup import CgroupCounters
     from djbench.measure.collectors import CgroupSampler
     from djbench.measure.k6 import ClientStats
@@ -216,8 +218,6 @@ def _side(tmp_path: Path, samples: float | None, readings: list[tuple[float, flo
     from djbench.model.variants import load_variants
 
     kube = PromQLKube(samples)
-    scenario = parse_scenario("duration_s: 30", "x")
-    backend = KubernetesBackend(scenario, out_dir=tmp_path, kube=kube, run_id="r")  # type: ignore[arg-type]
     server = KubeServer(
         setup=Setup(load_variants()["uvicorn"], "aiohttp"), url="http://uvicorn:8000",
         service="uvicorn", kube=kube, cpu_budget=1.0,  # type: ignore[arg-type]
@@ -227,17 +227,18 @@ def _side(tmp_path: Path, samples: float | None, readings: list[tuple[float, flo
         sampler.record(t, CgroupCounters(2, cpu, 80 << 20, None, None))
     zero = Latency(p50=1, p90=1, p95=1, p99=1, max=1)
     stats = ClientStats(100, 0, 0, zero, window_start=1000.0, window_end=1030.0)
-    return backend._server_side(server, stats, "r-1", sampler), kube, backend
+    side, quota = server_side(kube, DEFAULT_PROMETHEUS, server, stats, "r-1", sampler)  # type: ignore[arg-type]
+    return side, kube, quota
 
 
 def test_server_cpu_comes_from_the_cgroup_with_cadvisor_beside_it(tmp_path: Path) -> None:
-    side, kube, backend = _side(tmp_path, 16, [(990.0, 10.0), (1040.0, 15.0)])
+    side, kube, quota = _side(tmp_path, 16, [(990.0, 10.0), (1040.0, 15.0)])
     assert side.cpu_source == "cgroup"
     assert side.cpu_s == pytest.approx(3.0)
     assert side.rss_bytes == 80 << 20
     assert side.throttled_s is None  # no quota: nothing throttles the container
     assert side.cadvisor_cpu_s == 3.3
-    assert backend.environment_extra()["cpu_quota"] is False
+    assert quota is False  # the run records it: environment.cpu_quota
     assert any("count_over_time" in q and 'container="server"' in q for q in kube.queries)
 
 
@@ -259,7 +260,7 @@ def test_no_server_cpu_from_either_source_fails_the_step(tmp_path: Path) -> None
 def test_the_k6_version_comes_from_its_init_container(tmp_path: Path) -> None:
     """The init container runs `k6 version`; its output here is the harness's real k6's."""
     from djbench.backends.kubernetes import KubernetesBackend
-    from djbench.backends.kubernetes.backend import k6_version_of
+    from djbench.backends.kubernetes.pods import k6_version_of
     from djbench.measure.k6 import find_k6, k6_version
 
     printed = subprocess.run(
@@ -275,7 +276,7 @@ def test_the_k6_version_comes_from_its_init_container(tmp_path: Path) -> None:
 
 
 def test_the_server_cpu_limit_is_read_from_the_deployment() -> None:
-    from djbench.backends.kubernetes.backend import server_cpu_limit
+    from djbench.backends.kubernetes.pods import server_cpu_limit
 
     def deployment(*containers: dict[str, object]) -> dict[str, object]:
         return {"spec": {"template": {"spec": {"containers": list(containers)}}}}

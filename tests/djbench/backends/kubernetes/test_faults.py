@@ -14,8 +14,9 @@ import pytest
 from loopback_api import NOT_FOUND, Answer, LoopbackApi
 
 from djbench.backends.kubernetes import KubernetesBackend
-from djbench.backends.kubernetes.backend import INFRASTRUCTURE_PODS, pods_fault, restart_counts
+from djbench.backends.kubernetes.backend import INFRASTRUCTURE_PODS
 from djbench.backends.kubernetes.kube import Kube
+from djbench.backends.kubernetes.pods import pods_fault, restart_counts
 from djbench.model.errors import DjbenchError
 from djbench.model.results import Distance
 from djbench.model.scenario_file import parse_scenario

@@ -15,8 +15,8 @@ from djbench.analysis.core import analyze
 from djbench.model.results import Distance, PathCheck, ProxyTraffic, Results, Run
 from djbench.model.results_file import load_results
 from djbench.outputs.report import print_summary, render_html, render_markdown, render_reports
+from djbench.outputs.report.formats import md_escape
 from djbench.outputs.report.html import data_uri
-from djbench.outputs.report.markdown import md_escape
 from djbench.outputs.report.plots import workload_svgs
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "results-small.json"

@@ -1,0 +1,101 @@
+"""A capacity plan shown and deployed: its table per case, and a values file per planned variant
+for charts/django-variant (replicas and Guaranteed resources)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
+from djbench.contracts.chart_values import dump
+from djbench.contracts.server import server_values
+from djbench.model.errors import DjbenchError
+from djbench.model.results import DIRECT, Distance, ProjectInfo
+from djbench.model.scenario import Scenario
+from djbench.model.setup import Setup
+from djbench.model.variants import load_variants
+from djbench.outputs.capacity_plan import CapacityPlan, PodPlan
+
+HEADERS = (
+    "variant",
+    "rounds",
+    "req/s per pod at SLO",
+    "planned per pod",
+    "pods",
+    "CPU per pod",
+    "total CPU",
+    "memory per pod",
+    "DB connections",
+)
+
+
+RIGHT = frozenset(HEADERS[1:])
+
+
+def plan_rows(plan: CapacityPlan, workload: str, distance: Distance) -> list[tuple[str, ...]]:
+    """One case's table: a row per variant that meets the SLO, fewest pods first."""
+    rows: list[tuple[str, ...]] = []
+    for p in plan.plans:
+        if (p.workload, p.distance) != (workload, distance):
+            continue
+        connections = "—"
+        if p.db_connections is not None:
+            over = " (over max_connections)" if p.db_connections > plan.max_connections else ""
+            connections = f"{p.db_connections:,} = {p.pods} × {p.pool_max}{over}"
+        rows.append(
+            (
+                p.label,
+                f"{p.capacity.n}" + (" (survey)" if p.surveyed else ""),
+                ("≥" if p.lower_bound else "") + p.capacity.text(),
+                f"{p.planned_rps:,.1f}",
+                f"{p.pods:,}",
+                f"{p.cpu:g}",
+                f"{p.total_cpu:,.4g}",
+                f"{p.memory_mib} Mi",
+                connections,
+            )
+        )
+    return rows
+
+
+def plan_values(
+    plan: PodPlan, scenario: Scenario, project: ProjectInfo | None = None
+) -> dict[str, Any]:
+    """Values of charts/django-variant that deploy the plan: the measured server's settings
+    (``server_values``: a team's project's too), its pods and their resources (requests =
+    limits: Guaranteed QoS)."""
+    variants = load_variants()
+    if plan.variant not in variants:
+        raise DjbenchError(f"variant {plan.variant} of the results is not defined here")
+    variant = variants[plan.variant]
+    client = plan.client or DEFAULT_UPSTREAM_CLIENTS[client_kind(variant.views)]
+    resources = {"cpu": f"{plan.cpu:g}", "memory": f"{plan.memory_mib}Mi"}
+    return {
+        **server_values(Setup(variant, client), scenario, project),
+        "replicas": plan.pods,
+        "resources": {"requests": resources, "limits": dict(resources)},
+    }
+
+
+def write_values(plan: CapacityPlan, out_dir: Path) -> list[Path]:
+    """A values file per planned variant: ``OUT/<workload>[ at <distance>]/<variant>.yaml``."""
+    written = []
+    for p in plan.plans:
+        case = p.workload if p.distance == DIRECT else f"{p.workload} at {p.distance.label}"
+        name = p.variant if p.client is None else f"{p.variant}.{p.client}"
+        path = out_dir / _file_name(case) / f"{_file_name(name)}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        head = (
+            f"# djbench plan: {p.label} for {case}, {plan.target_rps:g} req/s x headroom "
+            f"{plan.headroom:g}: {p.pods} pods of {p.planned_rps:,.1f} req/s each (the low end "
+            f"of {p.capacity.text()})\n"
+        )
+        path.write_text(head + dump(plan_values(p, plan.scenario, plan.project)))
+        written.append(path)
+    return written
+
+
+def _file_name(text: str) -> str:
+    """``db-read-db-100-ms``: a label as a file name."""
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
