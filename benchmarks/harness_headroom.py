@@ -20,15 +20,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from djbench.backends.local.backend import HOST, LocalBackend, stub_api
+from djbench.backends.local.backend import LocalBackend
 from djbench.backends.local.cpus import plan_cpus
 from djbench.backends.local.k6_process import k6_process, wait_k6
 from djbench.backends.local.processes import free_port, wait_http
+from djbench.backends.local.programs import HOST, stub_api
 from djbench.measure.collectors import Sampler
 from djbench.measure.environment import collect_environment
 from djbench.measure.k6 import StepTarget, find_k6, k6_version
 from djbench.model.results import Results
-from djbench.model.scenario import load_profile, revalidate
+from djbench.model.scenario_file import load_profile, revalidate
 from djbench.model.setup import LoadStep
 from djbench.outputs.progress import RichProgress
 from djbench.plan.measurement import make_plan

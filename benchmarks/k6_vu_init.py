@@ -31,7 +31,7 @@ from rich.table import Table
 from djbench.backends.local.processes import free_port
 from djbench.contracts import k6_step as contract
 from djbench.measure.k6 import SCRIPT, find_k6
-from djbench.model.scenario import load_profile
+from djbench.model.scenario_file import load_profile
 
 console = Console()
 GUARD = "export const options = __VU === 0 ? buildOptions() : {};"

@@ -40,7 +40,8 @@ from rich.console import Console
 from rich.table import Table
 
 from djbench.backends.local.processes import free_port
-from djbench.model.scenario import Scenario, load_profile
+from djbench.model.scenario import Scenario
+from djbench.model.scenario_file import load_profile
 from djbench.model.variants import resolve_variants
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pytest
 from helm_render import ROOT, container_argv, find, pod_spec, render
 
 from djbench.backends.kubernetes import STUB_PORT, STUB_SERVICE
-from djbench.backends.local.backend import STUB_API_ARGV
+from djbench.backends.local.programs import STUB_API_ARGV
 from djbench.backends.local.proxies import PROXY_ARGV
 
 PROXY = "latencyproxy-db"

@@ -9,24 +9,18 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import httpx
-import psycopg
 
 from djbench.backends.local.cpus import (
     CpuLayout,
-    busy_cpu_s,
     cpu_quota,
     placed,
     quota_supported,
-    throttled_s,
 )
-from djbench.backends.local.k6_process import k6_process, wait_k6
 from djbench.backends.local.postgres import (
-    ConnectionCount,
     PostgresInfo,
     embedded_postgres,
     keep_prepared,
@@ -39,61 +33,22 @@ from djbench.backends.local.processes import (
     free_port,
     wait_http,
 )
-from djbench.backends.local.proxies import Proxy, latency_proxy, started
-from djbench.backends.steps import ServerSide, failed_step, measured_step, refused_cause
+from djbench.backends.local.programs import HOST, basic_env, in_venv, stub_api
+from djbench.backends.local.proxies import Proxy, check_paths, latency_proxy, started
+from djbench.backends.local.step import LocalServer, StepPlace, measure_step
+from djbench.backends.steps import failed_step
 from djbench.contracts.server import server_settings
-from djbench.measure.collectors import Sampler
-from djbench.measure.k6 import StepTarget
-from djbench.measure.pathcheck import check_path, describe, local_pinger, path_connections
-from djbench.measure.proxy_traffic import proxy_traffic
-from djbench.measure.stub_traffic import parse_traffic, stats_path, wait_past
 from djbench.measure.verify import answer_excerpt, encoded_body, verify_answer
 from djbench.model.errors import DjbenchError
-from djbench.model.results import Distance, PathCheck, Step, UpstreamTraffic
+from djbench.model.results import Distance, Step
 from djbench.model.scenario import Scenario
 from djbench.model.setup import LoadStep, Setup
-from djbench.model.variants import Variant
 from djbench.project.check import Prepared, project_env
 from djbench.project.config import database_values, prepare_commands, with_address
 from latencyproxy.ping import PathName
 
-HOST = "127.0.0.1"
-BIN_DIR = Path(sys.executable).parent
-STUB_API_ARGV = [
-    sys.executable, "-m", "stubapi", "--host", HOST, "--port", "{port}",
-    "--log-level", "warning", "--backlog", "4096",
-]  # fmt: skip
 PROMPT_S = 0.25
 """A /healthz answer faster than this means the server has no backlog left."""
-
-
-@dataclass
-class LocalServer:
-    """A variant running as a local process tree."""
-
-    setup: Setup
-    url: str
-    process: ManagedProcess
-    cgroup: Path | None
-    proxies: list[Proxy] = field(default_factory=list)
-    """The latency proxies between this server and Postgres / the stub API."""
-    paths: list[PathCheck] = field(default_factory=list)
-    """Their added round-trip times, measured before the server started."""
-
-    @property
-    def variant(self) -> Variant:
-        """The variant this server runs."""
-        return self.setup.variant
-
-    def alive(self) -> bool:
-        """False once the server has exited."""
-        return self.process.running()
-
-    def describe_exit(self) -> str:
-        """Exit status and the last lines of the server's output."""
-        code = self.process.returncode()
-        status = "no status yet" if code is None else exit_status(code)
-        return f"{self.variant.name} exited with {status}: {self.process.log_tail(5)}"
 
 
 class LocalBackend:
@@ -199,7 +154,10 @@ class LocalBackend:
 
     def _project_env(self, database_url: str) -> dict[str, str]:
         assert self.project is not None
-        return {**self._basic_env(), **project_env(self.project.found, database_url, self._secret)}
+        return {
+            **basic_env(self.out_dir),
+            **project_env(self.project.found, database_url, self._secret),
+        }
 
     def _prepare(
         self,
@@ -212,7 +170,7 @@ class LocalBackend:
         log = self.logs / log_name
         status = ManagedProcess(
             f"`{' '.join(argv)}`",
-            [_in_venv(argv[0]), *argv[1:]],
+            [in_venv(argv[0]), *argv[1:]],
             log_path=log,
             env=self._env,
             cpus=self.layout.infra_arg,
@@ -275,31 +233,9 @@ class LocalBackend:
                 env["DJBENCH_STUB_URL"] = f"http://{host}:{port}"
         return env
 
-    def _check_paths(self, proxies: list[Proxy]) -> list[PathCheck]:
-        """Each proxy's added round-trip time at the connections the server may hold on that
-        side; a path off its target is a one-line error."""
-        checks = []
-        for proxy in proxies:
-            connections = path_connections(self.scenario, proxy.path)
-            ping = local_pinger(proxy.path, proxy.target, proxy.address, connections)
-            check = check_path(proxy.path, proxy.rtt_ms, connections, ping)
-            if not check.ok:
-                raise DjbenchError(describe(check))
-            checks.append(check)
-        return checks
-
-    def _basic_env(self) -> dict[str, str]:
-        return {
-            "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": os.environ.get("HOME", str(self.out_dir)),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-
     def _app_env(self, pg: PostgresInfo) -> dict[str, str]:
         return {
-            **self._basic_env(),
+            **basic_env(self.out_dir),
             "DJANGO_SETTINGS_MODULE": "benchapp.settings",
             "DJBENCH_DATABASE_URL": pg.url(),
             "DJBENCH_STUB_URL": self.stub_url,
@@ -337,7 +273,7 @@ class LocalBackend:
             # database as prepared, whatever the servers before it wrote.
             restore_prepared(self.postgres)
         argv = variant.command(HOST, self.port, threads=self.scenario.threads, app=app)
-        argv[0] = _in_venv(argv[0])
+        argv[0] = in_venv(argv[0])
         ensure_port_free(HOST, self.port, variant.name)
         with (
             started(self._proxies_for(setup.distance)) as proxies,
@@ -355,7 +291,7 @@ class LocalBackend:
             )
             try:
                 # Measured before the server runs: nothing else crosses the proxies yet.
-                paths = self._check_paths(proxies)
+                paths = check_paths(self.scenario, proxies)
                 proc.start()
                 url = f"http://{HOST}:{self.port}"
                 wait_http(
@@ -430,135 +366,15 @@ class LocalBackend:
         cause, whatever the server answered meanwhile (e.g. "database pool exhausted")."""
         if (fault := self.infrastructure_fault()) is not None:
             return failed_step(step, fault)
-        measured = self._measure(server, workload, step)
-        fault = self.infrastructure_fault()
-        return measured if fault is None else failed_step(step, fault)
-
-    def _measure(self, server: LocalServer, workload: str, step: LoadStep) -> Step:
         self._step_counter += 1
         work = self.out_dir / "k6" / f"{self._step_counter:04d}"
-        work.mkdir(parents=True, exist_ok=True)
-        summary = work / "summary.json"
-        s = self.scenario
-        warmup_s, duration_s = step.times(s)
-        target = StepTarget(
-            target=server.url,
-            variant=server.variant.name,
-            views=server.variant.views,
-            workload=workload,
-            model=step.model,
-            level=step.level,
-            warmup_s=warmup_s,
-            duration_s=duration_s,
-            max_vus=step.vus(s),
-            pre_vus=step.pre_vus(s),
-            client=server.setup.client,
-        )
-        k6 = k6_process(
-            self.k6, self.scenario_file, target, summary=summary, log=work / "k6.log",
-            cpus=self.layout.infra_arg, run_id=self.run_id,
+        place = StepPlace(self.k6, self.scenario_file, self.layout, self.run_id, work)
+        measured = measure_step(
+            server, workload, step, self.scenario, place, self._infra, self.postgres,
+            self.stub_url,
         )  # fmt: skip
-        timeout = warmup_s + duration_s + s.request_timeout_s + 60
-        sampler = Sampler(
-            {
-                "server": server.process.tree,
-                "k6": k6.tree,
-                "infra": lambda: [p for proc in self._infra for p in proc.tree()],
-            },
-            counters={
-                "throttled": lambda: throttled_s(server.cgroup),
-                "server_cpus": lambda: busy_cpu_s(self.layout.server),
-                **{k: c for p in server.proxies for k, c in p.stats.sampled().items()},
-            },
-        )
-        log_at = self.postgres.log_position() if self.postgres else None
-        try:
-            counting = ConnectionCount(self.postgres) if self.postgres else None
-        except psycopg.Error:
-            counting = None  # bookkeeping: the step's own numbers stand without it
-        if counting is not None:
-            sampler.add_gauge("db_connections", counting)
-        try:
-            with sampler:
-                k6.start()
-                stats = wait_k6(k6, summary, timeout, warmup_s, duration_s)
-        except DjbenchError as exc:
-            return failed_step(step, str(exc))
-        finally:
-            k6.stop()
-            if counting is not None:
-                counting.close()
-        window = (stats.window_start, stats.window_end)
-        cpu_s, rss = sampler.window("server", *window)
-        load_cpu_s, _ = sampler.window("k6", stats.window_start, stats.window_end)
-        infra_cpu_s, _ = sampler.window("infra", stats.window_start, stats.window_end)
-        throttled = (
-            sampler.window("throttled", stats.window_start, stats.window_end)[0]
-            if sampler.has("throttled")
-            else None
-        )
-        side = ServerSide(
-            cpu_s=cpu_s,
-            rss_bytes=rss,
-            cpu_budget=len(self.layout.server),
-            load_cpu_s=load_cpu_s,
-            infra_cpu_s=infra_cpu_s,
-            throttled_s=throttled,
-        )
-        error = None if server.alive() else server.describe_exit()
-        upstream = None
-        if self.scenario.kind(workload).touches_upstream:
-            # The stub's count is bookkeeping: without it the step's own numbers still stand.
-            with contextlib.suppress(DjbenchError):
-                upstream = self._stub_traffic(stats.window_start, stats.window_end)
-        paths = {
-            proxy.path: proxy_traffic(sampler, proxy.path, stats.window_start, stats.window_end)
-            for proxy in server.proxies
-        }
-        refused = (
-            self.postgres.refusals(log_at)
-            if self.postgres is not None and log_at is not None
-            else None
-        )
-        held = (
-            sampler.window("db_connections", stats.window_start, stats.window_end)[1]
-            if counting is not None and sampler.has("db_connections")
-            else None
-        )
-        # Whatever else worked on the server's CPUs: the kernel's count of them, less the
-        # server's own (a compiler, a test run beside the benchmark, the machine's host).
-        outside = (
-            round(max(sampler.window("server_cpus", *window)[0] - cpu_s, 0.0), 4)
-            if sampler.has("server_cpus") and self.layout.server != self.layout.infra
-            else None
-        )
-        result = measured_step(step, stats, side, error, upstream)
-        if result.status == "failed" and refused:
-            # The server ran the database out of connections: that, not the timeouts or
-            # errors it answered with, is why the step failed.
-            result = result.model_copy(
-                update={"error": f"{refused_cause(refused)}; {result.error}"}
-            )
-        return result.model_copy(
-            update={
-                "db_connections": held,
-                "db_path": paths.get("db"),
-                "upstream_path": paths.get("upstream"),
-                "db_refused": refused,
-                "outside_cpu_s": outside,
-            }
-        )
-
-    def _stub_traffic(self, start: float, end: float) -> UpstreamTraffic:
-        url = self.stub_url + stats_path(start, end)
-        wait_past(end)
-        try:
-            res = httpx.get(url, timeout=10)
-        except httpx.HTTPError as exc:
-            raise DjbenchError(f"stub API /stats failed: {exc}") from exc
-        if res.status_code != 200:
-            raise DjbenchError(f"stub API /stats answered {res.status_code}: {res.text[:200]}")
-        return parse_traffic(res.text)
+        fault = self.infrastructure_fault()
+        return measured if fault is None else failed_step(step, fault)
 
     def environment_extra(self) -> dict[str, object]:
         """CPU placement and quota, Postgres version: recorded with the results."""
@@ -569,15 +385,3 @@ class LocalBackend:
             "cpu_quota": self.quota,
             "postgres": self.postgres.version if self.postgres else None,
         }
-
-
-def stub_api(port: int, env: dict[str, str], cpus: str, log_path: Path) -> ManagedProcess:
-    """The stub API process (not yet started) on loopback."""
-    argv = [_in_venv(a.format(port=port)) for a in STUB_API_ARGV]
-    return ManagedProcess("the stub API", argv, log_path=log_path, env=env, cpus=cpus)
-
-
-def _in_venv(program: str) -> str:
-    """Prefer the program installed beside this Python (the project's environment)."""
-    candidate = BIN_DIR / program
-    return str(candidate) if candidate.is_file() else program

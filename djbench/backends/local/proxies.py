@@ -17,8 +17,11 @@ from pathlib import Path
 import httpx
 
 from djbench.backends.local.processes import ManagedProcess, free_port, wait_http
+from djbench.measure.pathcheck import check_path, describe, local_pinger, path_connections
 from djbench.measure.proxy_traffic import NAMES, ProxyStats
 from djbench.model.errors import DjbenchError
+from djbench.model.results import PathCheck
+from djbench.model.scenario import Scenario
 from latencyproxy.ping import PathName
 
 HOST = "127.0.0.1"
@@ -91,3 +94,18 @@ def started(proxies: list[Proxy]) -> Iterator[list[Proxy]]:
             except DjbenchError as exc:
                 raise DjbenchError(f"{NAMES[proxy.path]} did not start: {exc}") from exc
         yield proxies
+
+
+def check_paths(scenario: Scenario, proxies: list[Proxy]) -> list[PathCheck]:
+    """Each proxy's added round-trip time at the connections a server may hold on that side
+    (pinged from here: locally the harness reaches both ends); a path off its target is a
+    one-line error."""
+    checks = []
+    for proxy in proxies:
+        connections = path_connections(scenario, proxy.path)
+        ping = local_pinger(proxy.path, proxy.target, proxy.address, connections)
+        check = check_path(proxy.path, proxy.rtt_ms, connections, ping)
+        if not check.ok:
+            raise DjbenchError(describe(check))
+        checks.append(check)
+    return checks

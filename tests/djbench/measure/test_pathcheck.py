@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from djbench.backends.local.backend import stub_api
 from djbench.backends.local.processes import free_port, wait_http
+from djbench.backends.local.programs import stub_api
 from djbench.backends.local.proxies import latency_proxy, started
 from djbench.measure.pathcheck import (
     MAX_CHECK_CONNECTIONS,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from djbench.backends.local.backend import stub_api
 from djbench.backends.local.processes import free_port, wait_http
+from djbench.backends.local.programs import stub_api
 from djbench.backends.local.proxies import latency_proxy, started
 from djbench.measure.collectors import Sampler
 from djbench.measure.proxy_traffic import ProxyStats, proxy_traffic

@@ -17,8 +17,8 @@ from djbench.backends.kubernetes import (
     step_release,
     summaries_from_logs,
 )
-from djbench.backends.local.backend import HOST, stub_api
 from djbench.backends.local.processes import free_port, wait_http
+from djbench.backends.local.programs import HOST, stub_api
 from djbench.contracts import k6_step as contract
 from djbench.measure.k6 import SCRIPT, find_k6, parse_summary
 from djbench.model.errors import DjbenchError
