@@ -9,7 +9,6 @@ Whatever it prints that comes from outside (names, labels, paths, URLs, messages
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import signal
@@ -17,11 +16,10 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS
@@ -29,12 +27,7 @@ from djbench.model.errors import DjbenchError
 from djbench.run.outcome import EXIT_ERROR, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
-    from djbench.model.results import ProjectInfo, Results
-    from djbench.model.scenario import Scenario
-    from djbench.model.variants import Variant
-    from djbench.plan.measurement import Plan
-    from djbench.project.check import Prepared
-    from djbench.project.config import ProjectDir
+    pass
 
 app = typer.Typer(
     add_completion=False,
@@ -117,8 +110,16 @@ def run(
     Kubernetes (each variant a helm release, each step a k6 Job)."""
     from djbench.measure.environment import collect_environment
     from djbench.model.scenario_file import load_profile, load_scenario
+    from djbench.outputs.finish import after_interrupt, finish_run
     from djbench.outputs.progress import RichProgress
     from djbench.plan.measurement import make_plan
+    from djbench.run.assemble import (
+        kubernetes_backend,
+        kubernetes_project,
+        local_backend,
+        prepare_project,
+        project_scenario,
+    )
     from djbench.run.runner import execute
 
     if backend not in ("local", "kubernetes"):
@@ -132,13 +133,15 @@ def run(
         raise DjbenchError("--prometheus is the cluster's: it goes with --backend kubernetes")
     found = None
     if project is not None:
-        found, chosen = _project_scenario(project, chosen, source)
+        found, chosen = project_scenario(project, chosen, source)
     plan = make_plan(chosen, _split(variants), _split(workloads), source, project=bool(found))
     prepared = None
     if found is not None and backend == "kubernetes":
-        plan = dataclasses.replace(plan, project=_kubernetes_project(found, plan, database_url))
+        plan = dataclasses.replace(
+            plan, project=kubernetes_project(console, found, plan, database_url)
+        )
     elif found is not None:
-        prepared, info = _prepare_project(found, plan.variants, database_url)
+        prepared, info = prepare_project(console, found, plan.variants, database_url)
         plan = dataclasses.replace(plan, project=info)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     # Absolute from here on: k6 opens a relative path against its script's folder, and
@@ -147,11 +150,11 @@ def run(
     if (out_dir / "results.json").exists():
         raise DjbenchError(f"{out_dir} already holds results.json; choose another --out")
     if backend == "local":
-        chosen_backend, k6v, where = _local(
-            plan.scenario, out_dir, port, stamp, prepared, database_url
+        chosen_backend, k6v, where = local_backend(
+            console, plan.scenario, out_dir, port, stamp, prepared, database_url
         )
     else:
-        chosen_backend, k6v, where = _kubernetes(
+        chosen_backend, k6v, where = kubernetes_backend(
             plan.scenario, out_dir, namespace, kube_context, k6_pods, k6_image, stamp,
             helm_values or [], plan.project, found, prometheus,
         )  # fmt: skip
@@ -175,9 +178,11 @@ def run(
                 progress,
             )
     except KeyboardInterrupt:
-        _after_interrupt(out_dir)
+        after_interrupt(err_console, out_dir)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    _finish(results, out_dir, started)
+    status = finish_run(console, results, out_dir, time.monotonic() - started)
+    if status:
+        raise typer.Exit(status)
 
 
 ProjectOpt = Annotated[
@@ -195,163 +200,6 @@ DatabaseUrlOpt = Annotated[
         "instead of an embedded one djbench migrates and seeds",
     ),
 ]
-
-
-def _project_scenario(path: Path, scenario: Scenario, source: str) -> tuple[ProjectDir, Scenario]:
-    """The project's file, and the scenario with its requests as the workloads; its servers
-    checked."""
-    from djbench.project.check import check_servers
-    from djbench.project.config import load_project
-
-    found = load_project(path)
-    scenario = found.project.apply(scenario, f"{found.file} with {source}")
-    check_servers()
-    return found, scenario
-
-
-def _prepare_project(
-    found: ProjectDir, variants: list[Variant], database_url: str | None
-) -> tuple[Prepared, ProjectInfo]:
-    """The project loaded as its servers will load it, and what the results say of it."""
-    from djbench.project.check import prepare
-    from djbench.project.config import database_note
-
-    prepared = prepare(found, variants)
-    info = found.info(
-        prepared.entry_points, database_note(database_url), defaulted=list(prepared.defaulted)
-    )
-    console.print(Text(f"project {info.name} (Django {prepared.django}): {info.database}"))
-    for kind in prepared.defaulted:
-        made = f"get_{kind}_application()"
-        console.print(
-            Text(
-                f"  {info.name} has no {kind}.py: its {kind.upper()} variants serve Django's "
-                f"{made} for {info.settings} ({prepared.entry_points[kind]})"
-            ),
-            soft_wrap=True,
-        )
-    return prepared, info
-
-
-def _kubernetes_project(found: ProjectDir, plan: Plan, database_url: str | None) -> ProjectInfo:
-    """The project as its own image serves it on Kubernetes: nothing of it is loaded here,
-    so its entry points are given or Django's conventions."""
-    from djbench.project.config import database_note
-
-    if database_url is not None:
-        raise DjbenchError(
-            "--database-url: on Kubernetes the project uses the cluster's Postgres (`task up`)"
-        )
-    other = [n for n, r in found.project.requests.items() if r.method not in ("GET", "POST")]
-    if other:
-        raise DjbenchError(
-            f"{found.file}: {other[0]}: on Kubernetes a request is verified through the API "
-            "server's proxy, which djbench drives with GET and POST only"
-        )
-    interfaces = {v.interface for v in plan.variants}
-    entry_points = found.project.conventional_entry_points()
-    served = {k: v for k, v in entry_points.items() if k in interfaces}
-    info = found.info(served, database_note(None, "kubernetes"), built=False)
-    console.print(Text(f"project {info.name} in its own image: {info.database}"))
-    if found.project.build:
-        console.print(
-            Text(
-                f"  build ({len(found.project.build)} commands in {found.file}): not run on "
-                "Kubernetes; the team's image is built with them"
-            ),
-            soft_wrap=True,
-        )
-    return info
-
-
-def _local(
-    scenario: Scenario,
-    out_dir: Path,
-    port: int,
-    stamp: str,
-    project: Prepared | None = None,
-    database_url: str | None = None,
-) -> tuple[Any, str, str]:
-    from djbench.backends.local.backend import LocalBackend
-    from djbench.backends.local.cpus import plan_cpus
-    from djbench.measure.k6 import find_k6, k6_version
-
-    k6 = find_k6()
-    version = k6_version(k6)
-    layout = plan_cpus()
-    backend = LocalBackend(
-        scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp,
-        project=project, database_url=database_url,
-    )  # fmt: skip
-    where = (
-        f"server on CPU {layout.server_arg}, load and Postgres on CPU {layout.infra_arg}"
-        f"{', 1-CPU quota' if backend.quota else ''}"
-    )
-    if layout.server == layout.infra:
-        console.print(
-            Text.assemble(
-                ("warning:", "yellow"), " one usable CPU: the load shares it with the server"
-            )
-        )
-    return backend, version, where
-
-
-def _kubernetes(
-    scenario: Scenario,
-    out_dir: Path,
-    namespace: str,
-    context: str | None,
-    k6_pods: int,
-    k6_image: str,
-    stamp: str,
-    values: list[Path],
-    project: ProjectInfo | None = None,
-    found: ProjectDir | None = None,
-    prometheus: str | None = None,
-) -> tuple[Any, str, str]:
-    from djbench.backends.kubernetes import KubernetesBackend
-    from djbench.backends.kubernetes.kube import DEFAULT_PROMETHEUS, Kube, PrometheusRef
-    from djbench.project.config import prepare_commands
-
-    prom = DEFAULT_PROMETHEUS if prometheus is None else PrometheusRef.parse(prometheus)
-    kube = Kube(namespace, context)
-    backend = KubernetesBackend(
-        scenario, out_dir=out_dir, kube=kube, run_id=stamp, parallelism=k6_pods,
-        k6_image=k6_image, values=values, project=project, prometheus=prom,
-        prepare=prepare_commands(found.project.database) if found else None,
-    )  # fmt: skip
-    reads = f"Prometheus {prom.label}" if prom else "no Prometheus (no cAdvisor cross-check)"
-    return backend, k6_image, f"namespace {namespace}, {k6_pods} k6 pod(s) per step, {reads}"
-
-
-def _finish(results: Results, out_dir: Path, started: float) -> None:
-    """The reports and the summary; then the exit status says how the run ended."""
-    from djbench.analysis.core import analyze
-    from djbench.outputs.report import print_summary, render_reports
-    from djbench.run.outcome import outcome
-
-    analysis = analyze(results)
-    paths = render_reports(results, out_dir, analysis)
-    print_summary(console, results, analysis, paths[0])
-    done = f"done in {time.monotonic() - started:.0f}s: " + ", ".join(map(str, paths))
-    console.print(Text(done), soft_wrap=True)  # paths whole: no wrap at 80 columns in a log
-    ended = outcome(results)
-    if ended.status:
-        line = f"exit status {ended.status}: {ended.message}; logs in {out_dir / 'logs'}"
-        console.print(Text(line, style="yellow"), soft_wrap=True)
-        raise typer.Exit(ended.status)
-
-
-def _after_interrupt(out_dir: Path) -> None:
-    from djbench.model.results_file import load_results
-    from djbench.outputs.report import render_reports
-
-    err_console.print(Text("interrupted: every process was stopped"))
-    with contextlib.suppress(DjbenchError):
-        results = load_results(out_dir)
-        steps = sum(len(r.steps) for r in results.runs)
-        paths = render_reports(results, out_dir)
-        err_console.print(Text(f"kept {steps} measured steps: {', '.join(map(str, paths))}"))
 
 
 @app.command()
@@ -373,12 +221,10 @@ def serve(
     """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C. With
     --project: the project's database and the variant serving the project."""
     from benchapp.catalog import UPSTREAM_CLIENTS, client_kind
-    from djbench.backends.local.backend import LocalBackend
-    from djbench.backends.local.cpus import plan_cpus
-    from djbench.model.requests import path_with_query
     from djbench.model.scenario import Scenario
     from djbench.model.setup import Setup
     from djbench.model.variants import resolve_variants
+    from djbench.run.assemble import prepare_project, project_scenario, serve_until_stopped
 
     chosen = resolve_variants([variant])[0]
     kind = client_kind(chosen.views)
@@ -395,40 +241,19 @@ def serve(
     scenario = Scenario(name="serve", seed_rows=seed_rows)
     prepared = None
     if project is not None:
-        found, scenario = _project_scenario(project, scenario, "serve")
+        found, scenario = project_scenario(project, scenario, "serve")
         if chosen.benchapp_only:
             raise DjbenchError(
                 f"{chosen.name} differs from a standard variant only in benchapp's views; "
                 "a project serves its own"
             )
-        prepared, _ = _prepare_project(found, [chosen], database_url)
-    backend = LocalBackend(
-        scenario, out_dir=out_dir, layout=plan_cpus(), k6=Path("k6"), port=port, run_id=stamp,
-        project=prepared, database_url=database_url,
-    )  # fmt: skip
+        prepared, _ = prepare_project(console, found, [chosen], database_url)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        what = (
-            "the project's database"
-            if prepared
-            else f"Postgres ({seed_rows} rows) and the stub API"
-        )
-        console.print(Text(f"starting {what}…"))
-        setup = Setup(chosen, client, calls_upstream=prepared is None)
-        with backend.infrastructure(), backend.server(setup) as server:
-            console.print(
-                Text.assemble(
-                    (setup.label, "green"), f" serves {server.url} (logs in {out_dir}/logs)"
-                )
-            )
-            for name in scenario.workloads:
-                req = scenario.request(name)
-                path = path_with_query(req["path"].format(views=chosen.views), req["query"])
-                console.print(Text(f"  {req['method']:<4} {server.url}{path}"), soft_wrap=True)
-            console.print(Text("Ctrl-C to stop."))
-            while server.alive():
-                time.sleep(0.5)
-            raise DjbenchError(server.describe_exit())
+        serve_until_stopped(
+            console, scenario, Setup(chosen, client, calls_upstream=prepared is None), port,
+            out_dir, prepared, database_url,
+        )  # fmt: skip
     except KeyboardInterrupt:
         err_console.print(Text("stopped"))
 
@@ -442,23 +267,14 @@ def list_variants(
 ) -> None:
     """List the server variants."""
     from djbench.model.variants import load_variants, standard_variants
+    from djbench.outputs.report.terminal import variants_table
 
     if names:
         for name in load_variants() if include_all else standard_variants():
             typer.echo(name)
         return
 
-    table = Table(title="djbench variants (one worker each)")
-    for col in ("variant", "server", "interface", "views", "threads", "line-up"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("description")
-    for v in load_variants().values():
-        cells = (
-            v.label, v.server, v.interface, v.views, str(v.threads),
-            "standard" if v.standard else "extra", v.description,
-        )  # fmt: skip
-        table.add_row(*map(Text, cells))
-    console.print(table)
+    console.print(variants_table(load_variants().values()))
 
 
 @app.command("helm-values")
@@ -503,27 +319,37 @@ def report(
 def compare_results(
     a: Annotated[Path, typer.Argument(help="results.json (or its run directory): the baseline")],
     b: Annotated[Path, typer.Argument(help="results.json (or its run directory) to compare")],
+    allow_different: Annotated[
+        bool,
+        typer.Option(
+            "--allow-different",
+            help="compare files measured unlike (another CPU, backend, server version...)",
+        ),
+    ] = False,
 ) -> None:
     """Two results files side by side: capacity at SLO of each variant both measured, B / A
-    with its 95 % interval, and whether the change is significant (Mann-Whitney U)."""
+    with its 95 % interval, and whether the change is significant (Mann-Whitney U). Files not
+    measured alike are refused (pyperf's rule) unless --allow-different."""
     from djbench.analysis.core import analyze
-    from djbench.model.results_file import load_results
-    from djbench.outputs.compare import HEADERS, compare_analyses, row_cells
-    from djbench.outputs.report.terminal import print_table
+    from djbench.model.results_file import load_results, stored_schema
+    from djbench.outputs.compare import compare_analyses, differences, print_comparison
 
-    found = compare_analyses(analyze(load_results(a)), analyze(load_results(b)))
+    ra, rb = load_results(a), load_results(b)
+    unlike = differences(ra, rb, (stored_schema(a), stored_schema(b)))
+    if unlike and not allow_different:
+        raise DjbenchError(
+            f"{a} and {b} were not measured alike: {'; '.join(unlike)}; compare them anyway "
+            "with --allow-different"
+        )
+    if unlike:
+        console.print(
+            Text(f"WARNING: not measured alike: {'; '.join(unlike)}", style="bold yellow"),
+            soft_wrap=True,
+        )
+    found = compare_analyses(analyze(ra), analyze(rb))
     if not found.rows:
         raise DjbenchError(f"{a} and {b} have no variant and workload in common that met the SLO")
-    print_table(
-        console,
-        f"djbench compare: A = {a}, B = {b}",
-        HEADERS,
-        [row_cells(r) for r in found.rows],
-        right={"A req/s at SLO", "B req/s at SLO", "B / A"},
-    )
-    for side, names in (("A", found.only_a), ("B", found.only_b)):
-        if names:
-            console.print(Text(f"only in {side}: {', '.join(names)}"), soft_wrap=True)
+    print_comparison(console, f"djbench compare: A = {a}, B = {b}", found)
 
 
 @app.command("plan")
@@ -548,42 +374,14 @@ def plan_pods(
 ) -> None:
     """Pods, CPU, memory and database connections per variant for a target rate, from the
     capacity intervals' low ends; a values file per variant for charts/django-variant."""
-    from djbench.model.results import DIRECT
     from djbench.model.results_file import load_results
     from djbench.outputs.capacity_plan import plan_capacity
-    from djbench.outputs.capacity_values import HEADERS, RIGHT, plan_rows, write_values
-    from djbench.outputs.report.terminal import print_table
+    from djbench.outputs.capacity_values import print_plan, write_values
 
     results = load_results(directory)
     plan = plan_capacity(results, target_rps, headroom, p99_ms, max_connections)
     out_dir = out or (directory if directory.is_dir() else directory.parent) / "plan"
-    written = write_values(plan, out_dir)
-    for verdict in plan.verdicts:
-        case, distance = verdict.workload, verdict.distance
-        where = "" if distance == DIRECT else f" at {distance.label}"
-        title = (
-            f"{case}{where}: {target_rps:g} req/s × {headroom:g}, SLO p99 ≤ "
-            f"{verdict.slo.p99_ms:,.0f} ms"
-        )
-        print_table(console, title, HEADERS, plan_rows(plan, case, distance), right=RIGHT)
-        for unfit in plan.unfit:
-            if (unfit.workload, unfit.distance) == (case, distance):
-                line = f"  {unfit.label} cannot meet the SLO: {unfit.reason}"
-                console.print(Text(line), soft_wrap=True)
-    if plan.project is not None:
-        note = (
-            f"{plan.project.name} sizes its database connections in its own settings: per pod, "
-            "the most its server held at once in any step (— where not measured); the values "
-            "files carry its settings, entry points and environment for its image"
-        )
-        console.print(Text(note), soft_wrap=True)
-    console.print(
-        Text(
-            "pods are planned on the low end of each capacity's 95 % interval (a single "
-            f"sample: itself); wrote {len(written)} values files under {out_dir}"
-        ),
-        soft_wrap=True,
-    )
+    print_plan(console, plan, write_values(plan, out_dir), out_dir)
 
 
 def main() -> None:

@@ -161,3 +161,14 @@ def upgrade_v5(raw: dict[str, Any]) -> dict[str, Any]:
         for f in raw.get("faults") or []
     ]
     return {**raw, "schema": SCHEMA, "faults": faults}
+
+
+def stored_schema(path: Path) -> str:
+    """The results version a file was written in (``load_results`` upgrades it on reading)."""
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return "unreadable"
+    return str(raw.get("schema")) if isinstance(raw, dict) else "unreadable"

@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.text import Text
+
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.contracts.chart_values import dump
 from djbench.contracts.server import server_values
@@ -16,6 +19,7 @@ from djbench.model.scenario import Scenario
 from djbench.model.setup import Setup
 from djbench.model.variants import load_variants
 from djbench.outputs.capacity_plan import CapacityPlan, PodPlan
+from djbench.outputs.report.terminal import print_table
 
 HEADERS = (
     "variant",
@@ -99,3 +103,35 @@ def write_values(plan: CapacityPlan, out_dir: Path) -> list[Path]:
 def _file_name(text: str) -> str:
     """``db-read-db-100-ms``: a label as a file name."""
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
+
+
+def print_plan(console: Console, plan: CapacityPlan, written: list[Path], out_dir: Path) -> None:
+    """The plan on the console: a table per case, the variants that cannot meet its SLO, and
+    where the values files went."""
+    for verdict in plan.verdicts:
+        case, distance = verdict.workload, verdict.distance
+        where = "" if distance == DIRECT else f" at {distance.label}"
+        title = (
+            f"{case}{where}: {plan.target_rps:g} req/s × {plan.headroom:g}, SLO p99 ≤ "
+            f"{verdict.slo.p99_ms:,.0f} ms"
+        )
+        print_table(console, title, HEADERS, plan_rows(plan, case, distance), right=RIGHT)
+        for unfit in plan.unfit:
+            if (unfit.workload, unfit.distance) == (case, distance):
+                line = f"  {unfit.label} cannot meet the SLO: {unfit.reason}"
+                console.print(Text(line), soft_wrap=True)
+    if plan.project is not None:
+        note = (
+            f"{plan.project.name} sizes its database connections in its own settings: per pod, "
+            "the most its server held at once in a step within the SLO at or below the planned "
+            "rate (— where not measured); the values files carry its settings, entry points and "
+            "environment for its image"
+        )
+        console.print(Text(note), soft_wrap=True)
+    console.print(
+        Text(
+            "pods are planned on the low end of each capacity's 95 % interval (a single "
+            f"sample: itself); wrote {len(written)} values files under {out_dir}"
+        ),
+        soft_wrap=True,
+    )

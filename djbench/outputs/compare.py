@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.console import Console
+from rich.text import Text
+
 from djbench.analysis.core import Analysis
 from djbench.analysis.statistics import Comparison, compare
 from djbench.analysis.verdicts import Candidate
-from djbench.model.results import Distance
+from djbench.model.results import Distance, Results
+from djbench.outputs.report.terminal import print_table
 
 
 @dataclass(frozen=True)
@@ -94,3 +98,36 @@ def row_cells(row: Row) -> list[str]:
 
 
 HEADERS = ("workload", "variant", "A req/s at SLO", "B req/s at SLO", "B / A", "B is")
+
+
+def differences(a: Results, b: Results, schemas: tuple[str, str]) -> list[str]:
+    """What two results files were not measured alike in (pyperf refuses to compare such
+    runs): backend, CPU model, the server's CPU budget and quota, results version, server
+    versions; empty when they agree. ``schemas``: each file's version as stored."""
+    ea, eb = a.environment, b.environment
+    pairs = {
+        "backend": (a.backend, b.backend),
+        "cpu_model": (ea.cpu_model, eb.cpu_model),
+        "server CPUs": (len(ea.server_cpus), len(eb.server_cpus)),
+        "cpu_quota": (ea.cpu_quota, eb.cpu_quota),
+        "results version": schemas,
+        **{
+            f"{server} version": (ea.servers.get(server), eb.servers.get(server))
+            for server in sorted({*ea.servers, *eb.servers})
+        },
+    }
+    return [f"{key} {x!r} vs {y!r}" for key, (x, y) in pairs.items() if x != y]
+
+
+def print_comparison(console: Console, title: str, found: Comparisons) -> None:
+    """The comparison as a table (``print_table``), then what only one side has."""
+    print_table(
+        console,
+        title,
+        HEADERS,
+        [row_cells(r) for r in found.rows],
+        right={"A req/s at SLO", "B req/s at SLO", "B / A"},
+    )
+    for side, names in (("A", found.only_a), ("B", found.only_b)):
+        if names:
+            console.print(Text(f"only in {side}: {', '.join(names)}"), soft_wrap=True)

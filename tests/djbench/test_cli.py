@@ -16,7 +16,6 @@ import psutil
 import pytest
 from rich.console import Console
 
-from djbench import cli
 from djbench.model.names import run_label
 from djbench.run.outcome import EXIT_NOTHING_MEASURED
 
@@ -134,15 +133,14 @@ def test_report_prints_paths_literally(tmp_path: Path) -> None:
     assert f"wrote {out / 'report.md'}, {out / 'report.html'}\n" in done.stdout
 
 
-def test_interrupted_run_prints_kept_paths_literally(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_interrupted_run_prints_kept_paths_literally(tmp_path: Path) -> None:
+    from djbench.outputs.finish import after_interrupt
+
     out = tmp_path / "[bold]run-[a-z0-9]"
     out.mkdir()
     (out / "results.json").write_text(FIXTURE.read_text())
     err = Console(record=True, width=1000)
-    monkeypatch.setattr(cli, "err_console", err)
-    cli._after_interrupt(out)
+    after_interrupt(err, out)
     lines = err.export_text().splitlines()
     assert lines[0] == "interrupted: every process was stopped"
     assert lines[1].endswith(f" measured steps: {out / 'report.md'}, {out / 'report.html'}")

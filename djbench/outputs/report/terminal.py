@@ -18,6 +18,7 @@ from rich.text import Text
 from djbench.analysis.core import Analysis, analyze
 from djbench.analysis.verdicts import Verdict, runs_text
 from djbench.model.results import DIRECT, Results
+from djbench.model.variants import Variant
 from djbench.outputs.report.checks import counts_text, group_warnings
 from djbench.outputs.report.formats import fmt_num
 from djbench.plan.judge import RunSummary
@@ -233,3 +234,19 @@ def print_summary(
     is the path the self-check line points at."""
     analysis = analysis or analyze(results)
     print_table(console, *_summary(analysis, report))
+
+
+def variants_table(variants: Iterable[Variant]) -> Table:
+    """``djbench variants``: every variant with its server, interface, views, threads and
+    line-up, from variants.yaml."""
+    table = Table(title="djbench variants (one worker each)")
+    for col in ("variant", "server", "interface", "views", "threads", "line-up"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description")
+    for v in variants:
+        cells = (
+            v.label, v.server, v.interface, v.views, str(v.threads),
+            "standard" if v.standard else "extra", v.description,
+        )  # fmt: skip
+        table.add_row(*map(Text, cells))
+    return table

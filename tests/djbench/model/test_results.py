@@ -118,3 +118,19 @@ def test_a_v3_file_reads_as_measured_direct() -> None:
     steps = [s for r in results.runs for s in r.steps]
     assert all(s.db_path is None and s.upstream_path is None for s in steps)
     assert run_label(results.runs[0]) == "gunicorn-sync · requests"
+
+
+def test_a_v5_fault_keeps_the_label_it_recorded(tmp_path: Path) -> None:
+    raw = json.loads((FIXTURES / "results-small.json").read_text())
+    raw["schema"] = "djbench/results/v5"
+    raw["faults"] = [
+        {"message": "Postgres exited with signal 9 (SIGKILL)", "workload": "cpu",
+         "run": "uvicorn · aiohttp", "load": "c=8"}
+    ]  # fmt: skip
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(raw))
+    (fault,) = load_results(path).faults
+    assert (fault.variant, fault.client, fault.load) == ("uvicorn · aiohttp", None, "c=8")
+    from djbench.model.names import fault_place
+
+    assert fault_place(fault) == "uvicorn · aiohttp / cpu @ c=8"

@@ -83,3 +83,36 @@ def test_nothing_in_common_is_an_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.startswith("ERROR: ") and "no variant and workload in common" in done.stderr
+
+
+def test_files_not_measured_alike_are_refused_unless_allowed(tmp_path: Path) -> None:
+    """pyperf refuses runs whose key metadata differs: another CPU model, CPU budget,
+    backend, results version or server version is named, and the comparison refused."""
+    base = _results(A)
+    env = base.environment.model_copy(
+        update={"cpu_model": "AMD EPYC", "servers": {**base.environment.servers, "uvicorn": "0.1"}}
+    )
+    other = _results(B).model_copy(update={"environment": env})
+    a = write_results(base, tmp_path / "a")
+    b = write_results(other, tmp_path / "b")
+    done = subprocess.run(
+        [sys.executable, "-m", "djbench", "compare", str(a), str(b)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"ERROR: {a} and {b} were not measured alike: cpu_model ")
+    assert "'AMD EPYC'" in line and "uvicorn version" in line and "--allow-different" in line
+    # A v4 file against a v6 one: the version differs too.
+    assert (FIXTURE.read_text().count('"djbench/results/v4"')) == 1
+    allowed = subprocess.run(
+        [sys.executable, "-m", "djbench", "compare", str(a), str(b), "--allow-different"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.startswith("WARNING: not measured alike: cpu_model")
+    from djbench.outputs.compare import differences
+
+    assert differences(base, base, ("djbench/results/v4", "djbench/results/v6")) == [
+        "results version 'djbench/results/v4' vs 'djbench/results/v6'"
+    ]
