@@ -226,8 +226,8 @@ class PathCheck(_Frozen):
     attempts: int = 1
     """Measurements taken: a check off target is measured again, up to a few times."""
     noise_ms: float | None = None
-    """The straight path's own spread (p99 − p50) the p99 was allowed on top of its
-    tolerance: pod networking's (Kubernetes); None: none allowed (loopback, locally)."""
+    """What the straight path's own spread (p99 − p50) added to the p99's tolerance: pod
+    networking's (Kubernetes), or a busy machine's beyond 1 ms (locally); None: nothing."""
     proxy_cpu: str | None = None
     """The CPU the proxy was given (a Kubernetes quantity, ``200m``); None: locally, where
     it shares the load CPUs."""

@@ -84,7 +84,7 @@ MAX_RTT_MS = 10_000.0
 
 
 class Network(Strict):
-    """Round-trip times the latency proxy (``app/latencyproxy``) adds between the server and
+    """Round-trip times the latency proxy (``tools/latencyproxy``) adds between the server and
     Postgres, and between the server and the stub API. Every combination of the two lists is
     its own set of runs. An empty list keeps that side direct (no proxy in the path); 0 puts
     the proxy there without delay, where it still counts connections and round trips."""

@@ -71,7 +71,7 @@ def install_proxies(
         # Pod networking has a tail of its own, which the straight pings measure.
         check = check_path(
             path, rtt_ms, connections, _pinger(kube, pod, path, connections),
-            network_noise=True,
+            noise="network",
             proxy_cpu=container_cpu(kube.deployment(release) or {}, PROXY_CONTAINER,
                                     "requests"),
         )  # fmt: skip

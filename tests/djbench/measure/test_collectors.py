@@ -24,19 +24,23 @@ def test_sampler_measures_cpu_of_a_busy_process_in_a_window() -> None:
                 "idle": lambda: [psutil.Process(idle.pid)] if idle.poll() is None else [],
             }
         )
+        proc = psutil.Process(busy.pid)
         with sampler:
             time.sleep(0.3)
-            start = time.time()
+            start, before = time.time(), sum(proc.cpu_times()[:2])
             time.sleep(0.8)
-            end = time.time()
+            end, after = time.time(), sum(proc.cpu_times()[:2])
             busy.wait()
         used, rss = sampler.window("busy", start, end)
         idle_used, _ = sampler.window("idle", start, end)
     finally:
         busy.kill()
         idle.kill()
-    # A spinning process uses about one CPU-second per second of the window.
-    assert 0.5 < used < 1.0, used
+    # What the kernel counted for the spinning process in the window, read at its edges:
+    # the sampler's interpolation agrees within its own sampling (50 ms) and the kernel's
+    # tick (10 ms), however much of a CPU a busy machine left the process.
+    assert after - before > 0.1, "the process ran"
+    assert abs(used - (after - before)) < 0.08, (used, after - before)
     assert idle_used < 0.05
     assert rss > 1_000_000
 

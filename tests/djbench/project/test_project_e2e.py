@@ -46,7 +46,7 @@ def readme_commands() -> list[str]:
 def checkout_copy(where: Path) -> Path:
     """What a fresh clone holds of djbench and the example (its packages, k6 script,
     metadata), without this checkout's environments and results."""
-    for name in ("djbench", "app", "k6", "examples"):
+    for name in ("djbench", "app", "tools", "k6", "examples"):
         shutil.copytree(
             REPO / name,
             where / name,

@@ -57,8 +57,9 @@ def test_upstream_calls_run_concurrently(
         answer = client.get(f"/{flavor}/upstream")
         elapsed = time.perf_counter() - start
     assert answer.status == 200
-    # About the longest delay, well under the sum of all three.
-    assert max(TIMED_DELAYS) / 1000 <= elapsed < (max(TIMED_DELAYS) + 150) / 1000
+    # At least the longest delay, under the sum of all three (one after another): however
+    # busy the machine, concurrent calls end before serial ones would.
+    assert max(TIMED_DELAYS) / 1000 <= elapsed < sum(TIMED_DELAYS) / 1000
 
 
 def test_page_names_the_client(client: AppClient, flavor: ViewFlavor, name: UpstreamClient) -> None:
