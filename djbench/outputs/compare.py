@@ -3,7 +3,7 @@
 95 % interval, and whether the difference is significant.
 
 Reads two ``Results``; never measures. Each side's samples are its candidate's capacity per
-round (:func:`djbench.analysis.core.capacity_sample`), as its own verdicts use them.
+round (:func:`djbench.plan.judge.capacity_sample`), as its own verdicts use them.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ SEARCH_FAR = 2.0
 SEARCH_DOWN = 0.8
 """How far a capacity search steps from its last rate while it has no bracket (far: when,
 at the last passing rate, the server used under ``SEARCH_HEADROOM`` of its CPU budget and
-the step under that share of its SLO: ``analysis.slo_load``)."""
+the step under that share of its SLO: ``plan.judge.slo_load``)."""
 
 
 SEARCH_HEADROOM = 0.5
@@ -156,7 +156,7 @@ class Plan:
     @property
     def contender_slots(self) -> int:
         """Candidates beyond the leaders that may join round 0's search (the survey could not
-        rank them: ``analysis.leaders``), all cases together, at most."""
+        rank them: ``plan.judge.leaders``), all cases together, at most."""
         if not self.scenario.search_steps:
             return 0
         k = self.scenario.leaders
