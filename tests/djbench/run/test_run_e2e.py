@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from machine_load import ForeignLoad
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, WORKLOADS, client_kind
 from djbench.model.names import run_label
@@ -37,10 +38,18 @@ def _djbench(*args: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def smoke_load() -> ForeignLoad:
+    """The load that processes outside this test session put on the machine during the smoke
+    run (filled in by ``smoke_run``)."""
+    return ForeignLoad()
+
+
+@pytest.fixture(scope="module")
 def smoke_run(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, smoke_load: ForeignLoad
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     out = tmp_path_factory.mktemp("smoke")
+    smoke_load.start()
     done = subprocess.run(
         _djbench("run", "--profile", "smoke", "--out", str(out), "--port", "18765"),
         capture_output=True,
@@ -49,6 +58,7 @@ def smoke_run(
         stdin=subprocess.DEVNULL,
         env={**os.environ, "COLUMNS": "160"},
     )
+    smoke_load.stop()
     return out, done
 
 
@@ -181,9 +191,12 @@ def test_ctrl_c_keeps_measured_steps_and_leaves_no_process(tmp_path: Path) -> No
     assert (out / "report.md").is_file()
 
 
-def test_an_idle_machine_reads_no_outside_load(
-    smoke_run: tuple[Path, subprocess.CompletedProcess[str]],
+def test_outside_load_reads_what_the_machine_had(
+    smoke_run: tuple[Path, subprocess.CompletedProcess[str]], smoke_load: ForeignLoad
 ) -> None:
+    """On an idle machine the harness reads no outside load (its own k6, Postgres and stub
+    are not charged to the server); beside another job it reads no more than that job's share,
+    as counted by this session independently of the harness."""
     from djbench.analysis.checks import OUTSIDE_LIMIT
     from djbench.analysis.core import analyze
 
@@ -196,8 +209,11 @@ def test_an_idle_machine_reads_no_outside_load(
         if s.measured and s.outside_cpu_s is not None
     ]
     assert shares, "the server's CPU was read in every measured step"
-    assert max(shares) < OUTSIDE_LIMIT, sorted(shares)[-5:]
-    assert analyze(results).busy_machine is None
+    # Another job's share is an average over the run; one step may catch a little more of it.
+    bound = OUTSIDE_LIMIT + 1.1 * smoke_load.share
+    assert max(shares) < bound, (sorted(shares)[-5:], smoke_load.share)
+    busy = analyze(results).busy_machine
+    assert (busy is None) == (max(shares) <= OUTSIDE_LIMIT), busy
     assert all(r.load_average is not None for r in results.runs)
 
 
