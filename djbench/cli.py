@@ -110,6 +110,7 @@ def run(
     Kubernetes (each variant a helm release, each step a k6 Job)."""
     from djbench.measure.environment import collect_environment
     from djbench.model.scenario_file import load_profile, load_scenario
+    from djbench.model.shapes import axes_note
     from djbench.outputs.finish import after_interrupt, finish_run
     from djbench.outputs.progress import RichProgress
     from djbench.plan.measurement import make_plan
@@ -164,6 +165,8 @@ def run(
             f"{plan.total_steps} steps; {where} → {out_dir}"
         )
     )
+    if (note := axes_note(plan.scenario, plan.variants)) is not None:
+        console.print(Text(note))
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     started = time.monotonic()
     try:

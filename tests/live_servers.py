@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,13 @@ import uvicorn
 
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
+
+
+def ctrl_c_as_at_a_terminal() -> None:
+    """``preexec_fn`` of a command a test stops with SIGINT: the signal's default action, as
+    at a terminal, whatever this session inherited (a suite started in the background of a
+    script has SIGINT ignored, and Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def bound_socket() -> socket.socket:

@@ -14,7 +14,7 @@ from djbench.analysis.statistics import (
     compare,
     median_interval,
 )
-from djbench.model.results import DIRECT, Distance, Run, Step
+from djbench.model.results import DIRECT, CandidateKey, Distance, Run, Step
 from djbench.model.scenario import Slo
 from djbench.plan.judge import (
     RunSummary,
@@ -36,7 +36,7 @@ SIGNIFICANT_RATIO = EFFECT
 class Candidate:
     """One variant (with its upstream client) on one workload, over every round it ran."""
 
-    key: tuple[str, str | None]
+    key: CandidateKey
     label: str
     capacity: Estimate
     """Median capacity at SLO over its rounds, with its 95 % interval."""
@@ -233,7 +233,7 @@ def verdict_of(
         s.run.key for s in summaries if s.run.purpose == "search"
     }
     # The candidates are variants with their upstream client: two clients, two candidates.
-    by_key: dict[tuple[str, str | None], list[RunSummary]] = {}
+    by_key: dict[CandidateKey, list[RunSummary]] = {}
     for s in summaries:
         if not followed or s.run.key in followed:
             by_key.setdefault(s.run.key, []).append(s)
@@ -279,7 +279,7 @@ def verdict_of(
     }
     # Dropped after the survey: its later measurements either missed the SLO (a result) or
     # failed (no result).
-    later: dict[tuple[str, str | None], list[tuple[Step, bool]]] = {
+    later: dict[CandidateKey, list[tuple[Step, bool]]] = {
         key: [
             (step, not misses)
             for s in summaries

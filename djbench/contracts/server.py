@@ -32,13 +32,11 @@ def server_values(
     setup: Setup, scenario: Scenario, project: ProjectInfo | None = None
 ) -> dict[str, Any]:
     """The variant chart's values that make its server the one measured: the variant, its
-    database pool, its upstream clients and their pool, its threads; for a team's project,
-    its settings, entry points, health path and environment (a capacity plan's values file
-    carries the same)."""
+    database pool, its upstream clients and their pool, its pod's shape (threads, workers,
+    CPU); for a team's project, its settings, entry points, health path and environment (a
+    capacity plan's values file carries the same)."""
     variant = setup.variant
-    values: dict[str, Any] = {"variant": variant.name}
-    if scenario.threads:
-        values["threads"] = scenario.threads
+    values: dict[str, Any] = {"variant": variant.name} | shape_values(setup)
     if project is not None:
         env = render_env(project.env, KUBERNETES_PLACEHOLDERS)
         return values | {
@@ -49,7 +47,8 @@ def server_values(
             # The project serves no /metrics of benchapp's; CPU comes from cAdvisor anyway.
             "podMonitor": {"enabled": False},
         }
-    pool = scenario.db_pool.for_slots(variant.slots(scenario.threads))
+    # Each worker process has a pool of its own, for its own threads.
+    pool = scenario.db_pool.for_slots(variant.worker_slots(setup.shape))
     clients = {**DEFAULT_UPSTREAM_CLIENTS, client_kind(variant.views): setup.client}
     return values | {
         "database": {
@@ -62,6 +61,28 @@ def server_values(
             "delaysMs": list(scenario.upstream_delays_ms),
         },
     }
+
+
+def shape_values(setup: Setup) -> dict[str, Any]:
+    """The chart values of the pod's shape: threads where the variant's pool takes them,
+    workers (the chart refuses more than one unless told), the CPU budget as requests =
+    limits; nothing for the standard shape (the chart's own one worker and resources)."""
+    shape = setup.shape
+    if shape is None:
+        return {}
+    values: dict[str, Any] = {}
+    if shape.threads is not None and setup.variant.sized_pool:
+        values["threads"] = shape.threads
+    if shape.workers != 1:
+        values |= {"workers": shape.workers, "allowMultipleWorkers": True}
+    cpu = cpu_quantity(shape.cpus)
+    return values | {"resources": {"requests": {"cpu": cpu}, "limits": {"cpu": cpu}}}
+
+
+def cpu_quantity(cpus: float) -> str:
+    """A CPU budget as Kubernetes writes it: whole CPUs as a number (``1``), a fraction in
+    millicores (``500m``)."""
+    return f"{cpus:g}" if float(cpus).is_integer() else f"{round(cpus * 1000)}m"
 
 
 def server_settings(setup: Setup, scenario: Scenario) -> dict[str, str]:

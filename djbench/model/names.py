@@ -3,13 +3,19 @@ results themselves do not store (they hold the data: variant, crossed, client, d
 
 from __future__ import annotations
 
-from djbench.model.results import DIRECT, Distance, Fault, Run
+from djbench.model.results import DIRECT, Distance, Fault, Run, Shape
 
 
-def candidate_name(variant: str, crossed: bool, client: str | None) -> str:
-    """``uvicorn · aiohttp``, ``uvicorn-syncviews (crossed) · requests``: the variant, marked
-    when crossed, with its upstream client when there is one."""
+def candidate_name(
+    variant: str, crossed: bool, client: str | None, shape: Shape | None = None
+) -> str:
+    """``uvicorn · aiohttp``, ``uvicorn-syncviews (crossed) · requests``,
+    ``gunicorn-gthread ×64 threads · 1 worker · 1 CPU``: the variant, marked when crossed,
+    with its pod's shape when the shape was an axis and its upstream client when there is
+    one."""
     name = f"{variant} (crossed)" if crossed else variant
+    if shape is not None:
+        name += f" {shape.label}" if shape.threads is not None else f" · {shape.label}"
     return f"{name} · {client}" if client else name
 
 
@@ -20,7 +26,8 @@ def with_distance(name: str, distance: Distance) -> str:
 
 def run_name(run: Run) -> str:
     """The candidate a run measured, wherever it was measured."""
-    return candidate_name(run.variant, run.crossed, run.client.name if run.client else None)
+    client = run.client.name if run.client else None
+    return candidate_name(run.variant, run.crossed, client, run.shape)
 
 
 def run_label(run: Run) -> str:
@@ -30,5 +37,6 @@ def run_label(run: Run) -> str:
 
 def fault_place(fault: Fault) -> str:
     """Where a fault was noticed: ``granian · aiohttp / upstream @ c=32``."""
-    name = with_distance(candidate_name(fault.variant, False, fault.client), fault.distance)
+    name = candidate_name(fault.variant, False, fault.client, fault.shape)
+    name = with_distance(name, fault.distance)
     return f"{name} / {fault.workload}" + (f" @ {fault.load}" if fault.load else "")

@@ -1,4 +1,4 @@
-"""The results contract (``djbench/results/v6``): models, writing step by step, loading.
+"""The results contract (``djbench/results/v7``): models, writing step by step, loading.
 
 Format history:
 - v1: first version. ``runs[].steps[]`` per measured load step; warm-ups are not stored.
@@ -36,6 +36,12 @@ Format history:
   and the entry points djbench supplied (``project.build``, ``project.defaulted``). A fault
   names its run by data (``faults[].variant``, ``client``, ``distance``), not a display label.
   v5 files load as v6 with none of these, a fault's label kept as its variant.
+- v7: the pod's shape is an axis. A run of a scenario that sets ``threads``, ``workers`` or
+  ``cpus`` records the shape its server was started in (``runs[].shape``: threads per worker,
+  null where the worker holds requests otherwise; worker processes; the CPU budget), and its
+  slots are workers × threads; a fault names that shape too (``faults[].shape``). A run without
+  one had the variant's standard shape (one worker of its own threads on the run's CPU
+  budget). v6 files load as v7 with every run in its standard shape.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA = "djbench/results/v6"
+SCHEMA = "djbench/results/v7"
 
 
 CpuSource = Literal["process-tree", "cgroup", "cadvisor"]
@@ -191,6 +197,34 @@ class ClientInfo(_Frozen):
     """The client's pool limit (sized for the run's peak number of calls in flight)."""
 
 
+class Shape(_Frozen):
+    """The shape of the pod a server ran in: its worker processes, each worker's threads and
+    the CPU budget they share."""
+
+    threads: int | None = Field(default=None, ge=1)
+    """Threads per worker where the worker's concurrency is a thread pool; None: it holds
+    requests otherwise (an event loop, greenlets)."""
+    workers: int = Field(default=1, ge=1)
+    cpus: float = Field(default=1.0, gt=0)
+    """The CPU budget: locally the cgroup quota (and the CPUs it is pinned to), on
+    Kubernetes the container's CPU request = limit."""
+
+    @property
+    def slots(self) -> int | None:
+        """Requests the pod works on at once: workers × threads (None when unbounded)."""
+        return None if self.threads is None else self.workers * self.threads
+
+    @property
+    def label(self) -> str:
+        """``×32 threads · 1 worker · 1 CPU`` or ``2 workers · 0.5 CPU``."""
+        parts = [f"{self.workers} worker{'s' if self.workers != 1 else ''}"]
+        parts.append(f"{self.cpus:g} CPU{'s' if self.cpus > 1 else ''}")
+        body = " · ".join(parts)
+        if self.threads is None:
+            return body
+        return f"×{self.threads} thread{'s' if self.threads != 1 else ''} · {body}"
+
+
 class Distance(_Frozen):
     """Round-trip time the latency proxy adds between the server and what it waits on; None
     on a side: a direct connection (no proxy in the path)."""
@@ -233,6 +267,10 @@ class PathCheck(_Frozen):
     it shares the load CPUs."""
 
 
+CandidateKey = tuple[str, str | None, Shape | None]
+"""What makes runs of one workload comparable candidates: variant, upstream client, shape."""
+
+
 class Run(_Frozen):
     """All steps of one variant (with one upstream client) on one workload."""
 
@@ -247,7 +285,12 @@ class Run(_Frozen):
     client: ClientInfo | None = None
     """The upstream client, for workloads that call the stub API (None otherwise)."""
     slots: int | None = None
-    """Requests the server works on at once: its threads; None when unbounded (async, gevent)."""
+    """Requests the server works on at once: its workers × threads; None when unbounded
+    (async, gevent)."""
+    shape: Shape | None = None
+    """The pod's shape the server was started in, where the scenario made the shape an
+    axis; None: the variant's standard shape (one worker of its own threads on the run's
+    CPU budget)."""
     round: int = 0
     """0: the survey of every candidate (and the search of the leaders' capacity); 1 and on:
     confirmation rounds of the leaders."""
@@ -265,9 +308,9 @@ class Run(_Frozen):
     """Why the run's server was restarted on the way (it answered 500, stayed busy...)."""
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        """What makes runs of one workload comparable candidates: variant and client."""
-        return self.variant, self.client.name if self.client else None
+    def key(self) -> CandidateKey:
+        """What makes runs of one workload comparable candidates: variant, client and shape."""
+        return self.variant, self.client.name if self.client else None, self.shape
 
 
 class Environment(_Frozen):
@@ -299,6 +342,8 @@ class Fault(_Frozen):
     client: str | None = None
     """Its upstream client, where the workload calls one."""
     distance: Distance = DIRECT
+    shape: Shape | None = None
+    """Its pod's shape, where the scenario made the shape an axis."""
     load: str | None = None
     """The step's load label, when the fault was noticed after a step."""
 

@@ -12,7 +12,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from djbench.model.errors import DjbenchError
-from djbench.model.results import SCHEMA, CpuSource, Results
+from djbench.model.results import SCHEMA, CpuSource, Results, Shape
+
+SCHEMA_V6 = "djbench/results/v6"
+
 
 SCHEMA_V5 = "djbench/results/v5"
 
@@ -62,6 +65,7 @@ def load_results(path: Path) -> Results:
         SCHEMA_V3: upgrade_v3,
         SCHEMA_V4: upgrade_v4,
         SCHEMA_V5: upgrade_v5,
+        SCHEMA_V6: upgrade_v6,
     }
     if schema != SCHEMA and schema not in upgrades:
         known = ", ".join([SCHEMA, *reversed(upgrades)])
@@ -110,7 +114,9 @@ def upgrade_v1(raw: dict[str, Any]) -> dict[str, Any]:
         variant = variants.get(str(run.get("variant")))
         extra: dict[str, Any] = {
             "client": client if workload and workload.touches_upstream else None,
-            "slots": variant.slots(threads) if variant else None,
+            "slots": variant.slots(Shape(threads=threads) if threads else None)
+            if variant
+            else None,
         }
         runs.append({**run, **extra})
     return {**raw, "schema": SCHEMA_V2, "scenario": scenario, "runs": runs}
@@ -151,16 +157,23 @@ def upgrade_v4(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def upgrade_v5(raw: dict[str, Any]) -> dict[str, Any]:
-    """A v5 document as v6: its steps are ok or failed as recorded (none was called
-    saturated), with no outside CPU, load average or restart read; a fault names its run by
-    the label it recorded (``uvicorn · aiohttp``), kept whole as the variant."""
+    """A v5 document as v6 (:func:`upgrade_v6` takes it on to v7): its steps are ok or
+    failed as recorded (none was called saturated), with no outside CPU, load average or
+    restart read; a fault names its run by the label it recorded (``uvicorn · aiohttp``),
+    kept whole as the variant."""
     faults = [
         {**{k: v for k, v in f.items() if k != "run"}, "variant": f.get("run", "")}
         if isinstance(f, dict)
         else f
         for f in raw.get("faults") or []
     ]
-    return {**raw, "schema": SCHEMA, "faults": faults}
+    return {**raw, "schema": SCHEMA_V6, "faults": faults}
+
+
+def upgrade_v6(raw: dict[str, Any]) -> dict[str, Any]:
+    """A v6 document as v7: before the shape was an axis every run had its variant's
+    standard shape, which is what a run without ``shape`` reads as."""
+    return {**raw, "schema": SCHEMA}
 
 
 def stored_schema(path: Path) -> str:

@@ -6,7 +6,7 @@ Kubernetes Jobs: the same document is stored in ``results.json`` as run.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     Field,
@@ -187,8 +187,14 @@ class Scenario(Strict):
     confirmation rounds carry the verdict); None: ``max_duration_s``."""
     request_timeout_s: float = Field(default=10.0, gt=0)
     think_time_ms: float = Field(default=0.0, ge=0)
-    threads: int | None = Field(default=None, ge=1)
-    """Overrides the thread count of threaded variants (gthread, uWSGI)."""
+    threads: list[Annotated[int, Field(ge=1, le=1024)]] | None = None
+    """Threads per worker of the variants whose concurrency is a thread pool they are told
+    (gthread, uWSGI), each value its own setup; None: each variant's own. With ``workers``
+    and ``cpus``, the pod's shape (``djbench.model.shapes``)."""
+    workers: list[Annotated[int, Field(ge=1, le=64)]] | None = None
+    """Worker processes of the server in one pod, each value its own setup; None: one."""
+    cpus: list[Annotated[float, Field(gt=0, le=64, multiple_of=0.001)]] | None = None
+    """The pod's CPU budget, each value its own setup; None: one CPU."""
     closed: ClosedModel = Field(default_factory=ClosedModel)
     open: OpenModel = Field(default_factory=OpenModel)
     slo: dict[str, Slo] = Field(default_factory=dict)
@@ -225,6 +231,19 @@ class Scenario(Strict):
     of benchapp's; empty: benchapp's workloads."""
     health_path: str = DEFAULT_HEALTH_PATH
     """Where a started server is asked whether it is up and well (``healthy``)."""
+
+    @field_validator("threads", "workers", "cpus", mode="before")
+    @classmethod
+    def _one_value_or_several(cls, value: Any) -> Any:
+        # A single number (``threads: 64``) is a one-value axis.
+        return [value] if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @field_validator("threads", "workers", "cpus")
+    @classmethod
+    def _distinct_values(cls, values: list[Any] | None) -> list[Any] | None:
+        if values is not None and (not values or len(set(values)) < len(values)):
+            raise ValueError("give each value once, at least one")
+        return values
 
     @model_validator(mode="before")
     @classmethod

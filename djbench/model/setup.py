@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from djbench.model.results import DIRECT, Distance, load_label
+from djbench.model.results import DIRECT, Distance, Shape, load_label
 from djbench.model.scenario import Scenario
 from djbench.model.variants import Variant
 
@@ -63,11 +63,20 @@ class Setup:
     """Round-trip times the latency proxies add between this server and Postgres / the stub."""
     calls_upstream: bool = True
     """Whether any workload of the plan calls the stub API; else the client plays no part."""
+    shape: Shape | None = None
+    """The pod's shape it runs in (``djbench.model.shapes``); None: the variant's standard
+    shape, one worker of its own threads on one CPU."""
+
+    @property
+    def slots(self) -> int | None:
+        """Requests the server serves at once (None when unbounded)."""
+        return self.variant.slots(self.shape)
 
     @property
     def label(self) -> str:
         """``uvicorn (aiohttp upstream)`` (the client only when some workload calls it), with
-        its distance when it has one."""
+        its shape and distance when it has them."""
         client = f" ({self.client} upstream)" if self.calls_upstream else ""
-        text = f"{self.variant.label}{client}"
+        shape = f" {self.shape.label}" if self.shape else ""
+        text = f"{self.variant.label}{shape}{client}"
         return text if self.distance == DIRECT else f"{text} at {self.distance.label}"

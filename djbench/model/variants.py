@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from benchapp.catalog import ViewFlavor
 from djbench.model.errors import DjbenchError
+from djbench.model.results import Shape
 
 VARIANTS_FILE = Path(__file__).with_name("variants.yaml")
 
@@ -74,25 +75,42 @@ class Variant(BaseModel):
         """Human label: name plus a marker for crossed combinations."""
         return f"{self.name} (crossed)" if self.crossed else self.name
 
-    def slots(self, threads: int | None = None) -> int | None:
-        """Requests one worker serves at once: its threads, or None when unbounded.
+    @property
+    def sized_pool(self) -> bool:
+        """Whether the worker's concurrency is a pool of threads its command line sizes
+        (``{threads}``): the variants a scenario's ``threads`` axis applies to."""
+        return self.concurrency == "threads" and "{threads}" in self.argv
 
-        ``threads`` (a scenario's override) applies where the command line takes it.
-        """
+    @property
+    def standard_threads(self) -> int | None:
+        """Threads per worker in the variant's own shape; None when it holds requests
+        otherwise (greenlets, an event loop, a thread made per request)."""
+        return self.threads if self.concurrency == "threads" else None
+
+    def worker_slots(self, shape: Shape | None = None) -> int | None:
+        """Requests one worker serves at once: its threads (the shape's, where the command
+        line takes them), or None when unbounded."""
         if self.concurrency != "threads":
             return None
-        return (threads or self.threads) if "{threads}" in self.argv else self.threads
+        return shape.threads if shape and shape.threads and self.sized_pool else self.threads
+
+    def slots(self, shape: Shape | None = None) -> int | None:
+        """Requests the server serves at once: workers × each worker's slots (None when
+        unbounded); ``shape`` None: the variant's own, one worker."""
+        per_worker = self.worker_slots(shape)
+        return None if per_worker is None else per_worker * (shape.workers if shape else 1)
 
     def command(
-        self, host: str, port: int, threads: int | None = None, app: str | None = None
+        self, host: str, port: int, shape: Shape | None = None, app: str | None = None
     ) -> list[str]:
-        """The command line that starts this variant with exactly one worker, serving ``app``
-        (``module:callable``; the default: ``ENTRY_POINTS`` for its interface)."""
+        """The command line that starts this variant in ``shape`` (None: one worker of its
+        own threads), serving ``app`` (``module:callable``; the default: ``ENTRY_POINTS``
+        for its interface)."""
         values = {
             "host": host,
             "port": str(port),
-            "workers": "1",
-            "threads": str(threads or self.threads),
+            "workers": str(shape.workers if shape else 1),
+            "threads": str(self.worker_slots(shape) or self.threads),
             "app": app or ENTRY_POINTS[self.interface],
         }
         return [arg.format(**values) for arg in self.argv]

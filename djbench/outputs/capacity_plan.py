@@ -19,8 +19,8 @@ from djbench.analysis.core import analyze
 from djbench.analysis.statistics import Estimate, median_interval
 from djbench.analysis.verdicts import Verdict, failure_cause
 from djbench.model.errors import DjbenchError
-from djbench.model.results import Distance, ProjectInfo, Results
-from djbench.model.scenario import Scenario
+from djbench.model.results import CandidateKey, Distance, ProjectInfo, Results, Shape
+from djbench.model.scenario import DbPool, Scenario
 from djbench.plan.judge import RunSummary, capacity_sample, is_search, searched_capacity
 
 MEMORY_MARGIN = 1.25
@@ -44,6 +44,8 @@ class PodPlan:
     label: str
     variant: str
     client: str | None
+    shape: Shape | None
+    """The pod's shape it was measured in (None: the variant's standard shape)."""
     capacity: Estimate
     """One pod's capacity at SLO (req/s): the median of its rounds with its 95 % interval."""
     lower_bound: bool
@@ -139,10 +141,10 @@ def plan_capacity(
     for verdict in analysis.verdicts:
         case = (verdict.workload, verdict.distance)
         summaries = [s for s in analysis.runs if (s.workload, s.run.distance) == case]
-        estimates: dict[tuple[str, str | None], tuple[Estimate | None, bool]] = {
+        estimates: dict[CandidateKey, tuple[Estimate | None, bool]] = {
             c.key: (c.capacity, c.censored) for c in verdict.candidates
         }
-        by_key: dict[tuple[str, str | None], list[RunSummary]] = {}
+        by_key: dict[CandidateKey, list[RunSummary]] = {}
         for s in summaries:
             by_key.setdefault(s.run.key, []).append(s)
         found: list[PodPlan] = []
@@ -174,7 +176,7 @@ def plan_capacity(
             per_pod = (
                 _peak_connections(runs, estimate.low)
                 if scenario.requests
-                else pool.for_slots(runs[0].run.slots).max_size
+                else _pool_connections(pool, runs[0].run.slots, runs[0].run.shape)
             )
             touches_db = scenario.kind(verdict.workload).touches_db and per_pod is not None
             found.append(
@@ -184,6 +186,7 @@ def plan_capacity(
                     label=runs[0].label,
                     variant=key[0],
                     client=key[1],
+                    shape=key[2],
                     capacity=estimate,
                     lower_bound=lower_bound,
                     pods=pods,
@@ -301,9 +304,19 @@ def _peak_connections(runs: list[RunSummary], planned_rps: float) -> int | None:
     return max(within) if within else min((rate, held) for rate, _, held in read)[1]
 
 
+def _pool_connections(pool: DbPool, slots: int | None, shape: Shape | None) -> int:
+    """Connections one pod holds at most: each worker's pool, sized for its own threads."""
+    workers = shape.workers if shape else 1
+    return workers * pool.for_slots(slots // workers if slots else None).max_size
+
+
 def _cpu_budget(runs: list[RunSummary]) -> float:
-    """The CPUs the server was given, read back from its steps (CPU seconds over duration
-    over utilisation); 1 when no step used any."""
+    """The CPUs the server was given: its shape's budget where the shape was an axis, else
+    read back from its steps (CPU seconds over duration over utilisation); 1 when no step
+    used any."""
+    shape = runs[0].run.shape if runs else None
+    if shape is not None:
+        return shape.cpus
     budgets = [
         s.cpu_s / s.duration_s / s.cpu_util
         for r in runs

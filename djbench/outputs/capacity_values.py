@@ -12,7 +12,7 @@ from rich.text import Text
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, client_kind
 from djbench.contracts.chart_values import dump
-from djbench.contracts.server import server_values
+from djbench.contracts.server import cpu_quantity, server_values
 from djbench.model.errors import DjbenchError
 from djbench.model.results import DIRECT, Distance, ProjectInfo
 from djbench.model.scenario import Scenario
@@ -74,9 +74,9 @@ def plan_values(
         raise DjbenchError(f"variant {plan.variant} of the results is not defined here")
     variant = variants[plan.variant]
     client = plan.client or DEFAULT_UPSTREAM_CLIENTS[client_kind(variant.views)]
-    resources = {"cpu": f"{plan.cpu:g}", "memory": f"{plan.memory_mib}Mi"}
+    resources = {"cpu": cpu_quantity(plan.cpu), "memory": f"{plan.memory_mib}Mi"}
     return {
-        **server_values(Setup(variant, client), scenario, project),
+        **server_values(Setup(variant, client, shape=plan.shape), scenario, project),
         "replicas": plan.pods,
         "resources": {"requests": resources, "limits": dict(resources)},
     }
@@ -88,6 +88,8 @@ def write_values(plan: CapacityPlan, out_dir: Path) -> list[Path]:
     for p in plan.plans:
         case = p.workload if p.distance == DIRECT else f"{p.workload} at {p.distance.label}"
         name = p.variant if p.client is None else f"{p.variant}.{p.client}"
+        if p.shape is not None:
+            name += f" {p.shape.label}"
         path = out_dir / _file_name(case) / f"{_file_name(name)}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         head = (

@@ -16,7 +16,7 @@ from rich.text import Text
 from djbench.analysis.core import Analysis
 from djbench.analysis.statistics import Comparison, compare
 from djbench.analysis.verdicts import Candidate
-from djbench.model.results import Distance, Results
+from djbench.model.results import CandidateKey, Distance, Results
 from djbench.outputs.report.terminal import print_table
 
 
@@ -61,7 +61,7 @@ class Comparisons:
 
 def _candidates(
     analysis: Analysis,
-) -> dict[tuple[str, Distance, tuple[str, str | None]], Candidate]:
+) -> dict[tuple[str, Distance, CandidateKey], Candidate]:
     return {(v.workload, v.distance, c.key): c for v in analysis.verdicts for c in v.candidates}
 
 

@@ -13,6 +13,7 @@ from djbench.model.results import DIRECT, Distance, ProjectInfo, Step
 from djbench.model.scenario import Scenario
 from djbench.model.scenario_file import revalidate
 from djbench.model.setup import LoadStep, Setup
+from djbench.model.shapes import shapes_for
 from djbench.model.variants import Variant, resolve_variants, standard_variants
 from djbench.plan.physics import floor_latency_s
 
@@ -98,8 +99,8 @@ class Plan:
 
     @property
     def setups(self) -> list[Setup]:
-        """Every server to start, variant by variant: one per upstream client of its kind and
-        distance of the scenario's network.
+        """Every server to start, variant by variant: one per shape of the pod, upstream
+        client of its kind and distance of the scenario's network.
 
         A variant's further clients are only started when some workload calls upstream.
         """
@@ -108,7 +109,8 @@ class Plan:
         for variant in self.variants:
             clients = self.scenario.upstream_clients.of(client_kind(variant.views))
             found += [
-                Setup(variant, c, d, calls_upstream)
+                Setup(variant, c, d, calls_upstream, shape)
+                for shape in shapes_for(self.scenario, variant)
                 for d in self.scenario.network.distances()
                 for c in (clients if calls_upstream else clients[:1])
             ]

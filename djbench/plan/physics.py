@@ -2,7 +2,8 @@
 
 A request that waits ``floor`` seconds (its slowest upstream call, or its sleep) lets ``c``
 closed-model users make at most ``c / floor`` requests per second; a server with ``slots``
-threads at most ``slots / floor``; and its CPU at most its budget over the CPU one request
+(workers × threads: a one-thread worker serves 1 / floor, times its workers) at most
+``slots / floor``; and its CPU at most its budget over the CPU one request
 costs at light load. A step far below the least of these has found a limit the benchmark did
 not mean to measure (an HTTP client's pool, a queue, the load side), so the analysis says so
 and names the likely one.
@@ -172,6 +173,8 @@ def expected_rate(run: Run, step: Step, scenario: Scenario) -> Expectation | Non
     light = light_load_cpu_ms(run)
     ceiling = _cpu_budget(run) * 1000 / light if light else None
     pool = _database_slots(scenario, run.workload, run.distance)
+    if pool is not None and run.shape is not None:
+        pool *= run.shape.workers  # each worker has a pool of its own
     bounds = [b for b in (run.slots, pool) if b is not None]
     slots = min(bounds, default=None)
     named = {

@@ -3,6 +3,7 @@ image), the backend made on this machine or the cluster. Said on the console as 
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -101,12 +102,18 @@ def local_backend(
 ) -> tuple[Backend[Any], str, str]:
     """The local backend on this machine's CPUs, k6's version, and where things run."""
     from djbench.backends.local.backend import LocalBackend
-    from djbench.backends.local.cpus import plan_cpus
+    from djbench.backends.local.cpus import fractions_permitted, plan_cpus
     from djbench.measure.k6 import find_k6, k6_version
 
+    fractions = [c for c in scenario.cpus or [] if not float(c).is_integer()]
+    if fractions and not fractions_permitted():
+        raise DjbenchError(
+            f"cpus: {fractions[0]:g} is a fraction of a CPU, which only a CPU cgroup quota can "
+            "give, and djbench may make none on this machine (it needs root and a CPU controller)"
+        )
     k6 = find_k6()
     version = k6_version(k6)
-    layout = plan_cpus()
+    layout = plan_cpus(math.ceil(max(scenario.cpus or [1.0]) - 1e-9))
     backend = LocalBackend(
         scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp,
         project=project, database_url=database_url,

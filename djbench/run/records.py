@@ -88,7 +88,8 @@ def run_record(
         workload=task.workload,
         crossed=variant.crossed,
         client=client_info(task.setup, plan.scenario, task.workload),
-        slots=variant.slots(plan.scenario.threads),
+        slots=task.setup.slots,
+        shape=task.setup.shape,
         status="failed" if error else "ok",
         error=error,
         round=task.round,
@@ -131,5 +132,6 @@ def fault_of(message: str, task: Task, load: str | None) -> Fault:
         variant=setup.variant.name,
         client=setup.client if setup.calls_upstream else None,
         distance=setup.distance,
+        shape=setup.shape,
         load=load,
     )

@@ -165,7 +165,11 @@ def _same_case(a: Run, b: Run) -> bool:
 def _setup_of(run: Run, plan: Plan) -> Setup:
     """The setup a run was made with (a workload without upstream calls records no client:
     the variant's first setup served it)."""
-    mine = [s for s in plan.setups if (s.variant.name, s.distance) == (run.variant, run.distance)]
+    mine = [
+        s
+        for s in plan.setups
+        if (s.variant.name, s.distance, s.shape) == (run.variant, run.distance, run.shape)
+    ]
     wanted = run.client.name if run.client is not None else mine[0].client
     return next(s for s in mine if s.client == wanted)
 
@@ -274,7 +278,7 @@ def _run_workload(
             survey=task.purpose == "survey",
             warm=warm,
             distance=task.setup.distance,
-            slots=task.setup.variant.slots(plan.scenario.threads),
+            slots=task.setup.slots,
         )
         progress.step_started(run_label(record), workload, step)
         result = backend.measure(server, workload, step)

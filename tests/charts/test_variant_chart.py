@@ -11,11 +11,15 @@ from helm_render import (
     configmap_data,
     container_argv,
     find,
+    kubernetes_errors,
     pod_spec,
     pod_template,
     render,
 )
 
+from djbench.contracts.server import shape_values
+from djbench.model.results import Shape
+from djbench.model.setup import Setup
 from djbench.model.variants import VARIANTS_FILE, Variant, load_variants
 
 VARIANTS = list(load_variants().values())
@@ -136,8 +140,29 @@ def test_service_and_pod_monitor(helm: Path, variant: Variant) -> None:
 def test_threads_value_overrides_the_default(helm: Path) -> None:
     variant = load_variants()["gunicorn-gthread"]
     argv = container_argv(server_container(rendered(variant, threads=64), variant.name), {})
-    assert argv == variant.command(ALL_ADDRESSES, PORT, threads=64)
+    assert argv == variant.command(ALL_ADDRESSES, PORT, Shape(threads=64))
     assert argv[argv.index("--threads") + 1] == "64"
+
+
+@pytest.mark.parametrize("name", ["gunicorn-gthread", "uwsgi", "uvicorn", "gunicorn-sync"])
+def test_a_pod_shape_reaches_the_pod_as_the_local_command(
+    helm: Path, tmp_path: Path, name: str
+) -> None:
+    """The shape's chart values (``shape_values``, what a measured release and a capacity
+    plan's values file carry) give the pod the command line the local backend runs, and its
+    CPU budget as requests = limits, a fraction in millicores."""
+    variant = load_variants()[name]
+    shape = Shape(
+        threads=8 if variant.sized_pool else variant.standard_threads, workers=2, cpus=0.5
+    )
+    objects = rendered(variant, **shape_values(Setup(variant, "requests", shape=shape)))
+    container = server_container(objects, name)
+    assert container_argv(container, {}) == variant.command(ALL_ADDRESSES, PORT, shape)
+    assert worker_count(container_argv(container, {})) == "2"
+    resources = container["resources"]
+    assert resources["requests"]["cpu"] == resources["limits"]["cpu"] == "500m"
+    assert resources["requests"]["memory"] == resources["limits"]["memory"]
+    assert kubernetes_errors(objects, tmp_path) == ""
 
 
 def test_app_environment(helm: Path) -> None:

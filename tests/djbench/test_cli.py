@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from live_servers import ctrl_c_as_at_a_terminal
 from rich.console import Console
 
 from djbench.model.names import run_label
@@ -162,6 +163,7 @@ def test_serve_runs_one_variant_until_ctrl_c(tmp_path: Path) -> None:
         text=True,
         env={**os.environ, "COLUMNS": "200"},
         stdin=subprocess.DEVNULL,
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )
     try:
         deadline = time.monotonic() + 90

@@ -272,20 +272,28 @@ class LocalBackend:
             # A team's requests may write what others read: every server starts from the
             # database as prepared, whatever the servers before it wrote.
             restore_prepared(self.postgres)
-        argv = variant.command(HOST, self.port, threads=self.scenario.threads, app=app)
+        argv = variant.command(HOST, self.port, setup.shape, app=app)
         argv[0] = in_venv(argv[0])
         ensure_port_free(HOST, self.port, variant.name)
+        budget = self.budget(setup)
+        pinned = self.layout.pinned(budget)
         with (
             started(self._proxies_for(setup.distance)) as proxies,
-            cpu_quota(variant.name, float(len(self.layout.server))) as group,
+            cpu_quota(variant.name, budget) as group,
         ):
+            if group is None and budget < len(pinned):
+                raise DjbenchError(
+                    f"cpus: {budget:g} is a fraction of a CPU, which only a CPU cgroup quota "
+                    "can give, and djbench may make none here (it needs root and a CPU "
+                    "controller)"
+                )
             self._proxies = [p.process for p in proxies]
             proc = ManagedProcess(
                 variant.name,
                 argv,
                 log_path=self.logs / f"{variant.name}.log",
                 env={**self._env, **self._routes(proxies), **self._server_env(setup)},
-                cpus=self.layout.server_arg,
+                cpus=",".join(map(str, pinned)),
                 cgroup=group,
                 cwd=self.project.found.root if self.project else None,
             )
@@ -301,6 +309,10 @@ class LocalBackend:
             finally:
                 proc.stop()
                 self._proxies = []  # stopped on purpose from here on: no fault
+
+    def budget(self, setup: Setup) -> float:
+        """CPUs the server of ``setup`` may use: its shape's budget, else all server CPUs."""
+        return setup.shape.cpus if setup.shape else float(len(self.layout.server))
 
     def settle(self, server: LocalServer, timeout: float) -> str | None:
         """Wait until the health path answers healthily within 250 ms (no queue of earlier

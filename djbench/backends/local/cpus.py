@@ -1,8 +1,10 @@
-"""CPU placement on this machine: the server's CPU, everyone else's, and a 1-CPU quota."""
+"""CPU placement on this machine: the server's CPUs, everyone else's, and the server's CPU
+quota (its budget: a whole number of CPUs or a fraction of one)."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,15 +39,32 @@ class CpuLayout:
         """The other CPUs as a comma-separated list for the launcher."""
         return ",".join(map(str, self.infra))
 
+    def pinned(self, budget: float) -> tuple[int, ...]:
+        """The server CPUs a budget of ``budget`` CPUs runs on: as many whole CPUs as it
+        needs (half a CPU: one CPU, its quota half of that CPU's time)."""
+        needed = math.ceil(budget - 1e-9)
+        if needed > len(self.server):
+            raise DjbenchError(
+                f"cpus: {budget:g} needs {needed} CPUs for the server, and this machine gives "
+                f"it {len(self.server)} (the others run the load and Postgres)"
+            )
+        return self.server[:needed]
+
 
 def plan_cpus(server_cpus: int = 1) -> CpuLayout:
     """Give the server the last ``server_cpus`` usable CPUs and the rest to everything else.
 
     With a single usable CPU, both share it: the run still works, but the report says so.
+    More than one server CPU is only given where one is left for the load.
     """
     usable = sorted(os.sched_getaffinity(0))
     if server_cpus < 1:
         raise DjbenchError("the server needs at least one CPU")
+    if server_cpus > 1 and len(usable) <= server_cpus:
+        raise DjbenchError(
+            f"cpus: {server_cpus} CPUs for the server leave none of this machine's "
+            f"{len(usable)} usable CPUs for the load and Postgres"
+        )
     if len(usable) <= server_cpus:
         return CpuLayout(server=tuple(usable), infra=tuple(usable))
     return CpuLayout(server=tuple(usable[-server_cpus:]), infra=tuple(usable[:-server_cpus]))
@@ -144,5 +163,12 @@ def throttled_s(group: Path | None) -> float | None:
 
 def quota_supported() -> bool:
     """Whether this machine lets us create a CPU-quota cgroup (root, writable cgroupfs)."""
+    with cpu_quota("probe", 1.0) as group:
+        return group is not None
+
+
+def fractions_permitted() -> bool:
+    """Whether this machine lets djbench give a server a fraction of a CPU (a CPU cgroup
+    quota it may make)."""
     with cpu_quota("probe", 1.0) as group:
         return group is not None

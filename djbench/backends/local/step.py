@@ -145,7 +145,7 @@ def measure_step(
     side = ServerSide(
         cpu_s=cpu_s,
         rss_bytes=rss,
-        cpu_budget=len(place.layout.server),
+        cpu_budget=server.setup.shape.cpus if server.setup.shape else len(place.layout.server),
         load_cpu_s=load_cpu_s,
         infra_cpu_s=infra_cpu_s,
         throttled_s=throttled,

@@ -18,6 +18,7 @@ import pytest
 from live_servers import HOST, free_port, run_process
 
 from benchapp.catalog import VIEW_FLAVORS, WORKLOADS
+from djbench.model.results import Shape
 from djbench.model.variants import load_variants
 
 TIGHT_POOL = {
@@ -33,7 +34,7 @@ def variant_server(
 ) -> Iterator[str]:
     """One server variant from ``variants.yaml``, started with its own command line."""
     port = free_port()
-    argv = load_variants()[name].command(HOST, port, threads)
+    argv = load_variants()[name].command(HOST, port, Shape(threads=threads) if threads else None)
     with run_process(argv, port, {**app_env, **env}, log_dir / f"{name}.log") as url:
         yield url
 

@@ -1,4 +1,4 @@
-"""The results contract: v4 round trip, and v3, v2 and v1 files still readable."""
+"""The results contract: v4 round trip, and v6, v3, v2 and v1 files still readable."""
 
 from __future__ import annotations
 
@@ -10,16 +10,19 @@ import pytest
 from djbench.analysis.core import scenario_of
 from djbench.model.errors import DjbenchError
 from djbench.model.names import run_label
-from djbench.model.results import DIRECT, SCHEMA, Distance, PathCheck, ProxyTraffic
+from djbench.model.results import DIRECT, SCHEMA, Distance, PathCheck, ProxyTraffic, Shape
 from djbench.model.results_file import load_results, write_results
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
-def test_a_v4_file_reads_as_v6_and_round_trips(tmp_path: Path) -> None:
+def test_a_v4_file_reads_as_v7_and_round_trips(tmp_path: Path) -> None:
     assert json.loads((FIXTURES / "results-small.json").read_text())["schema"].endswith("/v4")
     results = load_results(FIXTURES / "results-small.json")
-    assert results.schema_ == SCHEMA == "djbench/results/v6"
+    assert results.schema_ == SCHEMA == "djbench/results/v7"
+    # Before v7 every run had its variant's standard shape.
+    assert all(r.shape is None for r in results.runs)
+    assert all(f.shape is None for f in results.faults)
     assert results.project is None  # benchapp, as every run before v5
     # Before v6 nothing was read of outside load, load averages or restarts.
     assert all(r.load_average is None and r.restarts == [] for r in results.runs)
@@ -134,3 +137,37 @@ def test_a_v5_fault_keeps_the_label_it_recorded(tmp_path: Path) -> None:
     from djbench.model.names import fault_place
 
     assert fault_place(fault) == "uvicorn · aiohttp / cpu @ c=8"
+
+
+def test_a_v6_file_reads_as_every_run_in_its_standard_shape(tmp_path: Path) -> None:
+    raw = json.loads((FIXTURES / "results-small.json").read_text())
+    raw["schema"] = "djbench/results/v6"
+    raw["faults"] = [
+        {"message": "Postgres exited", "workload": "cpu", "variant": "uvicorn", "load": "c=8"}
+    ]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(raw))
+    results = load_results(path)
+    assert results.schema_ == SCHEMA
+    assert all(r.shape is None for r in results.runs)
+    assert results.faults[0].shape is None
+    by = {(r.variant, r.workload): r for r in results.runs}
+    assert run_label(by["uvicorn", "cpu"]) == "uvicorn"
+
+
+def test_a_run_in_a_shape_round_trips_named_by_it(tmp_path: Path) -> None:
+    results = load_results(FIXTURES / "results-small.json")
+    by = {(r.variant, r.workload): r for r in results.runs}
+    gthread = by["gunicorn-sync", "cpu"].model_copy(
+        update={"shape": Shape(threads=64, workers=2, cpus=0.5), "slots": 128}
+    )
+    uvicorn = by["uvicorn", "upstream"].model_copy(update={"shape": Shape(workers=1, cpus=2)})
+    again = load_results(
+        write_results(results.model_copy(update={"runs": [gthread, uvicorn]}), tmp_path)
+    )
+    assert again.runs == [gthread, uvicorn]
+    assert run_label(again.runs[0]) == "gunicorn-sync ×64 threads · 2 workers · 0.5 CPU"
+    assert run_label(again.runs[1]) == "uvicorn · 1 worker · 2 CPUs · aiohttp"
+    assert again.runs[0].key != by["gunicorn-sync", "cpu"].key
+    assert Shape(threads=1).label == "×1 thread · 1 worker · 1 CPU"
+    assert Shape(threads=64, workers=2).slots == 128 and Shape(workers=2).slots is None

@@ -4,6 +4,7 @@ import pytest
 
 from benchapp.catalog import VIEW_FLAVORS
 from djbench.model.errors import DjbenchError
+from djbench.model.results import Shape
 from djbench.model.variants import load_variants, resolve_variants, standard_variants
 
 STANDARD = [
@@ -39,11 +40,19 @@ def test_every_command_serves_the_project_for_its_interface(name: str) -> None:
     ]
 
 
-def test_threads_override_reaches_threaded_servers_only() -> None:
-    gthread = load_variants()["gunicorn-gthread"].command("h", 1, threads=4)
+def test_a_shape_reaches_the_command_line_its_threads_where_it_takes_them() -> None:
+    shape = Shape(threads=4, workers=3)
+    gthread = load_variants()["gunicorn-gthread"].command("h", 1, shape)
     assert gthread[gthread.index("--threads") + 1] == "4"
-    sync = load_variants()["gunicorn-sync"].command("h", 1, threads=4)
+    assert gthread[gthread.index("--workers") + 1] == "3"
+    sync = load_variants()["gunicorn-sync"].command("h", 1, shape)
     assert sync[sync.index("--threads") + 1] == "1"
+    assert sync[sync.index("--workers") + 1] == "3"
+    uwsgi = load_variants()["uwsgi"].command("h", 1, shape)
+    assert uwsgi[uwsgi.index("--processes") + 1] == "3"
+    standard = load_variants()["gunicorn-gthread"].command("h", 1)
+    assert standard[standard.index("--workers") + 1] == "1"
+    assert standard[standard.index("--threads") + 1] == "32"
 
 
 def test_views_are_known_flavors_and_crossed_is_labelled() -> None:
@@ -80,7 +89,11 @@ def test_slots_say_how_many_requests_a_worker_holds(
 ) -> None:
     variant = load_variants()[name]
     assert variant.slots() == slots
-    assert variant.slots(8) == with_override
+    assert variant.slots(Shape(threads=8)) == with_override
+    # Workers × threads: each worker process holds its own.
+    two = variant.slots(Shape(threads=8, workers=2))
+    assert two == (None if with_override is None else 2 * with_override)
+    assert variant.worker_slots(Shape(threads=8, workers=2)) == with_override
 
 
 def test_only_benchapp_s_view_flavors_set_some_variants_apart() -> None:

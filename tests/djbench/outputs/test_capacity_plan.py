@@ -12,7 +12,7 @@ import yaml
 
 from djbench.backends.kubernetes.kube import REPO
 from djbench.model.errors import DjbenchError
-from djbench.model.results import DIRECT
+from djbench.model.results import DIRECT, Shape
 from djbench.model.results_file import load_results
 from djbench.outputs.capacity_plan import memory_request_mib, plan_capacity, pods_needed
 from djbench.outputs.capacity_values import plan_rows, write_values
@@ -192,3 +192,36 @@ def test_a_closed_step_past_the_slo_does_not_size_a_pod_s_connections() -> None:
     sync = next(p for p in plan.plans if p.workload == "cpu" and p.variant == "gunicorn-sync")
     assert sync.planned_rps == 98.0
     assert sync.pool_max == 32
+
+
+def test_a_shaped_run_plans_pods_of_its_shape(helm: Path, tmp_path: Path) -> None:
+    results = load_results(FIXTURE)
+    shape = Shape(threads=16, workers=2, cpus=0.5)
+    runs = [
+        r.model_copy(update={"shape": shape, "slots": 32})
+        if (r.variant, r.workload) == ("gunicorn-gthread", "db-read")
+        else r
+        for r in results.runs
+    ]
+    plan = plan_capacity(results.model_copy(update={"runs": runs}), target_rps=1000, headroom=1.25)
+    gthread = plan.best("db-read", DIRECT)
+    assert gthread is not None and gthread.shape == shape
+    # The same rounds as the standard shape's hand calculation: 4 pods, now of half a CPU,
+    # and each of the two workers holds its own pool of 16 connections (its 16 threads).
+    assert (gthread.pods, gthread.cpu, gthread.total_cpu) == (4, 0.5, 2.0)
+    assert (gthread.pool_max, gthread.db_connections) == (32, 128)
+    written = write_values(plan, tmp_path)
+    path = tmp_path / "db-read" / "gunicorn-gthread-16-threads-2-workers-0.5-cpu.yaml"
+    assert path in written
+    done = subprocess.run(
+        [str(helm), "template", "gunicorn-gthread", str(REPO / "charts" / "django-variant"),
+         "--values", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    deployment = next(o for o in yaml.safe_load_all(done.stdout) if o and o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["requests"] == {"cpu": "500m", "memory": "128Mi"}
+    argv = container["args"] if "args" in container else container["command"]
+    assert argv[argv.index("--threads") + 1] == "16"
+    assert argv[argv.index("--workers") + 1] == "2"

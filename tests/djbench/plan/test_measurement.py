@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from djbench.model.results import DIRECT, Distance, Step
+from djbench.model.results import DIRECT, Distance, Shape, Step
 from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import LoadStep
 from djbench.plan.measurement import make_plan
@@ -242,3 +242,20 @@ def test_a_first_closed_step_warms_up_while_its_users_queue_for_the_slots() -> N
     assert one.warmup_s == 1.6
     many = plan.timed(LoadStep("closed", 8), [], "db-write", distance=far, slots=32)
     assert many.warmup_s == 1  # 3 cycles of 0.2 s, under the scenario's second
+
+
+def test_each_shape_is_a_setup_of_its_own_named_by_it() -> None:
+    scenario = parse_scenario("threads: [8, 32]\nworkers: [1, 2]", "x")
+    plan = make_plan(scenario, ["gunicorn-gthread", "uvicorn"], ["cpu", "upstream"])
+    shapes = [(s.variant.name, s.shape) for s in plan.setups if s.client in ("requests", "aiohttp")]
+    assert shapes == [
+        ("gunicorn-gthread", Shape(threads=8, workers=1)),
+        ("gunicorn-gthread", Shape(threads=8, workers=2)),
+        ("gunicorn-gthread", Shape(threads=32, workers=1)),
+        ("gunicorn-gthread", Shape(threads=32, workers=2)),
+        ("uvicorn", Shape(workers=1)),
+        ("uvicorn", Shape(workers=2)),
+    ]
+    two = next(s for s in plan.setups if s.shape == Shape(threads=8, workers=2))
+    assert two.slots == 16
+    assert two.label == "gunicorn-gthread ×8 threads · 2 workers · 1 CPU (requests upstream)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from djbench.model.results import Distance, Latency, ProxyTraffic, Run, Step
+from djbench.model.results import Distance, Latency, ProxyTraffic, Run, Shape, Step
 from djbench.model.scenario_file import parse_scenario
 from djbench.plan.physics import (
     calls_in_flight,
@@ -161,3 +161,27 @@ def test_a_pooled_server_at_a_distance_is_bounded_by_its_pool_and_says_so() -> N
     )
     # The same step direct: no round trips to wait on, no physics.
     assert expected_rate(far.model_copy(update={"distance": Distance()}), counted, SCENARIO) is None
+
+
+def test_a_pod_s_shape_bounds_it_by_workers_times_threads_and_its_cpu_budget() -> None:
+    # Two one-thread workers: twice a one-thread worker's 1 / floor.
+    light = step(1, 2.5, 0.05, 0.1)  # 20 ms per request on 1 CPU
+    sync = run("upstream", [light, step(32, 4.0, 0.2, 0.4)], slots=2).model_copy(
+        update={"shape": Shape(threads=1, workers=2, cpus=1.0)}
+    )
+    expected = expected_rate(sync, sync.steps[1], SCENARIO)
+    assert expected is not None
+    assert (expected.slots, expected.rate) == (2, pytest.approx(2 / 0.4))
+    # Half a CPU: the same CPU per request allows half the rate (cpu_util is over 0.5).
+    half = run("upstream", [step(1, 2.5, 0.1, 0.1), step(32, 10.0, 0.9, 0.9)], slots=None)
+    expected = expected_rate(half, half.steps[1], SCENARIO)
+    assert expected is not None
+    assert expected.ceiling == pytest.approx(25.0)
+    # Each worker has a pool of its own: two workers hold twice the connections.
+    scenario = parse_scenario("params: {sleep: {ms: '100', via: db}}\ndb_pool: {max_size: 4}", "x")
+    sleepy = run("sleep", [step(32, 5.0, 0.05, 0.1)], slots=None).model_copy(
+        update={"shape": Shape(workers=2)}
+    )
+    expected = expected_rate(sleepy, sleepy.steps[0], scenario)
+    assert expected is not None
+    assert (expected.slots, expected.rate) == (8, pytest.approx(80.0))

@@ -12,7 +12,7 @@ from typing import Literal
 from djbench.backends.steps import ServerSide, measured_step
 from djbench.measure.k6 import ClientStats
 from djbench.model.errors import DjbenchError
-from djbench.model.results import DIRECT, Environment, Latency, PathCheck, Results, Step
+from djbench.model.results import DIRECT, Environment, Latency, PathCheck, Results, Shape, Step
 from djbench.model.results_file import load_results
 from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import LoadStep, Setup
@@ -65,6 +65,8 @@ class ScriptedBackend:
     capacities: dict[str, float] = field(default_factory=dict)
     """Arrival rates each variant carries within the SLO (its `rates` when not named)."""
     measured: list[tuple[str, str, LoadStep]] = field(default_factory=list)
+    shapes: list[Shape | None] = field(default_factory=list)
+    """The shape of each server started."""
     name: Literal["local"] = "local"
     _last_level: float = 0.0
 
@@ -75,6 +77,7 @@ class ScriptedBackend:
     @contextlib.contextmanager
     def server(self, setup: Setup) -> Iterator[ScriptedServer]:
         self.starts.append(setup.variant.name)
+        self.shapes.append(setup.shape)
         if setup.variant.name in self.broken:
             raise DjbenchError("address already in use")
         yield ScriptedServer(setup)
@@ -96,12 +99,14 @@ class ScriptedBackend:
         self._last_level = step.level
         server.served += 1
         self.measured.append((server.variant.name, workload, step))
-        rate = round(self.rates.get(server.variant.name, 10.0) * (1 + 0.01 * step.level))
+        # Each worker of a shape serves the variant's rate.
+        workers = server.setup.shape.workers if server.setup.shape else 1
+        rate = round(self.rates.get(server.variant.name, 10.0) * workers * (1 + 0.01 * step.level))
         latency = LATENCY
         if step.model == "open":
             # Arrivals beyond the variant's rate queue up: p99 far past any SLO.
             name = server.variant.name
-            capacity = self.capacities.get(name, self.rates.get(name, 10.0))
+            capacity = workers * self.capacities.get(name, self.rates.get(name, 10.0))
             rate = round(min(step.level, capacity))
             if step.level > capacity:
                 latency = Latency(p50=5000, p90=9000, p95=9500, p99=9900, max=9999)
@@ -450,3 +455,30 @@ def test_leaders_below_the_ladders_top_are_searched_alone(tmp_path: Path) -> Non
     # The verdict compares the confirmed leaders only.
     verdict = analyze(results).verdict_for("cpu")
     assert [c.label for c in verdict.candidates] == ["uvicorn", "granian"]
+
+
+def test_each_shape_is_a_candidate_searched_and_confirmed_in_its_own_shape(
+    tmp_path: Path,
+) -> None:
+    scenario = parse_scenario(
+        "closed: {concurrency: [1, 8]}\nworkloads: [cpu]\nrepeats: 2\nsearch_steps: 4\n"
+        "workers: [1, 2, 4]\nseed: 3",
+        "s",
+    )
+    backend = ScriptedBackend(rates={"gunicorn-sync": 10.0})
+    results = execute(make_plan(scenario, ["gunicorn-sync"]), backend, tmp_path, _env, Quiet())
+    survey = {r.shape: r for r in results.runs if r.purpose == "survey"}
+    assert set(survey) == {Shape(threads=1, workers=w) for w in (1, 2, 4)}
+    assert {s: r.slots for s, r in survey.items()} == {s: s.workers for s in survey}
+    # The two best shapes are confirmed, each on a server started in its own shape.
+    confirmed = {r.shape for r in results.runs if r.purpose == "confirm"}
+    assert confirmed == {Shape(threads=1, workers=4), Shape(threads=1, workers=2)}
+    assert backend.shapes.count(Shape(threads=1, workers=4)) == 3  # survey, search, confirm
+    from djbench.analysis.core import analyze
+
+    verdict = analyze(results).verdict_for("cpu")
+    assert [c.label for c in verdict.candidates] == [
+        "gunicorn-sync ×1 thread · 4 workers · 1 CPU",
+        "gunicorn-sync ×1 thread · 2 workers · 1 CPU",
+    ]
+    assert load_results(tmp_path).runs == results.runs

@@ -51,15 +51,21 @@ def test_upstream_names_the_client(
 def test_upstream_calls_run_concurrently(
     client: AppClient, flavor: ViewFlavor, name: UpstreamClient
 ) -> None:
+    # At least the longest delay, under the sum of all three (one after another). Serial
+    # calls never come in under the sum; concurrent ones may miss it once on a busy machine
+    # (another job took the CPU for a moment), so up to three tries, as the harness retries.
+    timings = []
     with using_client(flavor, name), override_settings(DJBENCH_UPSTREAM_DELAYS=TIMED_DELAYS):
         assert client.get(f"/{flavor}/upstream").status == 200  # warm: the library imported
-        start = time.perf_counter()
-        answer = client.get(f"/{flavor}/upstream")
-        elapsed = time.perf_counter() - start
-    assert answer.status == 200
-    # At least the longest delay, under the sum of all three (one after another): however
-    # busy the machine, concurrent calls end before serial ones would.
-    assert max(TIMED_DELAYS) / 1000 <= elapsed < sum(TIMED_DELAYS) / 1000
+        for _ in range(3):
+            start = time.perf_counter()
+            answer = client.get(f"/{flavor}/upstream")
+            timings.append(time.perf_counter() - start)
+            assert answer.status == 200
+            if timings[-1] < sum(TIMED_DELAYS) / 1000:
+                break
+    assert all(max(TIMED_DELAYS) / 1000 <= t for t in timings)
+    assert timings[-1] < sum(TIMED_DELAYS) / 1000, timings
 
 
 def test_page_names_the_client(client: AppClient, flavor: ViewFlavor, name: UpstreamClient) -> None:

@@ -21,6 +21,7 @@ from djbench.measure.k6 import SCRIPT, find_k6
 from djbench.model.results import Distance
 from djbench.model.scenario_file import load_profile, revalidate
 from djbench.model.setup import LoadStep, Setup
+from djbench.model.shapes import shapes_for
 from djbench.model.variants import load_variants
 
 
@@ -64,12 +65,17 @@ def test_variant_install_renders_the_scenario(
         "test",
     )
     variant = load_variants()[name]
-    objects = _template(helm, variant_install_args(Setup(variant, client), scenario))
+    (shape,) = shapes_for(scenario, variant)
+    objects = _template(helm, variant_install_args(Setup(variant, client, shape=shape), scenario))
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     assert deployment["spec"]["replicas"] == 1
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     argv = [*container.get("command", []), *container.get("args", [])]
-    assert argv == variant.command("0.0.0.0", 8000, threads=8)  # noqa: S104 - in the pod
+    assert argv == variant.command("0.0.0.0", 8000, shape)  # noqa: S104 - in the pod
+    assert ("--threads" in argv) == variant.sized_pool
+    assert not variant.sized_pool or argv[argv.index("--threads") + 1] == "8"
+    resources = container["resources"]
+    assert resources["requests"]["cpu"] == resources["limits"]["cpu"] == "1"
     env = _env(container, objects)
     assert env["DJBENCH_DB_POOL_MAX"] == "7"
     assert env["DJBENCH_UPSTREAM_DELAYS"] == "10,20"

@@ -1,0 +1,68 @@
+"""The pod's shape as measured axes: a scenario's ``threads``, ``workers`` and ``cpus``, each
+value its own setup (like upstream clients and distances), expanded per variant.
+
+A scenario that sets none of them measures every variant in its standard shape (one worker of
+its own threads on one CPU: the mission's central comparison), and its runs record no shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from djbench.model.results import Shape
+from djbench.model.scenario import Scenario
+from djbench.model.variants import Variant
+
+
+def shaped(scenario: Scenario) -> bool:
+    """Whether the scenario makes the pod's shape an axis (any of threads, workers, cpus)."""
+    return any(axis is not None for axis in (scenario.threads, scenario.workers, scenario.cpus))
+
+
+def shapes_for(scenario: Scenario, variant: Variant) -> list[Shape | None]:
+    """Each shape the scenario measures ``variant`` in: threads × workers × cpus, the threads
+    axis only where the variant's thread pool is sized on its command line; ``[None]`` when
+    the scenario has no shape axis."""
+    if not shaped(scenario):
+        return [None]
+    threads: list[int | None] = (
+        list(scenario.threads)
+        if scenario.threads and variant.sized_pool
+        else [variant.standard_threads]
+    )
+    return [
+        Shape(threads=t, workers=w, cpus=c)
+        for t, w, c in itertools.product(threads, scenario.workers or [1], scenario.cpus or [1.0])
+    ]
+
+
+def threads_ignored(scenario: Scenario, variants: list[Variant]) -> list[str]:
+    """The variants a ``threads`` axis does not apply to (said once, not per run): their
+    concurrency is no thread pool their command line sizes."""
+    if not scenario.threads:
+        return []
+    return [v.name for v in variants if not v.sized_pool]
+
+
+def axes_note(scenario: Scenario, variants: list[Variant]) -> str | None:
+    """One line on the shapes a run measures (and the variants its threads skip), said once
+    when it starts; None without shape axes."""
+    if not shaped(scenario):
+        return None
+    axes = [
+        f"{name} {', '.join(f'{v:g}' for v in values)}"
+        for name, values in (
+            ("threads", scenario.threads),
+            ("workers", scenario.workers or [1]),
+            ("CPUs", scenario.cpus or [1.0]),
+        )
+        if values
+    ]
+    note = "pod shapes: " + " × ".join(axes)
+    skipped = threads_ignored(scenario, variants)
+    if skipped:
+        note += (
+            f"; threads do not apply to {', '.join(skipped)} (no thread pool their command "
+            "line sizes: each runs its own)"
+        )
+    return note
