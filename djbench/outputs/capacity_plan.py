@@ -1,8 +1,9 @@
-"""A capacity plan from a results file: how many one-worker pods of each variant carry a
-target rate within the SLO, with what CPU, memory and database connections.
+"""A capacity plan from a results file: how many pods of each variant (in each shape it was
+measured in) carry a target rate within the SLO, with what CPU, memory and database
+connections.
 
-Every variant was measured as one worker on one CPU budget, so its capacity at SLO is one
-pod's. A plan divides the target (times the headroom factor) by the **low end of the 95 %
+Every variant was measured as one pod — one worker on one CPU budget, or the shape its run
+records — so its capacity at SLO is one pod's. A plan divides the target (times the headroom factor) by the **low end of the 95 %
 interval** of that capacity, not its median, so the pod count holds in most rounds, not in
 half of them; a variant measured once (the survey only) has no interval and plans on its one
 sample, which the ladder's top step may have capped (a lower bound again). Memory is the
