@@ -3,10 +3,11 @@ measured in) carry a target rate within the SLO, with what CPU, memory and datab
 connections.
 
 Every variant was measured as one pod — one worker on one CPU budget, or the shape its run
-records — so its capacity at SLO is one pod's. A plan divides the target (times the headroom factor) by the **low end of the 95 %
-interval** of that capacity, not its median, so the pod count holds in most rounds, not in
-half of them; a variant measured once (the survey only) has no interval and plans on its one
-sample, which the ladder's top step may have capped (a lower bound again). Memory is the
+records — so its capacity at SLO is one pod's. A plan divides the target (times the
+headroom factor) by the **low end of the 95 % interval** of that capacity, not its median,
+so the pod count holds in most rounds, not in half of them; a variant measured once (the
+survey only) has no interval and plans on its one sample, which the ladder's top step may
+have capped (a lower bound again). Memory is the
 peak resident set the variant reached in any step of those runs, with ``MEMORY_MARGIN`` and
 rounded up to ``MEMORY_STEP_MIB``; CPU the budget it was measured with.
 """
