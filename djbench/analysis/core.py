@@ -17,6 +17,7 @@ from djbench.analysis.checks import (
     repeat_warnings,
     run_warnings,
 )
+from djbench.analysis.efficiency import MemoryCost, ShapeEfficiency, memory_costs, shape_efficiency
 from djbench.analysis.verdicts import FailureGroup, Verdict, failure_cause, verdict_of
 from djbench.model.errors import DjbenchError
 from djbench.model.names import fault_place
@@ -79,6 +80,14 @@ class Analysis:
     def verdict_for(self, workload: str, distance: Distance = DIRECT) -> Verdict:
         """The verdict of one workload at one distance."""
         return next(v for v in self.verdicts if (v.workload, v.distance) == (workload, distance))
+
+    def efficiency_of(self, verdict: Verdict) -> tuple[ShapeEfficiency, ...]:
+        """Each shaped candidate of a verdict's case: req/s at SLO per pod, CPU and GiB."""
+        return shape_efficiency(self.runs_for(verdict.workload, verdict.distance), verdict)
+
+    def memory_costs_of(self, workload: str) -> tuple[MemoryCost, ...]:
+        """The memory one more thread and one more worker took on a workload, per variant."""
+        return memory_costs(self.runs_for(workload))
 
     def verdicts_for(self, workload: str) -> tuple[Verdict, ...]:
         """The verdicts of one workload, nearest distance first."""
