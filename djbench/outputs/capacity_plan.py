@@ -14,6 +14,7 @@ rounded up to ``MEMORY_STEP_MIB``; CPU the budget it was measured with.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -89,8 +90,37 @@ class Unfit:
 
 
 @dataclass(frozen=True)
+class WorkerScaling:
+    """Pods of one variant that carry less than linearly more with more workers on the same
+    CPU budget: the measured ratio against the linear one."""
+
+    workload: str
+    distance: Distance
+    variant: str
+    held: str
+    """The rest of the shape, e.g. ``×1 thread · 1 CPU``."""
+    workers: tuple[int, int]
+    ratio: float
+    """Capacity with ``workers[1]`` workers over that with ``workers[0]`` (medians)."""
+
+    @property
+    def text(self) -> str:
+        """``gunicorn-sync ×1 thread · 1 CPU: 2 workers carry 1.02× what 1 does (linear:
+        2×)``."""
+        low, high = self.workers
+        return (
+            f"{self.variant} {self.held}: {high} workers carry {self.ratio:.2f}× what {low} "
+            f"{'does' if low == 1 else 'do'} (linear: {high / low:g}×)"
+        )
+
+
+SUBLINEAR = 0.9
+"""More workers that carry less than this share of the linear gain are named."""
+
+
+@dataclass(frozen=True)
 class CapacityPlan:
-    """Pods per variant and workload for a target rate, best (fewest pods) first."""
+    """Pods per variant and workload for a target rate, the least total CPU first."""
 
     target_rps: float
     headroom: float
@@ -101,9 +131,12 @@ class CapacityPlan:
     verdicts: tuple[Verdict, ...]
     plans: tuple[PodPlan, ...]
     unfit: tuple[Unfit, ...]
+    scaling: tuple[WorkerScaling, ...] = ()
+    """Shapes whose capacity grew less than linearly with their workers on one CPU budget."""
 
     def best(self, workload: str, distance: Distance) -> PodPlan | None:
-        """The plan with the fewest pods (then the least memory) for one case."""
+        """The plan with the least total CPU (then total memory, then fewest pods) for one
+        case: with one shape for every variant, the fewest pods."""
         found = [p for p in self.plans if (p.workload, p.distance) == (workload, distance)]
         return found[0] if found else None
 
@@ -199,7 +232,9 @@ def plan_capacity(
                     surveyed=all(r.run.purpose == "survey" for r in runs),
                 )
             )
-        found.sort(key=lambda p: (p.pods, p.memory_mib, -p.capacity.low))
+        found.sort(
+            key=lambda p: (round(p.total_cpu, 3), p.pods * p.memory_mib, p.pods, -p.capacity.low)
+        )
         plans += found
     return CapacityPlan(
         target_rps,
@@ -210,7 +245,28 @@ def plan_capacity(
         analysis.verdicts,
         tuple(plans),
         tuple(unfit),
+        worker_scaling(plans),
     )
+
+
+def worker_scaling(plans: list[PodPlan]) -> tuple[WorkerScaling, ...]:
+    """Each variant of each case whose pods carried less than ``SUBLINEAR`` of the linear gain
+    from more workers, the rest of the shape (threads, CPUs) and the client alike."""
+    groups: dict[tuple[str, Distance, str, str | None, Shape], dict[int, float]] = {}
+    for p in plans:
+        if p.shape is not None:
+            rest = p.shape.model_copy(update={"workers": 1})
+            group = groups.setdefault((p.workload, p.distance, p.variant, p.client, rest), {})
+            group[p.shape.workers] = p.capacity.median
+    found = []
+    for (workload, distance, variant, _, rest), by_workers in groups.items():
+        counts = sorted(by_workers)
+        for low, high in itertools.pairwise(counts):
+            ratio = by_workers[high] / by_workers[low]
+            if ratio < SUBLINEAR * high / low:
+                held = rest.label.replace("1 worker · ", "")
+                found.append(WorkerScaling(workload, distance, variant, held, (low, high), ratio))
+    return tuple(found)
 
 
 def _with_slo(results: Results, p99_ms: float) -> Results:

@@ -38,7 +38,8 @@ RIGHT = frozenset(HEADERS[1:])
 
 
 def plan_rows(plan: CapacityPlan, workload: str, distance: Distance) -> list[tuple[str, ...]]:
-    """One case's table: a row per variant that meets the SLO, fewest pods first."""
+    """One case's table: a row per variant (and shape) that meets the SLO, the least total
+    CPU first."""
     rows: list[tuple[str, ...]] = []
     for p in plan.plans:
         if (p.workload, p.distance) != (workload, distance):
@@ -122,6 +123,9 @@ def print_plan(console: Console, plan: CapacityPlan, written: list[Path], out_di
             if (unfit.workload, unfit.distance) == (case, distance):
                 line = f"  {unfit.label} cannot meet the SLO: {unfit.reason}"
                 console.print(Text(line), soft_wrap=True)
+        for scaling in plan.scaling:
+            if (scaling.workload, scaling.distance) == (case, distance):
+                console.print(Text(f"  {scaling.text}"), soft_wrap=True)
     if plan.project is not None:
         note = (
             f"{plan.project.name} sizes its database connections in its own settings: per pod, "

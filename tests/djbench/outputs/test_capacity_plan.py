@@ -12,7 +12,7 @@ import yaml
 
 from djbench.backends.kubernetes.kube import REPO
 from djbench.model.errors import DjbenchError
-from djbench.model.results import DIRECT, Shape
+from djbench.model.results import DIRECT, Run, Shape
 from djbench.model.results_file import load_results
 from djbench.outputs.capacity_plan import memory_request_mib, plan_capacity, pods_needed
 from djbench.outputs.capacity_values import plan_rows, write_values
@@ -225,3 +225,47 @@ def test_a_shaped_run_plans_pods_of_its_shape(helm: Path, tmp_path: Path) -> Non
     argv = container["args"] if "args" in container else container["command"]
     assert argv[argv.index("--threads") + 1] == "16"
     assert argv[argv.index("--workers") + 1] == "2"
+
+
+def _shaped(run: Run, shape: Shape, best_rps: float, rss: float) -> Run:
+    """``run`` measured in ``shape``: its steps' throughput scaled so the best is
+    ``best_rps``, every step at ``rss`` MiB."""
+    top = max(s.rps for s in run.steps)
+    steps = [
+        s.model_copy(update={"rps": s.rps * best_rps / top, "rss_mib": rss}) for s in run.steps
+    ]
+    return run.model_copy(update={"shape": shape, "steps": steps})
+
+
+def test_the_plan_ranks_shapes_by_total_cpu_and_names_workers_that_add_little() -> None:
+    results = load_results(FIXTURE)
+    sync = next(r for r in results.runs if (r.variant, r.workload) == ("gunicorn-sync", "cpu"))
+    one = Shape(threads=1, workers=1, cpus=1.0)
+    two = Shape(threads=1, workers=2, cpus=1.0)
+    half = Shape(threads=1, workers=1, cpus=0.5)
+    shaped = [
+        _shaped(sync, one, 98.0, 60.0),
+        _shaped(sync, two, 100.0, 120.0),
+        _shaped(sync, half, 50.0, 60.0),
+    ]
+    others = [r for r in results.runs if r.workload != "cpu"]
+    plan = plan_capacity(
+        results.model_copy(update={"runs": [*others, *shaped]}), target_rps=1000, headroom=1.25
+    )
+    cpu = [p for p in plan.plans if p.workload == "cpu"]
+    # By hand, 1,000 req/s × 1.25 = 1,250: half a CPU at 50 req/s needs 25 pods, 12.5 CPUs;
+    # one worker on a CPU at 98 needs 13 pods, 13 CPUs; two workers at 100 need 12.5, so 13
+    # pods and 13 CPUs, but twice the memory (120 MiB × 1.25 → 160 Mi against 96 Mi).
+    assert [(p.shape, p.pods, p.total_cpu, p.memory_mib) for p in cpu] == [
+        (half, 25, 12.5, 96),
+        (one, 13, 13.0, 96),
+        (two, 13, 13.0, 160),
+    ]
+    assert plan.best("cpu", DIRECT) == cpu[0]
+    # Two workers on the same CPU carried 100 / 98 = 1.02× one's: named against linear 2×.
+    (scaling,) = plan.scaling
+    assert scaling.workers == (1, 2) and scaling.ratio == pytest.approx(100 / 98)
+    assert (
+        scaling.text
+        == "gunicorn-sync ×1 thread · 1 CPU: 2 workers carry 1.02× what 1 does (linear: 2×)"
+    )
