@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from djbench.model.results import DIRECT, Distance, Shape, Step
-from djbench.model.scenario_file import parse_scenario
+from djbench.model.scenario_file import load_profile, parse_scenario
 from djbench.model.setup import LoadStep
 from djbench.plan.measurement import make_plan
 
@@ -259,3 +259,21 @@ def test_each_shape_is_a_setup_of_its_own_named_by_it() -> None:
     two = next(s for s in plan.setups if s.shape == Shape(threads=8, workers=2))
     assert two.slots == 16
     assert two.label == "gunicorn-gthread ×8 threads · 2 workers · 1 CPU (requests upstream)"
+
+
+def test_the_shapes_profile_measures_the_shapes_its_question_needs() -> None:
+    scenario = load_profile("shapes")
+    plan = make_plan(scenario, scenario.variants)
+    shapes: dict[str, set[Shape]] = {}
+    for setup in plan.setups:
+        assert setup.shape is not None
+        shapes.setdefault(setup.variant.name, set()).add(setup.shape)
+    for name in ("gunicorn-gthread", "uwsgi"):
+        assert {s.threads for s in shapes[name]} == {8, 32, 128}
+    assert {s.threads for s in shapes["gunicorn-sync"]} == {1}
+    assert {s.threads for s in shapes["uvicorn"]} == {None}
+    # Every variant at 1 and 2 workers on one CPU, and at half a CPU.
+    for found in shapes.values():
+        assert {s.workers for s in found if s.cpus == 1} == {1, 2}
+        assert any(s.cpus == 0.5 and s.workers == 1 for s in found)
+    assert plan.workloads == ["upstream", "cpu"]
