@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from djbench.analysis.verdicts import Verdict
-from djbench.model.results import CandidateKey, Shape
+from djbench.model.pod import Shape
+from djbench.model.results import CandidateKey
 from djbench.plan.judge import RunSummary
 
 MIB_PER_GIB = 1024

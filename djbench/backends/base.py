@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Literal, Protocol, TypeVar
 
+from djbench.model.pod import PodFacts
 from djbench.model.results import PathCheck, Step
 from djbench.model.setup import LoadStep, Setup
 
@@ -16,6 +17,8 @@ class Server(Protocol):
     url: str
     paths: list[PathCheck]
     """The added round-trip times measured through its latency proxies (none: direct)."""
+    pod: PodFacts | None
+    """Its pod as the cluster made it (Kubernetes); None where there is none (locally)."""
 
     def alive(self) -> bool:
         """False once the server has exited (it will fail every further step)."""

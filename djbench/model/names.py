@@ -3,7 +3,8 @@ results themselves do not store (they hold the data: variant, crossed, client, d
 
 from __future__ import annotations
 
-from djbench.model.results import DIRECT, Distance, Fault, Run, Shape
+from djbench.model.pod import Shape
+from djbench.model.results import DIRECT, Distance, Fault, Run
 
 
 def candidate_name(

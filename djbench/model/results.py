@@ -41,7 +41,9 @@ Format history:
   null where the worker holds requests otherwise; worker processes; the CPU budget), and its
   slots are workers × threads; a fault names that shape too (``faults[].shape``). A run without
   one had the variant's standard shape (one worker of its own threads on the run's CPU
-  budget). v6 files load as v7 with every run in its standard shape.
+  budget). On Kubernetes a run records its server's pod (``runs[].pod``: its name, QoS class,
+  CPU request and limit, and whether the static CPU manager could give it CPUs of its own).
+  v6 files load as v7 with every run in its standard shape and no pod.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from djbench.model.pod import PodFacts, Shape
 
 SCHEMA = "djbench/results/v7"
 
@@ -197,34 +201,6 @@ class ClientInfo(_Frozen):
     """The client's pool limit (sized for the run's peak number of calls in flight)."""
 
 
-class Shape(_Frozen):
-    """The shape of the pod a server ran in: its worker processes, each worker's threads and
-    the CPU budget they share."""
-
-    threads: int | None = Field(default=None, ge=1)
-    """Threads per worker where the worker's concurrency is a thread pool; None: it holds
-    requests otherwise (an event loop, greenlets)."""
-    workers: int = Field(default=1, ge=1)
-    cpus: float = Field(default=1.0, gt=0)
-    """The CPU budget: locally the cgroup quota (and the CPUs it is pinned to), on
-    Kubernetes the container's CPU request = limit."""
-
-    @property
-    def slots(self) -> int | None:
-        """Requests the pod works on at once: workers × threads (None when unbounded)."""
-        return None if self.threads is None else self.workers * self.threads
-
-    @property
-    def label(self) -> str:
-        """``×32 threads · 1 worker · 1 CPU`` or ``2 workers · 0.5 CPU``."""
-        parts = [f"{self.workers} worker{'s' if self.workers != 1 else ''}"]
-        parts.append(f"{self.cpus:g} CPU{'s' if self.cpus > 1 else ''}")
-        body = " · ".join(parts)
-        if self.threads is None:
-            return body
-        return f"×{self.threads} thread{'s' if self.threads != 1 else ''} · {body}"
-
-
 class Distance(_Frozen):
     """Round-trip time the latency proxy adds between the server and what it waits on; None
     on a side: a direct connection (no proxy in the path)."""
@@ -306,6 +282,9 @@ class Run(_Frozen):
     """The machine's load average (1, 5, 15 min) when the run began; None where not read."""
     restarts: list[str] = Field(default_factory=list)
     """Why the run's server was restarted on the way (it answered 500, stayed busy...)."""
+    pod: PodFacts | None = None
+    """On Kubernetes, the server's pod as the cluster made it (its QoS class, its CPU);
+    None locally."""
 
     @property
     def key(self) -> CandidateKey:

@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from djbench.model.errors import DjbenchError
-from djbench.model.results import SCHEMA, CpuSource, Results, Shape
+from djbench.model.pod import Shape
+from djbench.model.results import SCHEMA, CpuSource, Results
 
 SCHEMA_V6 = "djbench/results/v6"
 

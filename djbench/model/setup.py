@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from djbench.model.results import DIRECT, Distance, Shape, load_label
+from djbench.model.pod import Shape
+from djbench.model.results import DIRECT, Distance, load_label
 from djbench.model.scenario import Scenario
 from djbench.model.variants import Variant
 

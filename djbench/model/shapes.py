@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 
-from djbench.model.results import Shape
+from djbench.model.pod import Shape
 from djbench.model.scenario import Scenario
 from djbench.model.variants import Variant
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from benchapp.catalog import ViewFlavor
 from djbench.model.errors import DjbenchError
-from djbench.model.results import Shape
+from djbench.model.pod import Shape
 
 VARIANTS_FILE = Path(__file__).with_name("variants.yaml")
 

@@ -22,7 +22,8 @@ from djbench.analysis.core import analyze
 from djbench.analysis.statistics import Estimate, median_interval
 from djbench.analysis.verdicts import Verdict, failure_cause
 from djbench.model.errors import DjbenchError
-from djbench.model.results import CandidateKey, Distance, ProjectInfo, Results, Shape
+from djbench.model.pod import Shape
+from djbench.model.results import CandidateKey, Distance, ProjectInfo, Results
 from djbench.model.scenario import DbPool, Scenario
 from djbench.plan.judge import RunSummary, capacity_sample, is_search, searched_capacity
 

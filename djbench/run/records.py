@@ -9,6 +9,7 @@ from typing import Literal
 
 from djbench.backends.steps import NO_SUCCESS
 from djbench.measure.environment import version_of
+from djbench.model.pod import PodFacts
 from djbench.model.results import ClientInfo, Fault, PathCheck, Run, Step
 from djbench.model.scenario import Scenario
 from djbench.model.setup import LoadStep, Setup
@@ -78,6 +79,7 @@ def run_record(
     paths: Sequence[PathCheck] = (),
     restarts: Sequence[str] = (),
     load_average: tuple[float, float, float] | None = None,
+    pod: PodFacts | None = None,
 ) -> Run:
     variant = task.setup.variant
     return Run(
@@ -98,6 +100,7 @@ def run_record(
         paths=list(paths),
         steps=with_saturation(steps),
         restarts=list(restarts),
+        pod=pod,
         load_average=load_average,
     )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from djbench.backends.base import Backend, ServerT
 from djbench.backends.steps import NO_SUCCESS, failed_step
 from djbench.model.names import run_label
+from djbench.model.pod import PodFacts
 from djbench.model.results import Environment, PathCheck, Results, Run, Step
 from djbench.model.setup import LoadStep, Setup
 from djbench.plan.judge import leaders, searched_capacity, slo_load, slo_misses, summarize_run
@@ -222,11 +223,14 @@ def _run_workload(
     slo = plan.scenario.slo_for(workload)
     steps: list[Step] = []
     paths: list[PathCheck] = []
+    pod: PodFacts | None = None
     restarted = len(slot.restarts)
     load_average = backend.load_average()
 
     def put(error: str | None) -> None:
-        run = run_record(task, plan, steps, error, paths, slot.restarts[restarted:], load_average)
+        run = run_record(
+            task, plan, steps, error, paths, slot.restarts[restarted:], load_average, pod
+        )
         writer.put(index, run)
         if error is not None and error != INCOMPLETE:
             progress.run_failed(run_label(run), workload, error)
@@ -237,13 +241,13 @@ def _run_workload(
     _check_infrastructure(backend, task, record, None)
     try:
         server = ready_server(slot)
-        paths = list(server.paths)
+        paths, pod = list(server.paths), server.pod
         problem = backend.verify(server, workload)
         if problem and slot.served:
             # A server that served steps before may be what is broken, not the request: a
             # fresh one (the project's database as prepared) answers for the request.
             server = ready_server(slot, f"before {workload}: {problem}")
-            paths = list(server.paths)
+            paths, pod = list(server.paths), server.pod
             problem = backend.verify(server, workload)
     except ServerStartError as exc:
         put(f"server did not start: {exc}")
@@ -263,7 +267,7 @@ def _run_workload(
         step = todo.pop(0)
         try:
             server = ready_server(slot)
-            paths = list(server.paths)
+            paths, pod = list(server.paths), server.pod
         except ServerStartError as exc:
             put(f"server did not start: {exc}")
             progress.skipped(planned - done)

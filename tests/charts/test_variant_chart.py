@@ -18,7 +18,7 @@ from helm_render import (
 )
 
 from djbench.contracts.server import shape_values
-from djbench.model.results import Shape
+from djbench.model.pod import Shape
 from djbench.model.setup import Setup
 from djbench.model.variants import VARIANTS_FILE, Variant, load_variants
 

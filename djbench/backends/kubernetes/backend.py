@@ -21,6 +21,7 @@ from djbench.backends.kubernetes.pods import (
     pods_fault,
     restart_counts,
     server_cpu_limit,
+    server_pod,
 )
 from djbench.backends.kubernetes.promql import SCRAPE_INTERVAL_S
 from djbench.backends.kubernetes.proxy_releases import install_proxies
@@ -229,6 +230,7 @@ class KubernetesBackend:
                 setup=setup, url=url, service=release, kube=self.kube,
                 cpu_budget=server_cpu_limit(self.kube.deployment(release) or {}) or 1.0,
                 paths=paths, proxies=proxies,
+                pod=server_pod(self.kube.pods(instance_selector(release))),
             )  # fmt: skip
 
     def _uninstall(self, release: str) -> None:

@@ -1,5 +1,5 @@
-"""What a release's pods say, read from their API objects: a container's CPU, restarts since
-the run began (a fault), readiness, k6's version in its log."""
+"""What a release's pods say, read from their API objects: a container's CPU, the server's
+QoS class, restarts since the run began (a fault), readiness, k6's version in its log."""
 
 from __future__ import annotations
 
@@ -9,12 +9,39 @@ from djbench.backends.kubernetes.releases import (
     SERVER_CONTAINER,
     cpu_quantity,
 )
+from djbench.model.pod import PodFacts
 
 
 def server_cpu_limit(deployment: dict[str, Any]) -> float | None:
     """The server container's CPU limit in a Deployment object, in CPUs (None without one)."""
     found = container_cpu(deployment, SERVER_CONTAINER, "limits")
     return None if found is None else cpu_quantity(found)
+
+
+def server_pod(pods: list[dict[str, Any]]) -> PodFacts | None:
+    """The server's pod as the cluster made it: its QoS class, its container's CPU, and
+    whether the static CPU manager could pin it (Guaranteed, whole CPUs); None without a
+    running pod (a rollout's leaving one is skipped)."""
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    if not live:
+        return None
+    pod = live[0]
+    request = limit = None
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        if container.get("name") == SERVER_CONTAINER:
+            resources = container.get("resources") or {}
+            request = (resources.get("requests") or {}).get("cpu")
+            limit = (resources.get("limits") or {}).get("cpu")
+    qos = (pod.get("status") or {}).get("qosClass")
+    cpus = cpu_quantity(str(limit)) if limit is not None else None
+    whole = cpus is not None and cpus > 0 and float(cpus).is_integer()
+    return PodFacts(
+        name=pod["metadata"]["name"],
+        qos_class=qos,
+        cpu_request=None if request is None else str(request),
+        cpu_limit=None if limit is None else str(limit),
+        exclusive_cpus=None if qos is None else (qos == "Guaranteed" and whole),
+    )
 
 
 def container_cpu(deployment: dict[str, Any], name: str, kind: str) -> str | None:

@@ -15,6 +15,7 @@ from djbench.measure.collectors import CgroupSampler
 from djbench.measure.k6 import ClientStats
 from djbench.measure.proxy_traffic import ProxyStats
 from djbench.model.errors import DjbenchError
+from djbench.model.pod import PodFacts
 from djbench.model.results import PathCheck
 from djbench.model.setup import Setup
 from djbench.model.variants import Variant
@@ -44,6 +45,8 @@ class KubeServer:
     """The added round-trip times measured through its latency proxies (none: direct)."""
     proxies: list[ProxyStats] = field(default_factory=list)
     """The counters of the latency proxies between it and Postgres / the stub API."""
+    pod: PodFacts | None = None
+    """Its pod as the cluster made it, read once it was ready."""
 
     @property
     def variant(self) -> Variant:

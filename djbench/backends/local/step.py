@@ -21,6 +21,7 @@ from djbench.measure.k6 import StepTarget
 from djbench.measure.proxy_traffic import proxy_traffic
 from djbench.measure.stub_traffic import parse_traffic, stats_path, wait_past
 from djbench.model.errors import DjbenchError
+from djbench.model.pod import PodFacts
 from djbench.model.results import PathCheck, Step, UpstreamTraffic
 from djbench.model.scenario import Scenario
 from djbench.model.setup import LoadStep, Setup
@@ -51,6 +52,8 @@ class LocalServer:
     """The latency proxies between this server and Postgres / the stub API."""
     paths: list[PathCheck] = field(default_factory=list)
     """Their added round-trip times, measured before the server started."""
+    pod: PodFacts | None = None
+    """No pod locally (None): the server is a process tree on this machine."""
 
     @property
     def variant(self) -> Variant:

@@ -13,6 +13,7 @@ import jinja2
 
 from djbench.analysis.core import Analysis
 from djbench.analysis.efficiency import ShapeEfficiency
+from djbench.model.pod import PodFacts
 from djbench.model.results import DIRECT, Environment, ProjectInfo
 from djbench.model.scenario import Scenario
 from djbench.outputs.report.checks import counts_text, group_warnings
@@ -284,6 +285,17 @@ def clients_text(scenario: Scenario) -> str:
     )
 
 
+def pod_text(pod: PodFacts) -> str:
+    """``pod gthread-7d9c-abcde: Guaranteed, CPU 500m (shares the node's CPUs)``."""
+    cpu = f"CPU {pod.cpu_limit}" if pod.cpu_limit else "no CPU limit"
+    owns = {
+        True: " (may own its CPUs under the static CPU manager)",
+        False: " (shares the node's CPUs)",
+        None: "",
+    }[pod.exclusive_cpus]
+    return f"pod {pod.name}: {pod.qos_class or 'QoS unknown'}, {cpu}{owns}"
+
+
 def knee_text(summary: RunSummary) -> str:
     """Where more concurrency stopped paying off, in words."""
     step = summary.knee_step
@@ -353,6 +365,7 @@ def template_environment() -> jinja2.Environment:
         slo_text=slo_text,
         step_rows=step_rows,
         knee_text=knee_text,
+        pod_text=pod_text,
         environment_rest=environment_rest,
     )
     return env

@@ -18,7 +18,7 @@ import pytest
 from live_servers import HOST, free_port, run_process
 
 from benchapp.catalog import VIEW_FLAVORS, WORKLOADS
-from djbench.model.results import Shape
+from djbench.model.pod import Shape
 from djbench.model.variants import load_variants
 
 TIGHT_POOL = {

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from djbench.analysis.core import analyze
-from djbench.model.results import Results, Run, Shape
+from djbench.model.pod import Shape
+from djbench.model.results import Results, Run
 from djbench.model.results_file import load_results
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "results-small.json"

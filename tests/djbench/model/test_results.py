@@ -10,7 +10,8 @@ import pytest
 from djbench.analysis.core import scenario_of
 from djbench.model.errors import DjbenchError
 from djbench.model.names import run_label
-from djbench.model.results import DIRECT, SCHEMA, Distance, PathCheck, ProxyTraffic, Shape
+from djbench.model.pod import Shape
+from djbench.model.results import DIRECT, SCHEMA, Distance, PathCheck, ProxyTraffic
 from djbench.model.results_file import load_results, write_results
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from djbench.model.errors import DjbenchError
-from djbench.model.results import Shape
+from djbench.model.pod import Shape
 from djbench.model.scenario_file import parse_scenario
 from djbench.model.shapes import axes_note, shaped, shapes_for, threads_ignored
 from djbench.model.variants import load_variants

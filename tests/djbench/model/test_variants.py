@@ -4,7 +4,7 @@ import pytest
 
 from benchapp.catalog import VIEW_FLAVORS
 from djbench.model.errors import DjbenchError
-from djbench.model.results import Shape
+from djbench.model.pod import Shape
 from djbench.model.variants import load_variants, resolve_variants, standard_variants
 
 STANDARD = [

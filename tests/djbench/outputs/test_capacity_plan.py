@@ -12,7 +12,8 @@ import yaml
 
 from djbench.backends.kubernetes.kube import REPO
 from djbench.model.errors import DjbenchError
-from djbench.model.results import DIRECT, Run, Shape
+from djbench.model.pod import Shape
+from djbench.model.results import DIRECT, Run
 from djbench.model.results_file import load_results
 from djbench.outputs.capacity_plan import memory_request_mib, plan_capacity, pods_needed
 from djbench.outputs.capacity_values import plan_rows, write_values

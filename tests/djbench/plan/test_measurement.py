@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from djbench.model.results import DIRECT, Distance, Shape, Step
+from djbench.model.pod import Shape
+from djbench.model.results import DIRECT, Distance, Step
 from djbench.model.scenario_file import load_profile, parse_scenario
 from djbench.model.setup import LoadStep
 from djbench.plan.measurement import make_plan

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from djbench.model.results import Distance, Latency, ProxyTraffic, Run, Shape, Step
+from djbench.model.pod import Shape
+from djbench.model.results import Distance, Latency, ProxyTraffic, Run, Step
 from djbench.model.scenario_file import parse_scenario
 from djbench.plan.physics import (
     calls_in_flight,

@@ -12,7 +12,8 @@ from typing import Literal
 from djbench.backends.steps import ServerSide, measured_step
 from djbench.measure.k6 import ClientStats
 from djbench.model.errors import DjbenchError
-from djbench.model.results import DIRECT, Environment, Latency, PathCheck, Results, Shape, Step
+from djbench.model.pod import PodFacts, Shape
+from djbench.model.results import DIRECT, Environment, Latency, PathCheck, Results, Step
 from djbench.model.results_file import load_results
 from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import LoadStep, Setup
@@ -29,6 +30,7 @@ class ScriptedServer:
     url: str = "http://scripted"
     up: bool = True
     paths: list[PathCheck] = field(default_factory=list)
+    pod: PodFacts | None = None
     served: int = 0
     """Steps this server measured."""
 

@@ -197,6 +197,9 @@ class HelmRecorder:
         server = {"name": "server", "resources": {"limits": {"cpu": "1"}}}
         return {"spec": {"template": {"spec": {"containers": [server]}}}}
 
+    def pods(self, label_selector: str) -> list[dict[str, object]]:
+        return []
+
 
 CLUSTER = {
     "global": {"imagePullSecrets": [{"name": "regcred"}]},

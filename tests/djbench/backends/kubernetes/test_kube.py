@@ -107,3 +107,44 @@ def test_a_config_map_or_none(kube: Kube) -> None:
     placement = kube.config_map("djbench-placement")
     assert placement == {"host-cpus": "8", "sut": "6-7", "load": "3-5", "infra": "0-2"}
     assert kube.config_map("absent") is None
+
+
+def _server_pod(cpu: str, qos: str) -> dict[str, object]:
+    """A variant's server pod: the recorded Postgres pod's object with a server container of
+    ``cpu`` (requests = limits) and the QoS class the API server gave it."""
+    pod = copy.deepcopy(_object("pod-postgres-ready"))
+    resources = {"cpu": cpu, "memory": "512Mi"}
+    pod["metadata"]["name"] = "gunicorn-gthread-7d9c-abcde"  # type: ignore[index]
+    pod["spec"]["containers"] = [  # type: ignore[index]
+        {"name": "server", "image": "djbench/django:test",
+         "resources": {"requests": resources, "limits": dict(resources)}}
+    ]  # fmt: skip
+    pod["status"]["qosClass"] = qos  # type: ignore[index]
+    return pod
+
+
+@pytest.mark.parametrize(
+    ("cpu", "qos", "exclusive"),
+    [("1", "Guaranteed", True), ("500m", "Guaranteed", False), ("2", "Burstable", False)],
+)
+def test_the_server_s_pod_is_recorded_with_its_qos_and_whether_it_may_own_its_cpus(
+    loopback_api: Callable[[Answer], LoopbackApi], cpu: str, qos: str, exclusive: bool
+) -> None:
+    from djbench.backends.kubernetes.pods import instance_selector, server_pod
+
+    def answer(path: str, query: dict[str, list[str]]) -> tuple[int, object]:
+        if path == "/api/v1/namespaces/djbench/pods":
+            assert query["labelSelector"] == [instance_selector("gunicorn-gthread")]
+            return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                         "items": [_server_pod(cpu, qos)]}  # fmt: skip
+        return NOT_FOUND
+
+    loopback_api(answer)
+    pods = Kube("djbench", context="rec").pods(instance_selector("gunicorn-gthread"))
+    facts = server_pod(pods)
+    assert facts is not None
+    assert (facts.name, facts.qos_class) == ("gunicorn-gthread-7d9c-abcde", qos)
+    assert (facts.cpu_request, facts.cpu_limit) == (cpu, cpu)
+    # Only a Guaranteed pod of whole CPUs may get CPUs of its own from the static policy.
+    assert facts.exclusive_cpus is exclusive
+    assert server_pod([]) is None

@@ -174,6 +174,9 @@ class Recorded:
     def deployment(self, name: str) -> dict[str, object]:
         return {}
 
+    def pods(self, label_selector: str) -> list[dict[str, object]]:
+        return []
+
 
 @pytest.mark.parametrize("ending", ["done", "install failed", "interrupted"])
 def test_no_prepare_job_is_left_behind(tmp_path: Path, ending: str) -> None:

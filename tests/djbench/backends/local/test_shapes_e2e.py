@@ -12,7 +12,7 @@ from djbench.backends.local.backend import LocalBackend
 from djbench.backends.local.cpus import fractions_permitted, plan_cpus
 from djbench.backends.local.processes import free_port
 from djbench.measure.k6 import find_k6
-from djbench.model.results import Shape
+from djbench.model.pod import Shape
 from djbench.model.scenario_file import parse_scenario
 from djbench.model.setup import LoadStep, Setup
 from djbench.model.variants import load_variants

@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 
 from djbench.analysis.core import analyze
+from djbench.model.pod import PodFacts, Shape
 from djbench.model.results import Distance, PathCheck, ProxyTraffic, Results, Run
 from djbench.model.results_file import load_results
 from djbench.outputs.report import print_summary, render_html, render_markdown, render_reports
@@ -416,3 +417,24 @@ def test_reports_show_each_distance_its_checks_and_capacity_against_it(
     html = (tmp_path / "report.html").read_text()
     assert "capacity at SLO vs round-trip time" in html
     assert "<strong>cpu @ db +100 ms</strong>" in html
+
+
+def test_both_reports_name_a_kubernetes_run_s_pod_and_its_shapes(results: Results) -> None:
+    half = PodFacts(
+        name="uvicorn-5f6-x1", qos_class="Guaranteed", cpu_request="500m", cpu_limit="500m",
+        exclusive_cpus=False,
+    )  # fmt: skip
+    runs = [
+        r.model_copy(update={"pod": half, "shape": Shape(workers=1, cpus=0.5)})
+        if (r.variant, r.workload) == ("uvicorn", "cpu")
+        else r
+        for r in results.runs
+    ]
+    analysis = analyze(results.model_copy(update={"runs": runs}))
+    line = "pod uvicorn-5f6-x1: Guaranteed, CPU 500m (shares the node's CPUs)"
+    assert line in render_markdown(analysis)
+    assert line.replace("'", "&#39;") in render_html(analysis)  # Jinja's autoescape
+    # The shaped run is a candidate of its own, in the pod shapes table of its workload.
+    shaped = "| uvicorn · 1 worker · 0.5 CPU |"
+    assert shaped in render_markdown(analysis)
+    assert "Pod shapes" in render_html(analysis)

@@ -1,0 +1,53 @@
+"""What a server's pod is: the shape it was started in (workers, threads, CPU budget) and, on
+Kubernetes, what the cluster made of it (its QoS class and CPU resources)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class Shape(_Frozen):
+    """The shape of the pod a server ran in: its worker processes, each worker's threads and
+    the CPU budget they share."""
+
+    threads: int | None = Field(default=None, ge=1)
+    """Threads per worker where the worker's concurrency is a thread pool; None: it holds
+    requests otherwise (an event loop, greenlets)."""
+    workers: int = Field(default=1, ge=1)
+    cpus: float = Field(default=1.0, gt=0)
+    """The CPU budget: locally the cgroup quota (and the CPUs it is pinned to), on
+    Kubernetes the container's CPU request = limit."""
+
+    @property
+    def slots(self) -> int | None:
+        """Requests the pod works on at once: workers × threads (None when unbounded)."""
+        return None if self.threads is None else self.workers * self.threads
+
+    @property
+    def label(self) -> str:
+        """``×32 threads · 1 worker · 1 CPU`` or ``2 workers · 0.5 CPU``."""
+        parts = [f"{self.workers} worker{'s' if self.workers != 1 else ''}"]
+        parts.append(f"{self.cpus:g} CPU{'s' if self.cpus > 1 else ''}")
+        body = " · ".join(parts)
+        if self.threads is None:
+            return body
+        return f"×{self.threads} thread{'s' if self.threads != 1 else ''} · {body}"
+
+
+class PodFacts(_Frozen):
+    """The measured server's pod as the Kubernetes API shows it once it is ready."""
+
+    name: str
+    qos_class: str | None = None
+    """``Guaranteed`` (requests = limits on every container), ``Burstable`` or ``BestEffort``."""
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    """The server container's CPU as written (``1``, ``500m``)."""
+    exclusive_cpus: bool | None = None
+    """Whether the kubelet's static CPU manager policy would give it CPUs of its own:
+    Guaranteed with a whole number of CPUs. A fraction always shares the node's pool. The
+    policy itself is the kubelet's and not visible through the API: True says eligible."""
