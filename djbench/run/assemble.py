@@ -102,11 +102,11 @@ def local_backend(
 ) -> tuple[Backend[Any], str, str]:
     """The local backend on this machine's CPUs, k6's version, and where things run."""
     from djbench.backends.local.backend import LocalBackend
-    from djbench.backends.local.cpus import fractions_permitted, plan_cpus
+    from djbench.backends.local.cpus import plan_cpus, quota_supported
     from djbench.measure.k6 import find_k6, k6_version
 
     fractions = [c for c in scenario.cpus or [] if not float(c).is_integer()]
-    if fractions and not fractions_permitted():
+    if fractions and not quota_supported():
         raise DjbenchError(
             f"cpus: {fractions[0]:g} is a fraction of a CPU, which only a CPU cgroup quota can "
             "give, and djbench may make none on this machine (it needs root and a CPU controller)"

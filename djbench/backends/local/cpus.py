@@ -165,10 +165,3 @@ def quota_supported() -> bool:
     """Whether this machine lets us create a CPU-quota cgroup (root, writable cgroupfs)."""
     with cpu_quota("probe", 1.0) as group:
         return group is not None
-
-
-def fractions_permitted() -> bool:
-    """Whether this machine lets djbench give a server a fraction of a CPU (a CPU cgroup
-    quota it may make)."""
-    with cpu_quota("probe", 1.0) as group:
-        return group is not None

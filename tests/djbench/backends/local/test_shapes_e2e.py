@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from djbench.backends.local.backend import LocalBackend
-from djbench.backends.local.cpus import fractions_permitted, plan_cpus
+from djbench.backends.local.cpus import plan_cpus, quota_supported
 from djbench.backends.local.processes import free_port
 from djbench.measure.k6 import find_k6
 from djbench.model.pod import Shape
@@ -43,7 +43,7 @@ def test_workers_multiply_a_one_thread_worker_and_half_a_cpu_is_half(tmp_path: P
                 step = backend.measure(server, "upstream", LoadStep("closed", 8))
                 assert step.status == "ok", step.error
                 rates[workers] = step.rps
-        if fractions_permitted():
+        if quota_supported():
             half = Setup(sync, "requests", shape=Shape(threads=1, workers=1, cpus=0.5))
             with backend.server(half) as server:
                 busy = backend.measure(server, "cpu", LoadStep("closed", 4))
