@@ -44,6 +44,8 @@ class ForeignLoad:
 
     _start: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
     share: float = 0.0
+    cpu_s: float = 0.0
+    """The foreign CPU seconds over the whole window."""
 
     def start(self) -> None:
         self._start = (time.monotonic(), _machine_cpu_s(), _session_cpu_s())
@@ -52,5 +54,6 @@ class ForeignLoad:
         wall0, machine0, session0 = self._start
         wall = time.monotonic() - wall0
         foreign = (_machine_cpu_s() - machine0) - (_session_cpu_s() - session0)
-        self.share = max(foreign, 0.0) / wall if wall > 0 else 0.0
+        self.cpu_s = max(foreign, 0.0)
+        self.share = self.cpu_s / wall if wall > 0 else 0.0
         return self.share

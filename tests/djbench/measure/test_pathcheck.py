@@ -58,8 +58,14 @@ def test_a_proxy_adding_its_round_trip_passes_and_one_adding_another_fails(
         ping = local_pinger("upstream", target, proxy.address, 4)
         wrong = check_path("upstream", 40.0, 4, ping, pause_s=0.1)
     assert (wrong.ok, wrong.attempts) == (False, 3)
-    assert describe(wrong).startswith("upstream path: added round trip p50 ")
-    assert describe(wrong).endswith("(target 40 ms ± 1 ms + 5%; attempt 3)")
+    said = describe(wrong)
+    assert said.startswith("upstream path: added round trip p50 ")
+    assert said.endswith("; attempt 3)")
+    # A busy machine's own spread widens the p99's tolerance, and the line says by how much.
+    allowed = "(target 40 ms ± 1 ms + 5%"
+    if wrong.noise_ms is not None:
+        allowed += f"; p99 also ± the straight path's own {wrong.noise_ms:.1f} ms"
+    assert allowed + "; attempt 3)" in said
 
 
 def test_the_proxys_ping_command_measures_the_same_path(tmp_path: Path) -> None:

@@ -199,23 +199,26 @@ def test_outside_load_reads_what_the_machine_had(
     smoke_run: tuple[Path, subprocess.CompletedProcess[str]], smoke_load: ForeignLoad
 ) -> None:
     """On an idle machine the harness reads no outside load (its own k6, Postgres and stub
-    are not charged to the server); beside another job it reads no more than that job's share,
+    are not charged to the server); beside another job it reads no more than that job's CPU,
     as counted by this session independently of the harness."""
     from djbench.analysis.checks import OUTSIDE_LIMIT
     from djbench.analysis.core import analyze
 
     out, _ = smoke_run
     results = load_results(out)
-    shares = [
-        s.outside_cpu_s / s.duration_s
-        for r in results.runs
-        for s in r.steps
-        if s.measured and s.outside_cpu_s is not None
-    ]
-    assert shares, "the server's CPU was read in every measured step"
-    # Another job's share is an average over the run; one step may catch a little more of it.
-    bound = OUTSIDE_LIMIT + 1.1 * smoke_load.share
-    assert max(shares) < bound, (sorted(shares)[-5:], smoke_load.share)
+    steps = [s for r in results.runs for s in r.steps if s.measured and s.outside_cpu_s is not None]
+    assert steps, "the server's CPU was read in every measured step"
+    shares = [(s.outside_cpu_s or 0.0) / s.duration_s for s in steps]
+    if smoke_load.share < OUTSIDE_LIMIT / 2:
+        # An idle machine: every step as strictly as the self-check's own limit.
+        assert max(shares) < OUTSIDE_LIMIT, sorted(shares)[-5:]
+    else:
+        # Another job moves between the CPUs: a step may find all of it on the server's one,
+        # but over the steps the harness reads no more than the job's own CPU time.
+        assert max(shares) < 1 + OUTSIDE_LIMIT, sorted(shares)[-5:]
+        read = sum(s.outside_cpu_s or 0.0 for s in steps)
+        allowed = 1.1 * smoke_load.cpu_s + OUTSIDE_LIMIT * sum(s.duration_s for s in steps)
+        assert read < allowed, (read, smoke_load.cpu_s)
     busy = analyze(results).busy_machine
     assert (busy is None) == (max(shares) <= OUTSIDE_LIMIT), busy
     assert all(r.load_average is not None for r in results.runs)
