@@ -192,6 +192,9 @@ def plan_capacity(
                 continue
             if key in estimates:
                 estimate, lower_bound = estimates[key]
+                if all(r.run.purpose == "survey" for r in runs):
+                    # The survey's best at the ladder's top may be the load's limit, not its.
+                    lower_bound = lower_bound or _survey_estimate(runs, top)[1]
             elif key in searched:
                 # The verdict's measure, not the survey's: its searches' capacities (searched,
                 # not confirmed), and a search that never met the SLO says it cannot be planned.
@@ -252,18 +255,22 @@ def plan_capacity(
 
 def worker_scaling(plans: list[PodPlan]) -> tuple[WorkerScaling, ...]:
     """Each variant of each case whose pods carried less than ``SUBLINEAR`` of the linear gain
-    from more workers, the rest of the shape (threads, CPUs) and the client alike."""
-    groups: dict[tuple[str, Distance, str, str | None, Shape], dict[int, float]] = {}
+    from more workers, the rest of the shape (threads, CPUs) and the client alike. A capacity
+    that is a lower bound with more workers (the load's ladder may have capped it) proves no
+    shortfall and is left out."""
+    groups: dict[tuple[str, Distance, str, str | None, Shape], dict[int, PodPlan]] = {}
     for p in plans:
         if p.shape is not None:
             rest = p.shape.model_copy(update={"workers": 1})
             group = groups.setdefault((p.workload, p.distance, p.variant, p.client, rest), {})
-            group[p.shape.workers] = p.capacity.median
+            group[p.shape.workers] = p
     found = []
     for (workload, distance, variant, _, rest), by_workers in groups.items():
         counts = sorted(by_workers)
         for low, high in itertools.pairwise(counts):
-            ratio = by_workers[high] / by_workers[low]
+            if by_workers[high].lower_bound:
+                continue
+            ratio = by_workers[high].capacity.median / by_workers[low].capacity.median
             if ratio < SUBLINEAR * high / low:
                 held = rest.label.replace("1 worker · ", "")
                 found.append(WorkerScaling(workload, distance, variant, held, (low, high), ratio))

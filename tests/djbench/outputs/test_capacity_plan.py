@@ -270,3 +270,27 @@ def test_the_plan_ranks_shapes_by_total_cpu_and_names_workers_that_add_little() 
         scaling.text
         == "gunicorn-sync ×1 thread · 1 CPU: 2 workers carry 1.02× what 1 does (linear: 2×)"
     )
+
+
+def test_a_capacity_the_ladder_s_top_may_have_capped_proves_no_shortfall_of_workers() -> None:
+    results = load_results(FIXTURE)
+    sync = next(r for r in results.runs if (r.variant, r.workload) == ("gunicorn-sync", "cpu"))
+    one = _shaped(sync, Shape(threads=1, workers=1, cpus=1.0), 98.0, 60.0)
+    # Two workers' best within the SLO is the ladder's top, c=128: the load may have been the
+    # limit there, so 1.1× one worker is a lower bound, not a measured shortfall.
+    steps = [
+        s.model_copy(
+            update={"rps": 108.0, "latency_ms": s.latency_ms.model_copy(update={"p99": 100.0})}
+        )
+        if s.concurrency == 128
+        else s
+        for s in one.steps
+    ]
+    two = one.model_copy(update={"shape": Shape(threads=1, workers=2, cpus=1.0), "steps": steps})
+    others = [r for r in results.runs if r.workload != "cpu"]
+    plan = plan_capacity(
+        results.model_copy(update={"runs": [*others, one, two]}), target_rps=1000, headroom=1.25
+    )
+    capped = next(p for p in plan.plans if p.shape == two.shape)
+    assert capped.lower_bound and capped.capacity.median == 108.0
+    assert plan.scaling == ()
