@@ -359,9 +359,9 @@ def test_latency_proxy_between_a_variant_and_postgres(stack: Stack) -> None:
     """The proxy's rendered pod between Postgres and a variant's: (a) the round trip it adds,
     measured in its container (as the Kubernetes backend does) at a pool's concurrency, is
     2 x delayMs within the run's tolerance at the p50 (its p99 within Docker's own tail,
-    DOCKER_TAIL_MS); (b) a variant whose database host is the proxy's Service answers db-read,
-    each request slower than the same variant's straight to Postgres by at least one round
-    trip, by as many as the proxy counted."""
+    DOCKER_TAIL_MS, and the straight path's own spread); (b) a variant whose database host is
+    the proxy's Service answers db-read, each request slower than the same variant's straight
+    to Postgres by at least one round trip, by as many as the proxy counted."""
     proxy_objects = HR.render("latencyproxy", PROXY, {"delayMs": PROXY_DELAY_MS})
     far_objects = HR.render(
         "django-variant", FAR_VARIANT, {"variant": K6_VARIANT, "database": {"host": PROXY}}
@@ -390,8 +390,11 @@ def test_latency_proxy_between_a_variant_and_postgres(stack: Stack) -> None:
 
         check = check_path("db", rtt_ms, 16, ping)
         print(describe(check))
-        assert within(check.p50_ms, rtt_ms), describe(check)
-        assert check.p99_ms <= rtt_ms + DOCKER_TAIL_MS, describe(check)
+        assert check.ok and within(check.p50_ms, rtt_ms), describe(check)
+        # Docker's own tail, and on a busy machine the straight path's own spread beside it
+        # (both pings of a pair cross it: the harness charges none of it to the proxy).
+        tail = DOCKER_TAIL_MS + (check.noise_ms or 0.0)
+        assert check.p99_ms <= rtt_ms + tail, describe(check)
         # (b) The same requests to both variants, in turns, after a warm-up of each (its pool
         # connected, its first queries prepared).
         with httpx.Client(timeout=30) as client:
