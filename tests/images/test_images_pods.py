@@ -388,7 +388,9 @@ def test_latency_proxy_between_a_variant_and_postgres(stack: Stack) -> None:
             )  # fmt: skip
             return parse_pairs(de.docker("exec", proxy.main, *command, timeout=120).stdout)
 
-        check = check_path("db", rtt_ms, 16, ping)
+        # Container networking has a tail of its own: judged as the Kubernetes backend judges
+        # pod networking (all of the straight path's spread allowed on the p99).
+        check = check_path("db", rtt_ms, 16, ping, noise="network")
         print(describe(check))
         assert check.ok and within(check.p50_ms, rtt_ms), describe(check)
         # Docker's own tail, and on a busy machine the straight path's own spread beside it
