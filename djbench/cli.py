@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,10 +24,8 @@ from rich.text import Text
 
 from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS
 from djbench.model.errors import DjbenchError
+from djbench.model.profiles import profile_names
 from djbench.run.outcome import EXIT_ERROR, EXIT_INTERRUPTED
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(
     add_completion=False,
@@ -54,8 +52,8 @@ ProfileOpt = Annotated[
     typer.Option(
         "--profile",
         "-p",
-        help="smoke, default, clients, full or kubernetes (default: `default`, or `kubernetes` "
-        "with --backend kubernetes)",
+        help=f"{', '.join(profile_names())} (default: `default`, or `kubernetes` with "
+        "--backend kubernetes)",
     ),
 ]
 ScenarioOpt = Annotated[

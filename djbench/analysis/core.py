@@ -18,6 +18,7 @@ from djbench.analysis.checks import (
     run_warnings,
 )
 from djbench.analysis.efficiency import MemoryCost, ShapeEfficiency, memory_costs, shape_efficiency
+from djbench.analysis.mix import PartRow, mix_rows
 from djbench.analysis.verdicts import FailureGroup, Verdict, failure_cause, verdict_of
 from djbench.model.errors import DjbenchError
 from djbench.model.names import fault_place
@@ -88,6 +89,10 @@ class Analysis:
     def memory_costs_of(self, workload: str) -> tuple[MemoryCost, ...]:
         """The memory one more thread and one more worker took on a workload, per variant."""
         return memory_costs(self.runs_for(workload))
+
+    def mix_parts_of(self, workload: str) -> tuple[PartRow, ...]:
+        """Each part of a traffic mix at each survey run's capacity step (none: no mix)."""
+        return mix_rows(self.runs_for(workload)) if workload in self.scenario.mix else ()
 
     def verdicts_for(self, workload: str) -> tuple[Verdict, ...]:
         """The verdicts of one workload, nearest distance first."""

@@ -20,6 +20,9 @@ from djbench.plan.judge import RunSummary
 
 MIB_PER_GIB = 1024
 
+_PART: dict[str, Literal["threads", "workers"]] = {"thread": "threads", "worker": "workers"}
+"""The shape's field each memory-cost axis varies."""
+
 
 @dataclass(frozen=True)
 class ShapeEfficiency:
@@ -106,22 +109,20 @@ def memory_costs(summaries: Iterable[RunSummary]) -> tuple[MemoryCost, ...]:
             if axis == "thread" and shape.threads is None:
                 continue
             value = shape.threads if axis == "thread" else shape.workers
-            rest = shape.model_copy(update={"threads" if axis == "thread" else "workers": 1})
+            rest = shape.model_copy(update={_PART[axis]: 1})
             groups.setdefault((variant, rest), {})[value or 1] = peak
         for (variant, rest), by_value in groups.items():
             if len(by_value) < 2:
                 continue
             xs = sorted(by_value)
             slope, _ = statistics.linear_regression(xs, [by_value[x] for x in xs])
-            costs.append(MemoryCost(variant, axis, slope, tuple(xs), _held(rest, axis)))
+            costs.append(
+                MemoryCost(
+                    variant,
+                    axis,
+                    slope,
+                    tuple(xs),
+                    rest.label_without(_PART[axis]),
+                )
+            )
     return tuple(costs)
-
-
-def _held(rest: Shape, axis: str) -> str:
-    """The parts of a shape held while ``axis`` varied, as the shape's label writes them."""
-    cpus = f"{rest.cpus:g} CPU{'s' if rest.cpus > 1 else ''}"
-    if axis == "thread":
-        return f"{rest.workers} worker{'s' if rest.workers != 1 else ''} · {cpus}"
-    if rest.threads is None:
-        return cpus
-    return f"×{rest.threads} thread{'s' if rest.threads != 1 else ''} · {cpus}"

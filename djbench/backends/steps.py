@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from djbench.measure.k6 import ClientStats
-from djbench.model.results import CpuSource, Latency, Step, UpstreamTraffic
+from djbench.model.results import CpuSource, Latency, Part, Step, UpstreamTraffic
 from djbench.model.setup import LoadStep
 
 _MIB = 1024 * 1024
@@ -56,8 +56,10 @@ def measured_step(
     server: ServerSide,
     error: str | None = None,
     upstream: UpstreamTraffic | None = None,
+    shares: dict[str, float] | None = None,
 ) -> Step:
-    """A step from k6's client side and the collectors' server side; derived rates here."""
+    """A step from k6's client side and the collectors' server side; derived rates here.
+    ``shares``: a traffic mix's, by part (None: the workload is no mix)."""
     ok = client.requests - client.errors
     duration = client.duration_s
     return Step.model_validate(
@@ -83,11 +85,30 @@ def measured_step(
             "cpu_source": server.cpu_source,
             "cadvisor_cpu_s": _round(server.cadvisor_cpu_s),
             "upstream": upstream,
+            "parts": _parts(client, shares),
             # A step that served nothing is no measurement of the server, whatever k6 saw.
             "status": "failed" if error or not ok else "ok",
             "error": error or (None if ok else NO_SUCCESS),
         }
     )
+
+
+def _parts(client: ClientStats, shares: dict[str, float] | None) -> list[Part] | None:
+    """Each part of a mix as k6 counted it, with the share the scenario asked for."""
+    if not shares:
+        return None
+    counted = {part.name: part for part in client.parts}
+    zero = Latency(p50=0, p90=0, p95=0, p99=0, max=0)
+    return [
+        Part(
+            name=name,
+            share=round(share, 6),
+            requests=counted[name].requests if name in counted else 0,
+            errors=counted[name].errors if name in counted else 0,
+            latency_ms=counted[name].latency if name in counted else zero,
+        )
+        for name, share in shares.items()
+    ]
 
 
 def failed_step(step: LoadStep, error: str) -> Step:

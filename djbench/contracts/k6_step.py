@@ -91,6 +91,17 @@ PHASE_TAG = "phase"
 """Request tag: ``warmup`` or ``measure``."""
 MEASURE_PHASE = "measure"
 
+PART_TAG = "name"
+"""Request tag: the part of a traffic mix the request belongs to (``k6/lib/mix.js``); for a
+workload that is not a mix, the workload itself."""
+
+
+def part_selector(part: str) -> str:
+    """The submetric selector of one part's measured requests: ``{phase:measure,name:cpu}``
+    (``partSelector`` in ``k6/lib/mix.js``)."""
+    return f"{{{PHASE_TAG}:{MEASURE_PHASE},{PART_TAG}:{part}}}"
+
+
 COMPLETED_METRIC = "djbench_completed"
 """Counter of successful responses credited to the measured window (``k6/lib/credit.js``): each
 adds the share of its own duration inside the window, so its count over the window is the

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,18 @@ class StepTarget:
 
 
 @dataclass(frozen=True)
+class PartStats:
+    """One part of a traffic mix in a measured phase, from k6's summary."""
+
+    name: str
+    requests: int
+    errors: int
+    latency: Latency
+    quantiles: tuple[float, ...] = ()
+    """As ``ClientStats.quantiles``, of this part's requests."""
+
+
+@dataclass(frozen=True)
 class ClientStats:
     """The client side of one measured phase, from k6's summary."""
 
@@ -93,6 +106,8 @@ class ClientStats:
     """Successful responses credited to the window (``contract.COMPLETED_METRIC``): each
     counts the share of its own duration inside it. None for a summary without the metric
     (an older script)."""
+    parts: tuple[PartStats, ...] = ()
+    """Each part of a traffic mix, in the mix's order; empty for a workload that is no mix."""
 
     @property
     def completions(self) -> float:
@@ -123,8 +138,33 @@ def parse_summary(doc: dict[str, object], warmup_s: float, duration_s: float) ->
         metric = metrics.get(f"{name}{selector}")
         return dict(metric["values"]) if isinstance(metric, dict) else {}
 
-    duration = values("http_req_duration")
-    requests = int(values("http_reqs").get("count", 0))
+    requests, errors, latency, quantiles = _counted(values, _MEASURED)
+    credited = values(contract.COMPLETED_METRIC, "").get("count")
+    step = doc.get("step")
+    named = step.get("parts") if isinstance(step, dict) else None
+    parts = named if isinstance(named, list) and len(named) > 1 else []
+    return ClientStats(
+        requests=requests,
+        errors=errors,
+        dropped=int(values("dropped_iterations", "{scenario:measure}").get("count", 0)),
+        latency=latency,
+        window_start=float(started) / 1000 + warmup_s,
+        window_end=float(started) / 1000 + warmup_s + duration_s,
+        quantiles=quantiles,
+        completed=None if credited is None else float(credited),
+        parts=tuple(
+            PartStats(str(name), *_counted(values, contract.part_selector(str(name))))
+            for name in parts
+        ),
+    )
+
+
+def _counted(
+    values: Callable[[str, str], dict[str, float]], selector: str
+) -> tuple[int, int, Latency, tuple[float, ...]]:
+    """Requests, errors, latency and the grid's percentiles of the requests ``selector``
+    picks (all of the measured phase's, or one part's)."""
+    duration = values("http_req_duration", selector)
     latency = Latency(
         p50=float(duration.get("med", 0.0)),
         p90=float(duration.get("p(90)", 0.0)),
@@ -135,15 +175,7 @@ def parse_summary(doc: dict[str, object], warmup_s: float, duration_s: float) ->
     grid = [contract.quantile_stat(pct) for pct in contract.QUANTILE_GRID]
     # An older script's summary lacks the grid: no quantile function rather than a partial one.
     quantiles = tuple(float(duration[s]) for s in grid) if all(s in duration for s in grid) else ()
-    credited = values(contract.COMPLETED_METRIC, "").get("count")
-    return ClientStats(
-        requests=requests,
-        # Rate metrics count true values as "passes": here, failed requests.
-        errors=int(values("http_req_failed").get("passes", 0)),
-        dropped=int(values("dropped_iterations", "{scenario:measure}").get("count", 0)),
-        latency=latency,
-        window_start=float(started) / 1000 + warmup_s,
-        window_end=float(started) / 1000 + warmup_s + duration_s,
-        quantiles=quantiles,
-        completed=None if credited is None else float(credited),
-    )
+    requests = int(values("http_reqs", selector).get("count", 0))
+    # Rate metrics count true values as "passes": here, failed requests.
+    errors = int(values("http_req_failed", selector).get("passes", 0))
+    return requests, errors, latency, quantiles

@@ -3,6 +3,8 @@ Kubernetes, what the cluster made of it (its QoS class and CPU resources)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -30,12 +32,18 @@ class Shape(_Frozen):
     @property
     def label(self) -> str:
         """``×32 threads · 1 worker · 1 CPU`` or ``2 workers · 0.5 CPU``."""
-        parts = [f"{self.workers} worker{'s' if self.workers != 1 else ''}"]
+        return self.label_without()
+
+    def label_without(self, part: Literal["threads", "workers"] | None = None) -> str:
+        """The label with one part left out: what is held while that part varies
+        (``label_without("workers")``: ``×32 threads · 1 CPU``)."""
+        parts = []
+        if self.threads is not None and part != "threads":
+            parts.append(f"×{self.threads} thread{'s' if self.threads != 1 else ''}")
+        if part != "workers":
+            parts.append(f"{self.workers} worker{'s' if self.workers != 1 else ''}")
         parts.append(f"{self.cpus:g} CPU{'s' if self.cpus > 1 else ''}")
-        body = " · ".join(parts)
-        if self.threads is None:
-            return body
-        return f"×{self.threads} thread{'s' if self.threads != 1 else ''} · {body}"
+        return " · ".join(parts)
 
 
 class PodFacts(_Frozen):

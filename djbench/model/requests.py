@@ -98,6 +98,22 @@ class _Untouched:
 UNKNOWN_KIND: WorkloadKind = _Untouched()
 
 
+@dataclass(frozen=True)
+class MixKind:
+    """What a traffic mix touches: whatever any of its parts does."""
+
+    touches_db: bool
+    touches_upstream: bool
+
+    @classmethod
+    def of(cls, parts: list[WorkloadKind]) -> MixKind:
+        """The kind of a mix of these parts."""
+        return cls(
+            touches_db=any(p.touches_db for p in parts),
+            touches_upstream=any(p.touches_upstream for p in parts),
+        )
+
+
 def path_with_query(path: str, query: dict[str, str]) -> str:
     """``/books/?page=7``: a request's path with its query string exactly as k6 sends it
     (``k6/lib/config.js``: ``queryString``, keys sorted, ``encodeURIComponent``)."""

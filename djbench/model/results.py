@@ -1,4 +1,4 @@
-"""The results contract (``djbench/results/v7``): models, writing step by step, loading.
+"""The results contract (``djbench/results/v8``): models, writing step by step, loading.
 
 Format history:
 - v1: first version. ``runs[].steps[]`` per measured load step; warm-ups are not stored.
@@ -44,6 +44,10 @@ Format history:
   budget). On Kubernetes a run records its server's pod (``runs[].pod``: its name, QoS class,
   CPU request and limit, and whether the static CPU manager could give it CPUs of its own).
   v6 files load as v7 with every run in its standard shape and no pod.
+- v8: a traffic mix is a workload (the scenario's ``mix``). A step of a mix records each of
+  its parts (``steps[].parts``: the part's name, the share asked for, the requests of it
+  started in the window, its errors and latency); the step's own figures are the whole
+  mix's. v7 files load as v8 with no parts.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from djbench.model.pod import PodFacts, Shape
 
-SCHEMA = "djbench/results/v7"
+SCHEMA = "djbench/results/v8"
 
 
 CpuSource = Literal["process-tree", "cgroup", "cadvisor"]
@@ -111,6 +115,18 @@ class ProxyTraffic(_Frozen):
         if requests <= 0:
             return None
         return self.connections / requests, self.round_trips / requests
+
+
+class Part(_Frozen):
+    """One part of a traffic mix in one measured step: what k6 sent of it, how it answered."""
+
+    name: str
+    share: float
+    """The share of the mix's requests the scenario asked for."""
+    requests: int
+    """Requests of the part started in the measured window: their share is the mix sent."""
+    errors: int
+    latency_ms: Latency
 
 
 def load_label(model: str, level: float | None) -> str:
@@ -174,6 +190,8 @@ class Step(_Frozen):
     outside_cpu_s: float | None = None
     """CPU seconds something other than the server spent on the server's CPUs in the
     window (another program, the kernel's own work); None where not read (Kubernetes)."""
+    parts: list[Part] | None = None
+    """Each part of a traffic mix (None: the step's workload is not a mix)."""
 
     @property
     def load_label(self) -> str:

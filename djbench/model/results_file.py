@@ -15,6 +15,9 @@ from djbench.model.errors import DjbenchError
 from djbench.model.pod import Shape
 from djbench.model.results import SCHEMA, CpuSource, Results
 
+SCHEMA_V7 = "djbench/results/v7"
+
+
 SCHEMA_V6 = "djbench/results/v6"
 
 
@@ -67,6 +70,7 @@ def load_results(path: Path) -> Results:
         SCHEMA_V4: upgrade_v4,
         SCHEMA_V5: upgrade_v5,
         SCHEMA_V6: upgrade_v6,
+        SCHEMA_V7: upgrade_v7,
     }
     if schema != SCHEMA and schema not in upgrades:
         known = ", ".join([SCHEMA, *reversed(upgrades)])
@@ -172,8 +176,15 @@ def upgrade_v5(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def upgrade_v6(raw: dict[str, Any]) -> dict[str, Any]:
-    """A v6 document as v7: before the shape was an axis every run had its variant's
-    standard shape, which is what a run without ``shape`` reads as."""
+    """A v6 document as v7 (:func:`upgrade_v7` takes it on to v8): before the shape was an
+    axis every run had its variant's standard shape, which is what a run without ``shape``
+    reads as."""
+    return {**raw, "schema": SCHEMA_V7}
+
+
+def upgrade_v7(raw: dict[str, Any]) -> dict[str, Any]:
+    """A v7 document as v8: before mixes no step had parts, which is what a step without
+    ``parts`` reads as."""
     return {**raw, "schema": SCHEMA}
 
 

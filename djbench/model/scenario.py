@@ -22,8 +22,17 @@ from benchapp.catalog import (
     ClientKind,
     Workload,
 )
-from djbench.model.requests import UNKNOWN_KIND, NamedRequests, WorkloadKind, path_with_query
-from djbench.model.results import Distance
+from djbench.model.mix import describe as describe_mix
+from djbench.model.mix import shares
+from djbench.model.network import Network
+from djbench.model.requests import (
+    NAME,
+    UNKNOWN_KIND,
+    MixKind,
+    NamedRequests,
+    WorkloadKind,
+    path_with_query,
+)
 from djbench.model.strict import Strict
 
 
@@ -78,47 +87,6 @@ class DbPool(Strict):
         if slots is None or slots >= self.max_size:
             return self
         return self.model_copy(update={"max_size": slots, "min_size": min(self.min_size, slots)})
-
-
-MAX_RTT_MS = 10_000.0
-
-
-class Network(Strict):
-    """Round-trip times the latency proxy (``tools/latencyproxy``) adds between the server and
-    Postgres, and between the server and the stub API. Every combination of the two lists is
-    its own set of runs. An empty list keeps that side direct (no proxy in the path); 0 puts
-    the proxy there without delay, where it still counts connections and round trips."""
-
-    db_rtt_ms: list[float] = Field(default_factory=list)
-    upstream_rtt_ms: list[float] = Field(default_factory=list)
-    jitter_ms: float = Field(default=0.0, ge=0)
-    """Each direction's delay varies by up to ± this much (the proxy keeps the order)."""
-
-    @model_validator(mode="after")
-    def _sane(self) -> Network:
-        sides = {"db_rtt_ms": self.db_rtt_ms, "upstream_rtt_ms": self.upstream_rtt_ms}
-        for name, values in sides.items():
-            if any(not 0 <= v <= MAX_RTT_MS for v in values):
-                raise ValueError(f"{name}: round-trip times must be within 0 … {MAX_RTT_MS:g} ms")
-            if len(set(values)) != len(values):
-                raise ValueError(f"{name}: a round-trip time is listed twice")
-        # Each direction waits half a round trip, ± the jitter: never less than nothing.
-        shortest = min([*self.db_rtt_ms, *self.upstream_rtt_ms], default=None)
-        if self.jitter_ms and shortest is not None and self.jitter_ms > shortest / 2:
-            raise ValueError(
-                f"jitter_ms: at most half the shortest round trip ({shortest:g} ms), "
-                "as each direction waits half of it"
-            )
-        return self
-
-    def distances(self) -> list[Distance]:
-        """Every combination, nearest first: the db's round trip, then the upstream's."""
-        direct: list[float | None] = [None]
-        return [
-            Distance(db_rtt_ms=db, upstream_rtt_ms=up)
-            for db in (sorted(self.db_rtt_ms) or direct)
-            for up in (sorted(self.upstream_rtt_ms) or direct)
-        ]
 
 
 def _clients_of(kind: ClientKind, names: list[str]) -> list[str]:
@@ -231,6 +199,9 @@ class Scenario(Strict):
     of benchapp's; empty: benchapp's workloads."""
     health_path: str = DEFAULT_HEALTH_PATH
     """Where a started server is asked whether it is up and well (``healthy``)."""
+    mix: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Traffic mixes, each a workload of its own: its parts (benchapp's workloads or the
+    project's requests) by weight, kept as shares of one (``djbench.model.mix``)."""
 
     @field_validator("threads", "workers", "cpus", mode="before")
     @classmethod
@@ -248,24 +219,53 @@ class Scenario(Strict):
     @model_validator(mode="before")
     @classmethod
     def _requests_are_the_workloads(cls, raw: Any) -> Any:
-        # Named requests replace the catalog: by default every one of them is run.
-        if isinstance(raw, dict) and raw.get("requests") and "workloads" not in raw:
-            return {**raw, "workloads": list(raw["requests"])}
+        # Named requests replace the catalog, and mixes join it: by default all are run.
+        if not isinstance(raw, dict) or "workloads" in raw:
+            return raw
+        if raw.get("requests") or raw.get("mix"):
+            known = list(raw.get("requests") or WORKLOADS)
+            return {**raw, "workloads": [*known, *(raw.get("mix") or {})]}
         return raw
+
+    @field_validator("mix")
+    @classmethod
+    def _mixes_in_shares(cls, mixes: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for name in mixes:
+            if not NAME.match(name):
+                raise ValueError(
+                    f"{name!r} is not a mix's name (lowercase letters, digits and '-', up to 40)"
+                )
+        out = {}
+        for name, parts in mixes.items():
+            try:
+                out[name] = shares(parts)
+            except ValueError as exc:
+                raise ValueError(f"mix {name}: {exc}") from None
+        return out
 
     @model_validator(mode="after")
     def _known_workloads(self) -> Scenario:
         known = list(self.requests) or list(WORKLOADS)
         kind = "request" if self.requests else "workload"
-        for where, names in (
-            ("workloads", self.workloads),
-            ("slo", list(self.slo)),
-            ("params", list(self.params)),
-        ):
-            unknown = [n for n in names if n not in known]
+        for name, parts in self.mix.items():
+            if name in known:
+                raise ValueError(f"mix: {name} is already a {kind}'s name")
+            unknown = [p for p in parts if p not in known]
             if unknown:
                 raise ValueError(
-                    f"{where}: unknown {kind} {', '.join(unknown)}; choose from: {', '.join(known)}"
+                    f"mix {name}: unknown {kind} {', '.join(unknown)}; "
+                    f"choose from: {', '.join(known)}"
+                )
+        for where, names, allowed in (
+            ("workloads", self.workloads, [*known, *self.mix]),
+            ("slo", list(self.slo), [*known, *self.mix]),
+            ("params", list(self.params), known),
+        ):
+            unknown = [n for n in names if n not in allowed]
+            if unknown:
+                raise ValueError(
+                    f"{where}: unknown {kind} {', '.join(unknown)}; "
+                    f"choose from: {', '.join(allowed)}"
                 )
         if not self.workloads:
             raise ValueError("workloads: at least one workload is needed")
@@ -303,9 +303,16 @@ class Scenario(Strict):
         request in flight making all its calls at once), so no pool limit shapes the result."""
         return self.upstream_connections or self.peak_in_flight * len(self.upstream_delays_ms)
 
+    def parts(self, workload: str) -> dict[str, float]:
+        """The requests a workload sends, by share: a mix's parts, else the workload alone."""
+        return self.mix.get(workload) or {workload: 1.0}
+
     def kind(self, workload: str) -> WorkloadKind:
-        """What the workload touches: the named request's, or benchapp's catalog entry (a
-        name neither knows, as in a results file of another version, touches nothing)."""
+        """What the workload touches: the named request's, benchapp's catalog entry, or a
+        mix's parts together (a name none knows, as in a results file of another version,
+        touches nothing)."""
+        if workload in self.mix:
+            return MixKind.of([self.kind(part) for part in self.mix[workload]])
         known = self.requests.get(workload) if self.requests else WORKLOADS.get(workload)
         return known if known is not None else UNKNOWN_KIND
 
@@ -315,7 +322,10 @@ class Scenario(Strict):
 
     def description_of(self, workload: str) -> str:
         """One line on what a workload is: benchapp's catalog entry, or a named request's
-        method, path, expected status and description ("" for a name neither knows)."""
+        method, path, expected status and description, or a mix's parts ("" for a name
+        none knows)."""
+        if workload in self.mix:
+            return describe_mix(self.mix[workload])
         if not self.requests:
             known = WORKLOADS.get(workload)
             return known.description if known else ""
@@ -331,7 +341,10 @@ class Scenario(Strict):
         return status < 500 if self.requests else status == 200
 
     def think_time_s(self, workload: str) -> float:
-        """Each virtual user's pause after a request of the workload."""
+        """Each virtual user's pause after a request of the workload (a mix: its parts'
+        pauses weighted by their shares)."""
+        if workload in self.mix:
+            return sum(share * self.think_time_s(p) for p, share in self.mix[workload].items())
         think = self.requests[workload].think_time_ms if self.requests else None
         return (self.think_time_ms if think is None else think) / 1000
 
@@ -347,7 +360,8 @@ class Scenario(Strict):
         doc = self.model_dump(mode="json", by_alias=True)
         # A project's requests are all kept: its SLOs may name those this run left out.
         names = list(self.requests) if self.requests else self.workloads
-        doc["requests"] = {name: self.request(name) for name in names}
+        sent = [part for name in names for part in self.parts(name)]
+        doc["requests"] = {name: self.request(name) for name in dict.fromkeys(sent)}
         return doc
 
     def request(self, workload: str) -> dict[str, Any]:

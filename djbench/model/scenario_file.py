@@ -13,9 +13,8 @@ from pydantic import (
 )
 
 from djbench.model.errors import DjbenchError
+from djbench.model.profiles import PROFILES_DIR, profile_names
 from djbench.model.scenario import Scenario
-
-PROFILES_DIR = Path(__file__).with_name("profiles")
 
 
 def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
@@ -101,9 +100,8 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def load_profile(name: str) -> Scenario:
-    """One of the shipped profiles (``djbench/profiles/*.yaml``)."""
+    """One of the shipped profiles (``djbench/model/profiles/*.yaml``)."""
     path = PROFILES_DIR / f"{name}.yaml"
     if not path.is_file():
-        names = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
-        raise DjbenchError(f"unknown profile {name!r}; choose from: {', '.join(names)}")
+        raise DjbenchError(f"unknown profile {name!r}; choose from: {', '.join(profile_names())}")
     return load_scenario(path)

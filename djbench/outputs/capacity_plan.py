@@ -272,7 +272,7 @@ def worker_scaling(plans: list[PodPlan]) -> tuple[WorkerScaling, ...]:
                 continue
             ratio = by_workers[high].capacity.median / by_workers[low].capacity.median
             if ratio < SUBLINEAR * high / low:
-                held = rest.label.replace("1 worker · ", "")
+                held = rest.label_without("workers")
                 found.append(WorkerScaling(workload, distance, variant, held, (low, high), ratio))
     return tuple(found)
 

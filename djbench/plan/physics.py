@@ -37,7 +37,16 @@ def floor_latency_s(
     """The least time a request of a waiting workload takes: its slowest upstream call, or
     its sleep, plus the round-trip times the distance adds (one per upstream call, made at
     once; ``db_round_trips`` to the database, one after the other). None for workloads whose
-    time is not a wait."""
+    time is not a wait. A traffic mix's: its parts' floors weighted by their shares (a part
+    whose time is no wait counts as none), the least its mean request can take."""
+    if workload in scenario.mix:
+        floors = {
+            part: floor_latency_s(scenario, part, distance, db_round_trips)
+            for part in scenario.mix[workload]
+        }
+        if all(f is None for f in floors.values()):
+            return None
+        return sum(share * (floors[p] or 0.0) for p, share in scenario.mix[workload].items())
     base: float | None = None
     benchapp = scenario.benchapp_workload(workload) is not None
     if benchapp and workload == "upstream":

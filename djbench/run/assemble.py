@@ -190,7 +190,8 @@ def serve_until_stopped(
         console.print(
             Text.assemble((setup.label, "green"), f" serves {server.url} (logs in {out_dir}/logs)")
         )
-        for name in scenario.workloads:
+        parts = [part for name in scenario.workloads for part in scenario.parts(name)]
+        for name in dict.fromkeys(parts):
             req = scenario.request(name)
             path = path_with_query(req["path"].format(views=setup.variant.views), req["query"])
             console.print(Text(f"  {req['method']:<4} {server.url}{path}"), soft_wrap=True)

@@ -11,6 +11,7 @@ from djbench.backends.steps import NO_SUCCESS, failed_step
 from djbench.model.names import run_label
 from djbench.model.pod import PodFacts
 from djbench.model.results import Environment, PathCheck, Results, Run, Step
+from djbench.model.scenario import Scenario
 from djbench.model.setup import LoadStep, Setup
 from djbench.plan.judge import leaders, searched_capacity, slo_load, slo_misses, summarize_run
 from djbench.plan.measurement import (
@@ -210,6 +211,18 @@ def _check_infrastructure(
         raise InfrastructureFault(fault_of(fault, task, load))
 
 
+def verify_parts(
+    backend: Backend[ServerT], server: ServerT, scenario: Scenario, workload: str
+) -> str | None:
+    """The first wrong answer among the requests a workload sends (each part of a mix, in
+    its order), None when every one is right."""
+    for part in scenario.parts(workload):
+        problem = backend.verify(server, part)
+        if problem:
+            return problem if part == workload else f"{workload}'s part {part}: {problem}"
+    return None
+
+
 def _run_workload(
     plan: Plan,
     backend: Backend[ServerT],
@@ -242,13 +255,13 @@ def _run_workload(
     try:
         server = ready_server(slot)
         paths, pod = list(server.paths), server.pod
-        problem = backend.verify(server, workload)
+        problem = verify_parts(backend, server, plan.scenario, workload)
         if problem and slot.served:
             # A server that served steps before may be what is broken, not the request: a
             # fresh one (the project's database as prepared) answers for the request.
             server = ready_server(slot, f"before {workload}: {problem}")
             paths, pod = list(server.paths), server.pod
-            problem = backend.verify(server, workload)
+            problem = verify_parts(backend, server, plan.scenario, workload)
     except ServerStartError as exc:
         put(f"server did not start: {exc}")
         progress.skipped(planned)

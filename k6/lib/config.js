@@ -1,7 +1,9 @@
 // Reads the run's configuration: the resolved scenario (JSON, the same document locally and in
 // Kubernetes Jobs) plus which step to run, from environment variables.
-// Variables and tags: djbench/load/contract.py (ENV, TAGS, step_tag); tests diff this file
+// Variables and tags: djbench/contracts/k6_step.py (ENV, TAGS, step_tag); tests diff this file
 // against it.
+
+import { mixParts } from './mix.js';
 
 export function required(name) {
   const value = __ENV[name];
@@ -37,10 +39,8 @@ export function loadStep() {
     duration_s: seconds('DJBENCH_DURATION_S', required('DJBENCH_DURATION_S')),
   };
   const workload = required('DJBENCH_WORKLOAD');
-  const request = scenario.requests[workload];
-  if (request === undefined) {
-    throw new Error(`workload ${workload} is not in the scenario`);
-  }
+  // A mix's parts, or the workload alone (lib/mix.js).
+  const parts = mixParts(scenario, workload);
   const model = required('DJBENCH_MODEL');
   if (model !== 'closed' && model !== 'open') {
     throw new Error(`DJBENCH_MODEL must be closed or open, not ${model}`);
@@ -55,7 +55,7 @@ export function loadStep() {
   return {
     scenario,
     workload,
-    request,
+    parts,
     model,
     level,
     maxVUs,

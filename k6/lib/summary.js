@@ -1,6 +1,6 @@
 // What the summary says of the measured latency: its percentiles on a fine grid (the pod's
 // quantile function), so the harness merges the pods of one step exactly enough.
-// The grid: djbench/load/contract.py (QUANTILE_STEPS, QUANTILE_GRID, quantile_stat); tests diff
+// The grid: djbench/contracts/k6_step.py (QUANTILE_STEPS, QUANTILE_GRID, quantile_stat); tests diff
 // this file against it.
 
 // [from, to, perPercent]: percent points from `from` up to below `to`, `perPercent` per percent.
@@ -32,11 +32,12 @@ export function trendStats(usual) {
   return [...usual, ...quantileStats().filter((stat) => !usual.includes(stat))];
 }
 
-// The summary's metrics with the grid kept only on the metric `keep`: the others keep `usual`.
+// The summary's metrics with the grid kept only on the metrics named in `keep`: the others
+// keep `usual`.
 export function gridOnlyOn(metrics, keep, usual) {
   const out = {};
   for (const [name, metric] of Object.entries(metrics)) {
-    if (metric.type !== 'trend' || name === keep) {
+    if (metric.type !== 'trend' || keep.includes(name)) {
       out[name] = metric;
       continue;
     }

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helm_render import CHARTS, render_error, step_values
+from helm_render import CHARTS, find, render, render_error, step_values
 
+from djbench.model.scenario import Scenario
 from djbench.model.scenario_file import load_profile
 
 # (chart, release, values, what the message must name)
@@ -179,3 +180,25 @@ def test_unknown_server_refused(helm: Path, tmp_path: Path) -> None:
     )
     message = render_error(chart, "waitress")
     assert 'server "waitress" is unknown' in message
+
+
+def test_a_mix_is_a_workload_of_the_step_and_an_unknown_one_is_refused(
+    helm: Path, tmp_path: Path
+) -> None:
+    """A mix's name is the step's workload (k6 sends its parts' requests); a name that is
+    neither a request nor a mix is refused, both kinds listed."""
+    scenario = Scenario.model_validate(
+        {"workloads": ["half"], "mix": {"half": {"sleep": 1, "cpu": 1}}}
+    )
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario.resolved()))
+    rendered = render(
+        "loadtest", "k6-0001", {**STEP, "workload": "half"}, set_files={"scenario": path}
+    )
+    assert find(rendered, "Job", "k6-0001")
+    message = render_error(
+        "loadtest", "k6-0001", {**STEP, "workload": "nope"}, set_files={"scenario": path}
+    )
+    assert (
+        'workload "nope" is not in the scenario\'s requests or mixes (cpu, half, sleep)' in message
+    )

@@ -116,8 +116,9 @@ Checks what the schema cannot: the scenario is JSON and has a request for the wo
 {{- if not (kindIs "map" $requests) }}
 {{- fail "scenario has no `requests` mapping: pass the resolved scenario (Scenario.resolved())" }}
 {{- end }}
-{{- if not (hasKey $requests .Values.workload) }}
-{{- fail (printf "workload %q is not in the scenario's requests (%s)" .Values.workload (keys $requests | sortAlpha | join ", ")) }}
+{{- $mixes := get $doc "mix" | default dict }}
+{{- if not (or (hasKey $requests .Values.workload) (hasKey $mixes .Values.workload)) }}
+{{- fail (printf "workload %q is not in the scenario's requests or mixes (%s)" .Values.workload (concat (keys $requests) (keys $mixes) | sortAlpha | join ", ")) }}
 {{- end }}
 {{- if not (gt (float64 .Values.level) 0.0) }}
 {{- fail (printf "level=%v must be a positive number (VUs or requests per second)" .Values.level) }}
@@ -126,7 +127,7 @@ Checks what the schema cannot: the scenario is JSON and has a request for the wo
 
 {{/*
 The script's files under k6/ (a link to the repository's k6/ directory), as
-ConfigMap key -> path in the mounted directory: bench.js, lib/config.js, lib/executors.js.
+ConfigMap key -> path in the mounted directory: bench.js, lib/config.js, lib/mix.js, ….
 */}}
 {{- define "loadtest.scriptFiles" -}}
 {{- $files := dict }}

@@ -339,7 +339,8 @@ class KubernetesBackend:
                 p.path: proxy_traffic(proxies, p.path, stats.window_start, stats.window_end)
                 for p in server.proxies
             }
-            return measured_step(step, stats, side, upstream=upstream).model_copy(
+            shares = self.scenario.mix.get(workload)
+            return measured_step(step, stats, side, upstream=upstream, shares=shares).model_copy(
                 update={"db_path": paths.get("db"), "upstream_path": paths.get("upstream")}
             )
         except DjbenchError as exc:

@@ -176,7 +176,7 @@ def measure_step(
         if sampler.has("server_cpus") and place.layout.server != place.layout.infra
         else None
     )
-    result = measured_step(step, stats, side, error, upstream)
+    result = measured_step(step, stats, side, error, upstream, scenario.mix.get(workload))
     if result.status == "failed" and refused:
         # The server ran the database out of connections: that, not the timeouts or
         # errors it answered with, is why the step failed.

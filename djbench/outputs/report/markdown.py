@@ -12,7 +12,6 @@ from pathlib import Path
 import jinja2
 
 from djbench.analysis.core import Analysis
-from djbench.analysis.efficiency import ShapeEfficiency
 from djbench.model.pod import PodFacts
 from djbench.model.results import DIRECT, Environment, ProjectInfo
 from djbench.model.scenario import Scenario
@@ -27,6 +26,12 @@ from djbench.outputs.report.formats import (
     slo_text,
 )
 from djbench.outputs.report.plots import DISTANCE_FIGURE, plot_files
+from djbench.outputs.report.pods_and_mixes import (
+    MIX_COLUMNS,
+    SHAPE_COLUMNS,
+    mix_rows,
+    shape_rows,
+)
 from djbench.plan.judge import (
     KNEE_GAIN,
     MAX_DROPPED_FRACTION,
@@ -229,29 +234,6 @@ def path_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
     return rows
 
 
-SHAPE_COLUMNS = [
-    "candidate", "req/s at SLO", "CPUs", "req/s per CPU", "peak RSS MiB", "req/s per GiB",
-]  # fmt: skip
-
-
-def shape_rows(shapes: Iterable[ShapeEfficiency]) -> list[list[str]]:
-    """A row per shaped candidate: its capacity (marked where only the survey measured it),
-    its budget and what it carries per CPU and per GiB of resident memory."""
-    return [
-        [
-            e.label,
-            DASH
-            if e.capacity is None
-            else fmt_num(e.capacity) + ("" if e.compared else " (survey)"),
-            f"{e.shape.cpus:g}",
-            fmt_num(e.per_cpu),
-            fmt_num(e.rss_mib),
-            fmt_num(e.per_gib),
-        ]
-        for e in shapes
-    ]
-
-
 def proxy_rows(summaries: Iterable[RunSummary]) -> list[list[str]]:
     """Formatted cells (``PROXY_COLUMNS``) of the steps whose latency proxies were counted."""
     rows = []
@@ -356,6 +338,8 @@ def template_environment() -> jinja2.Environment:
         PROXY_COLUMNS=PROXY_COLUMNS,
         SHAPE_COLUMNS=SHAPE_COLUMNS,
         shape_rows=shape_rows,
+        MIX_COLUMNS=MIX_COLUMNS,
+        mix_rows=mix_rows,
         proxy_rows=proxy_rows,
         clients_text=clients_text,
         HOW_TO_READ=HOW_TO_READ,

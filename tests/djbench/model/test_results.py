@@ -1,4 +1,4 @@
-"""The results contract: v4 round trip, and v6, v3, v2 and v1 files still readable."""
+"""The results contract: v4 round trip, and v7, v6, v3, v2 and v1 files still readable."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from djbench.analysis.core import scenario_of
 from djbench.model.errors import DjbenchError
 from djbench.model.names import run_label
 from djbench.model.pod import Shape
-from djbench.model.results import DIRECT, SCHEMA, Distance, PathCheck, ProxyTraffic
+from djbench.model.results import DIRECT, SCHEMA, Distance, Part, PathCheck, ProxyTraffic
 from djbench.model.results_file import load_results, write_results
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
-def test_a_v4_file_reads_as_v7_and_round_trips(tmp_path: Path) -> None:
+def test_a_v4_file_reads_as_v8_and_round_trips(tmp_path: Path) -> None:
     assert json.loads((FIXTURES / "results-small.json").read_text())["schema"].endswith("/v4")
     results = load_results(FIXTURES / "results-small.json")
-    assert results.schema_ == SCHEMA == "djbench/results/v7"
+    assert results.schema_ == SCHEMA == "djbench/results/v8"
+    # Before v8 no step had parts (there were no mixes).
+    assert all(s.parts is None for r in results.runs for s in r.steps)
     # Before v7 every run had its variant's standard shape.
     assert all(r.shape is None for r in results.runs)
     assert all(f.shape is None for f in results.faults)
@@ -154,6 +156,26 @@ def test_a_v6_file_reads_as_every_run_in_its_standard_shape(tmp_path: Path) -> N
     assert results.faults[0].shape is None
     by = {(r.variant, r.workload): r for r in results.runs}
     assert run_label(by["uvicorn", "cpu"]) == "uvicorn"
+
+
+def test_a_v7_file_reads_as_steps_of_no_mix_and_a_mix_s_parts_round_trip(tmp_path: Path) -> None:
+    raw = json.loads((FIXTURES / "results-small.json").read_text())
+    raw["schema"] = "djbench/results/v7"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(raw))
+    results = load_results(path)
+    assert results.schema_ == SCHEMA
+    assert all(s.parts is None for r in results.runs for s in r.steps)
+    run = results.runs[0]
+    lat = run.steps[0].latency_ms
+    parts = [
+        Part(name="cpu", share=0.3, requests=30, errors=0, latency_ms=lat),
+        Part(name="sleep", share=0.7, requests=70, errors=1, latency_ms=lat),
+    ]
+    step = run.steps[0].model_copy(update={"parts": parts})
+    mixed = results.model_copy(update={"runs": [run.model_copy(update={"steps": [step]})]})
+    again = load_results(write_results(mixed, tmp_path / "again"))
+    assert again.runs[0].steps[0].parts == parts
 
 
 def test_a_run_in_a_shape_round_trips_named_by_it(tmp_path: Path) -> None:

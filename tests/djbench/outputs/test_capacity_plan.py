@@ -195,6 +195,20 @@ def test_a_closed_step_past_the_slo_does_not_size_a_pod_s_connections() -> None:
     assert sync.pool_max == 32
 
 
+def _rendered_deployment(helm: Path, values: Path) -> dict[str, Any]:
+    """The Deployment the variant chart renders with a planned values file (its schema
+    checked by ``helm template``)."""
+    done = subprocess.run(
+        [str(helm), "template", "gunicorn-gthread", str(REPO / "charts" / "django-variant"),
+         "--values", str(values)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    objects = yaml.safe_load_all(done.stdout)
+    deployment: dict[str, Any] = next(o for o in objects if o and o["kind"] == "Deployment")
+    return deployment
+
+
 def test_a_shaped_run_plans_pods_of_its_shape(helm: Path, tmp_path: Path) -> None:
     results = load_results(FIXTURE)
     shape = Shape(threads=16, workers=2, cpus=0.5)
@@ -214,13 +228,7 @@ def test_a_shaped_run_plans_pods_of_its_shape(helm: Path, tmp_path: Path) -> Non
     written = write_values(plan, tmp_path)
     path = tmp_path / "db-read" / "gunicorn-gthread-16-threads-2-workers-0.5-cpu.yaml"
     assert path in written
-    done = subprocess.run(
-        [str(helm), "template", "gunicorn-gthread", str(REPO / "charts" / "django-variant"),
-         "--values", str(path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    deployment = next(o for o in yaml.safe_load_all(done.stdout) if o and o["kind"] == "Deployment")
+    deployment = _rendered_deployment(helm, path)
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["requests"] == {"cpu": "500m", "memory": "128Mi"}
     argv = container["args"] if "args" in container else container["command"]
@@ -294,3 +302,37 @@ def test_a_capacity_the_ladder_s_top_may_have_capped_proves_no_shortfall_of_work
     capped = next(p for p in plan.plans if p.shape == two.shape)
     assert capped.lower_bound and capped.capacity.median == 108.0
     assert plan.scaling == ()
+
+
+def test_a_mix_plans_pods_by_its_own_capacity(helm: Path, tmp_path: Path) -> None:
+    results = load_results(FIXTURE)
+    # A mix measured like db-read's gunicorn-gthread rounds, at half their rates.
+    mix = [
+        r.model_copy(
+            update={
+                "workload": "shop",
+                "steps": [s.model_copy(update={"rps": s.rps / 2}) for s in r.steps],
+            }
+        )
+        for r in results.runs
+        if (r.variant, r.workload) == ("gunicorn-gthread", "db-read")
+    ]
+    scenario = {
+        **results.scenario,
+        "workloads": [*results.scenario["workloads"], "shop"],
+        "mix": {"shop": {"db-read": 0.6, "cpu": 0.4}},
+    }
+    shop = results.model_copy(update={"runs": [*results.runs, *mix], "scenario": scenario})
+    plan = plan_capacity(shop, target_rps=1000, headroom=1.25)
+    best = plan.best("shop", DIRECT)
+    # By hand: rounds 410.0 / 2 = 205.0, 395.5 / 2 = 197.75 and 402.3 / 2 = 201.15; the
+    # median 201.15, planned on the interval's low end 197.75: 1,250 / 197.75 = 6.3, 7 pods
+    # of one CPU. Its db-read part uses the database: each pod's pool of 16 connections.
+    assert best is not None and best.variant == "gunicorn-gthread"
+    assert (best.capacity.median, best.planned_rps) == (201.15, 197.75)
+    assert (best.pods, best.total_cpu, best.db_connections) == (7, 7.0, 112)
+    written = write_values(plan, tmp_path)
+    path = tmp_path / "shop" / "gunicorn-gthread.yaml"
+    assert path in written
+    deployment = _rendered_deployment(helm, path)
+    assert deployment["spec"]["replicas"] == 7

@@ -277,4 +277,6 @@ def test_the_shapes_profile_measures_the_shapes_its_question_needs() -> None:
     for found in shapes.values():
         assert {s.workers for s in found if s.cpus == 1} == {1, 2}
         assert any(s.cpus == 0.5 and s.workers == 1 for s in found)
-    assert plan.workloads == ["upstream", "cpu"]
+    # upstream, cpu and the mix of the two, half and half.
+    assert plan.workloads == ["upstream", "cpu", "upstream-cpu"]
+    assert scenario.parts("upstream-cpu") == {"upstream": 0.5, "cpu": 0.5}
