@@ -101,7 +101,10 @@ class Project(Strict):
     says so (at start, between steps and before each request is verified)."""
     requests: NamedRequests = Field(min_length=1)
     slo: dict[str, Slo] = Field(default_factory=dict)
-    """Per-request SLO; others use the scenario's ``default_slo``."""
+    """Per-request (or per-mix) SLO; others use the scenario's ``default_slo``."""
+    mix: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Traffic mixes of these requests by weight, each a workload of its own (the
+    scenario's ``mix``); the profile's mixes are benchapp's and do not apply."""
 
     @field_validator("env")
     @classmethod
@@ -135,7 +138,7 @@ class Project(Strict):
                 f"{source}: network.upstream_rtt_ms puts djbench's stub API at a distance; "
                 "a project calls its own services (keep db_rtt_ms only)"
             )
-        known = set(self.requests)
+        known = {*self.requests, *self.mix}
         # On each server, requests that read run before those that may write (all but GET):
         # no read measures rows an earlier write of the same server added.
         order = sorted(self.requests, key=lambda n: self.requests[n].method != "GET")
@@ -144,10 +147,11 @@ class Project(Strict):
             scenario,
             {
                 "requests": {n: self.requests[n].model_dump() for n in order},
-                "workloads": order,
+                "workloads": [*order, *self.mix],
+                "mix": self.mix,
                 "description": (
-                    f"named requests {', '.join(order)} with the {scenario.name} profile's "
-                    "load (standard variants unless given)"
+                    f"named requests {', '.join([*order, *self.mix])} with the "
+                    f"{scenario.name} profile's load (standard variants unless given)"
                 ),
                 "health_path": self.health_path,
                 "slo": {k: v.model_dump() for k, v in slo.items()},

@@ -127,6 +127,22 @@ def test_applied_to_a_profile_its_requests_are_the_workloads() -> None:
     assert scenario.benchapp_workload("book-list") is None
 
 
+def test_a_project_mixes_its_own_requests_and_drops_the_profile_s_mix(tmp_path: Path) -> None:
+    text = MINIMAL + "  list:\n    path: /books/\nmix:\n  browse: {home: 1, list: 3}\n"
+    text += "slo:\n  browse: {p99_ms: 250}\n"
+    project = load_project(write(tmp_path, text)).project
+    # The shapes profile mixes benchapp's upstream and cpu: not this project's requests.
+    assert load_profile("shapes").mix
+    scenario = project.apply(load_profile("shapes"), "x")
+    assert scenario.workloads == ["home", "list", "browse"]
+    assert scenario.mix == {"browse": {"home": 0.25, "list": 0.75}}
+    assert scenario.slo_for("browse").p99_ms == 250
+    assert set(scenario.resolved()["requests"]) == {"home", "list"}
+    with pytest.raises(DjbenchError, match="mix browse: unknown request cart"):
+        bad = MINIMAL + "mix:\n  browse: {home: 1, cart: 1}\n"
+        load_project(write(tmp_path, bad)).project.apply(load_profile("smoke"), "x")
+
+
 def test_a_request_name_neither_the_project_nor_benchapp_knows_is_refused(tmp_path: Path) -> None:
     found = load_project(write(tmp_path, MINIMAL + "slo: {nope: {p99_ms: 100}}\n"))
     with pytest.raises(DjbenchError, match="slo: unknown request nope; choose from: home"):
