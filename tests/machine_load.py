@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 import psutil
 
 # /proc/stat's first line: cpu user nice system idle iowait irq softirq steal guest guest_nice.
-# Only user, nice and system: processes' own time, which is what this session's count can be
-# subtracted from (interrupt time belongs to no process).
+# User, nice and system: processes' own time, which is what this session's count can be
+# subtracted from; and steal, the hypervisor's (another machine's work, never this session's).
+# Interrupt time is left out: it belongs to no process, this session's own packets included.
 _PROCESS_FIELDS = slice(0, 3)
+_STEAL = 7
 
 
 def _machine_cpu_s() -> float:
     with open("/proc/stat") as stat:
-        fields = stat.readline().split()[1:]
-    return sum(int(x) for x in fields[_PROCESS_FIELDS]) / os.sysconf("SC_CLK_TCK")
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    steal = fields[_STEAL] if len(fields) > _STEAL else 0
+    return (sum(fields[_PROCESS_FIELDS]) + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _session_cpu_s() -> float:

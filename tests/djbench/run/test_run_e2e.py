@@ -32,6 +32,8 @@ RUN_KEYS = {
     "slots",
 }  # fmt: skip
 ENV_KEYS = {"python", "django", "k6", "cpu_model", "cpus", "servers"}
+TICK_S = 0.01
+"""/proc/stat's resolution (USER_HZ 100): a step's outside load is read to a tick."""
 
 
 def _djbench(*args: str) -> list[str]:
@@ -209,16 +211,14 @@ def test_outside_load_reads_what_the_machine_had(
     steps = [s for r in results.runs for s in r.steps if s.measured and s.outside_cpu_s is not None]
     assert steps, "the server's CPU was read in every measured step"
     shares = [(s.outside_cpu_s or 0.0) / s.duration_s for s in steps]
-    if smoke_load.share < OUTSIDE_LIMIT / 2:
-        # An idle machine: every step as strictly as the self-check's own limit.
-        assert max(shares) < OUTSIDE_LIMIT, sorted(shares)[-5:]
-    else:
-        # Another job moves between the CPUs: a step may find all of it on the server's one,
-        # but over the steps the harness reads no more than the job's own CPU time.
-        assert max(shares) < 1 + OUTSIDE_LIMIT, sorted(shares)[-5:]
-        read = sum(s.outside_cpu_s or 0.0 for s in steps)
-        allowed = 1.1 * smoke_load.cpu_s + OUTSIDE_LIMIT * sum(s.duration_s for s in steps)
-        assert read < allowed, (read, smoke_load.cpu_s)
+    # Each step within the self-check's own limit, but for the foreign CPU time this session
+    # counted: one step may find all of it (a cron job's second on the server's CPU, or
+    # another job moving between CPUs), and over the steps the harness reads no more of it
+    # than there was. With nothing foreign, every step is held to the limit as strictly as the
+    # self-check holds it (the tick of /proc/stat aside).
+    assert max(shares) < 1 + OUTSIDE_LIMIT, sorted(shares)[-5:]
+    excess = sum(max((s.outside_cpu_s or 0.0) - OUTSIDE_LIMIT * s.duration_s, 0.0) for s in steps)
+    assert excess <= 1.1 * smoke_load.cpu_s + TICK_S, (sorted(shares)[-5:], smoke_load)
     busy = analyze(results).busy_machine
     assert (busy is None) == (max(shares) <= OUTSIDE_LIMIT), busy
     assert all(r.load_average is not None for r in results.runs)
