@@ -410,12 +410,20 @@ def test_latency_proxy_between_a_variant_and_postgres(stack: Stack) -> None:
     assert (after["delay_ms"], after["upstream"]) == (PROXY_DELAY_MS, "postgres:5432")
     turns = (after["round_trips"] - before["round_trips"]) / REQUESTS
     added = statistics.median(f - n for n, f in times)
+    straight = [n for n, _ in times]
+    quartiles = statistics.quantiles(straight, n=4)
+    # A request's own spread (its interquartile range straight) is in every difference, and
+    # each round trip crosses container networking as the pings did: both allowed per round trip.
+    noise_ms = (check.noise_ms or 0.0) + (quartiles[2] - quartiles[0]) / max(turns, 1)
     print(
-        f"db-read: straight {statistics.median(n for n, _ in times):.1f} ms, through the proxy "
+        f"db-read: straight {statistics.median(straight):.1f} ms (interquartile "
+        f"{quartiles[2] - quartiles[0]:.1f} ms), through the proxy "
         f"{statistics.median(f for _, f in times):.1f} ms: +{added:.1f} ms, {turns:g} round "
-        f"trips per request counted by the proxy"
+        f"trips per request counted by the proxy; per round trip allowed {noise_ms:.1f} ms of noise"
     )
     assert turns >= 1, f"the proxy counted {turns} round trips per request"
     assert added >= rtt_ms, f"db-read through the proxy only {added:.1f} ms slower"
     # Each counted round trip costs one added round-trip time (within the run's tolerance).
-    assert within(added / turns, rtt_ms), f"{added:.1f} ms for {turns:g} round trips"
+    assert within(added / turns, rtt_ms, noise_ms), (
+        f"{added:.1f} ms for {turns:g} round trips (noise allowed {noise_ms:.1f} ms each)"
+    )
