@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from djbench.model.strict import Strict
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
@@ -44,6 +46,28 @@ class Shape(_Frozen):
             parts.append(f"{self.workers} worker{'s' if self.workers != 1 else ''}")
         parts.append(f"{self.cpus:g} CPU{'s' if self.cpus > 1 else ''}")
         return " · ".join(parts)
+
+
+class ShapeSpec(Strict):
+    """One pod shape a scenario lists (``shapes:``): what it sets of threads, workers and
+    CPUs; what it leaves out is the variant's standard (its own threads, one worker, one
+    CPU)."""
+
+    threads: int | None = Field(default=None, ge=1, le=1024)
+    """Threads per worker, for the variants whose thread pool their command line sizes."""
+    workers: int | None = Field(default=None, ge=1, le=64)
+    cpus: float | None = Field(default=None, gt=0, le=64, multiple_of=0.001)
+
+    @property
+    def label(self) -> str:
+        """``threads 8``, ``workers 2 · CPUs 0.5``; ``standard`` when it sets nothing."""
+        given = [
+            f"{name} {value:g}"
+            for name, value in (("threads", self.threads), ("workers", self.workers),
+                                ("CPUs", self.cpus))
+            if value is not None
+        ]  # fmt: skip
+        return " · ".join(given) or "standard"
 
 
 class PodFacts(_Frozen):

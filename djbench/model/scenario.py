@@ -15,16 +15,14 @@ from pydantic import (
 )
 
 from benchapp.catalog import (
-    DEFAULT_UPSTREAM_CLIENTS,
-    UPSTREAM_CLIENTS,
     UPSTREAM_DELAYS_MS,
     WORKLOADS,
-    ClientKind,
     Workload,
 )
 from djbench.model.mix import describe as describe_mix
 from djbench.model.mix import shares
 from djbench.model.network import Network
+from djbench.model.pod import ShapeSpec
 from djbench.model.requests import (
     NAME,
     UNKNOWN_KIND,
@@ -34,6 +32,7 @@ from djbench.model.requests import (
     path_with_query,
 )
 from djbench.model.strict import Strict
+from djbench.model.upstream_clients import UpstreamClients
 
 
 class Slo(Strict):
@@ -89,45 +88,6 @@ class DbPool(Strict):
         return self.model_copy(update={"max_size": slots, "min_size": min(self.min_size, slots)})
 
 
-def _clients_of(kind: ClientKind, names: list[str]) -> list[str]:
-    unknown = [n for n in names if n not in UPSTREAM_CLIENTS[kind]]
-    if unknown:
-        raise ValueError(
-            f"unknown {kind} client {', '.join(unknown)}; "
-            f"choose from: {', '.join(UPSTREAM_CLIENTS[kind])}"
-        )
-    if len(set(names)) != len(names):
-        raise ValueError(f"{kind} clients must not repeat")
-    return names
-
-
-class UpstreamClients(Strict):
-    """The HTTP clients the views call the stub API with: each one gives runs of its own.
-
-    ``sync`` serves sync views (thread pools, gevent), ``async`` async views; a variant runs
-    once per client of its views' kind on every workload that calls the stub API.
-    """
-
-    sync: list[str] = Field(default=[DEFAULT_UPSTREAM_CLIENTS["sync"]], min_length=1)
-    async_: list[str] = Field(
-        default=[DEFAULT_UPSTREAM_CLIENTS["async"]], min_length=1, alias="async"
-    )
-
-    @field_validator("sync")
-    @classmethod
-    def _sync_known(cls, names: list[str]) -> list[str]:
-        return _clients_of("sync", names)
-
-    @field_validator("async_")
-    @classmethod
-    def _async_known(cls, names: list[str]) -> list[str]:
-        return _clients_of("async", names)
-
-    def of(self, kind: ClientKind) -> list[str]:
-        """The clients of one kind, in the scenario's order."""
-        return self.sync if kind == "sync" else self.async_
-
-
 DEFAULT_HEALTH_PATH = "/healthz"
 
 
@@ -163,6 +123,9 @@ class Scenario(Strict):
     """Worker processes of the server in one pod, each value its own setup; None: one."""
     cpus: list[Annotated[float, Field(gt=0, le=64, multiple_of=0.001)]] | None = None
     """The pod's CPU budget, each value its own setup; None: one CPU."""
+    shapes: list[ShapeSpec] | None = Field(default=None, min_length=1)
+    """The pod's shapes as a list, in place of the axes' product: each its own setup, what
+    it leaves out the variant's standard (``djbench.model.shapes``)."""
     closed: ClosedModel = Field(default_factory=ClosedModel)
     open: OpenModel = Field(default_factory=OpenModel)
     slo: dict[str, Slo] = Field(default_factory=dict)
@@ -243,8 +206,19 @@ class Scenario(Strict):
                 raise ValueError(f"mix {name}: {exc}") from None
         return out
 
+    @field_validator("shapes")
+    @classmethod
+    def _distinct_shapes(cls, shapes: list[ShapeSpec] | None) -> list[ShapeSpec] | None:
+        if shapes is not None and len(set(shapes)) < len(shapes):
+            raise ValueError("give each shape once")
+        return shapes
+
     @model_validator(mode="after")
     def _known_workloads(self) -> Scenario:
+        if self.shapes is not None and (self.threads or self.workers or self.cpus):
+            raise ValueError(
+                "shapes: list the pod's shapes or give threads, workers and cpus as axes, not both"
+            )
         known = list(self.requests) or list(WORKLOADS)
         kind = "request" if self.requests else "workload"
         for name, parts in self.mix.items():

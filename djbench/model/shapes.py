@@ -1,5 +1,6 @@
 """The pod's shape as measured axes: a scenario's ``threads``, ``workers`` and ``cpus``, each
-value its own setup (like upstream clients and distances), expanded per variant.
+value its own setup (like upstream clients and distances), expanded per variant; or its
+``shapes``, a list of shapes measured as listed rather than multiplied.
 
 A scenario that sets none of them measures every variant in its standard shape (one worker of
 its own threads on one CPU: the mission's central comparison), and its runs record no shape.
@@ -9,22 +10,32 @@ from __future__ import annotations
 
 import itertools
 
-from djbench.model.pod import Shape
+from djbench.model.pod import Shape, ShapeSpec
 from djbench.model.scenario import Scenario
 from djbench.model.variants import Variant
 
 
 def shaped(scenario: Scenario) -> bool:
-    """Whether the scenario makes the pod's shape an axis (any of threads, workers, cpus)."""
-    return any(axis is not None for axis in (scenario.threads, scenario.workers, scenario.cpus))
+    """Whether the scenario makes the pod's shape an axis (a list of shapes, or any of
+    threads, workers, cpus)."""
+    axes = (scenario.shapes, scenario.threads, scenario.workers, scenario.cpus)
+    return any(axis is not None for axis in axes)
+
+
+def _listed(spec: ShapeSpec, variant: Variant) -> Shape:
+    threads = spec.threads if spec.threads and variant.sized_pool else variant.standard_threads
+    return Shape(threads=threads, workers=spec.workers or 1, cpus=spec.cpus or 1.0)
 
 
 def shapes_for(scenario: Scenario, variant: Variant) -> list[Shape | None]:
-    """Each shape the scenario measures ``variant`` in: threads × workers × cpus, the threads
-    axis only where the variant's thread pool is sized on its command line; ``[None]`` when
-    the scenario has no shape axis."""
+    """Each shape the scenario measures ``variant`` in: its ``shapes`` as listed (those
+    alike for this variant once), else threads × workers × cpus, the threads only where the
+    variant's thread pool is sized on its command line; ``[None]`` when the scenario has no
+    shape axis."""
     if not shaped(scenario):
         return [None]
+    if scenario.shapes is not None:
+        return list(dict.fromkeys(_listed(spec, variant) for spec in scenario.shapes))
     threads: list[int | None] = (
         list(scenario.threads)
         if scenario.threads and variant.sized_pool
@@ -36,10 +47,18 @@ def shapes_for(scenario: Scenario, variant: Variant) -> list[Shape | None]:
     ]
 
 
+def cpu_budgets(scenario: Scenario) -> list[float]:
+    """The pods' CPU budgets the scenario measures, each once (one CPU when none is set)."""
+    if scenario.shapes is not None:
+        return list(dict.fromkeys(spec.cpus or 1.0 for spec in scenario.shapes))
+    return list(scenario.cpus or [1.0])
+
+
 def threads_ignored(scenario: Scenario, variants: list[Variant]) -> list[str]:
-    """The variants a ``threads`` axis does not apply to (said once, not per run): their
-    concurrency is no thread pool their command line sizes."""
-    if not scenario.threads:
+    """The variants a ``threads`` axis (or a listed shape's threads) does not apply to, said
+    once, not per run: their concurrency is no thread pool their command line sizes."""
+    sets_threads = scenario.threads or any(s.threads for s in scenario.shapes or [])
+    if not sets_threads:
         return []
     return [v.name for v in variants if not v.sized_pool]
 
@@ -49,7 +68,22 @@ def axes_note(scenario: Scenario, variants: list[Variant]) -> str | None:
     when it starts; None without shape axes."""
     if not shaped(scenario):
         return None
-    axes = [
+    if scenario.shapes is not None:
+        note = "pod shapes: " + "; ".join(spec.label for spec in scenario.shapes)
+        note += " (what a shape leaves out: the variant's own threads, 1 worker, 1 CPU)"
+    else:
+        note = "pod shapes: " + " × ".join(_axes(scenario))
+    skipped = threads_ignored(scenario, variants)
+    if skipped:
+        note += (
+            f"; threads do not apply to {', '.join(skipped)} (no thread pool their command "
+            "line sizes: each runs its own)"
+        )
+    return note
+
+
+def _axes(scenario: Scenario) -> list[str]:
+    return [
         f"{name} {', '.join(f'{v:g}' for v in values)}"
         for name, values in (
             ("threads", scenario.threads),
@@ -58,11 +92,3 @@ def axes_note(scenario: Scenario, variants: list[Variant]) -> str | None:
         )
         if values
     ]
-    note = "pod shapes: " + " × ".join(axes)
-    skipped = threads_ignored(scenario, variants)
-    if skipped:
-        note += (
-            f"; threads do not apply to {', '.join(skipped)} (no thread pool their command "
-            "line sizes: each runs its own)"
-        )
-    return note

@@ -16,6 +16,7 @@ from djbench.model.errors import DjbenchError
 from djbench.model.results import ProjectInfo
 from djbench.model.scenario import Scenario
 from djbench.model.setup import Setup
+from djbench.model.shapes import cpu_budgets
 from djbench.model.variants import Variant
 from djbench.plan.measurement import Plan
 from djbench.project.check import Prepared
@@ -105,7 +106,7 @@ def local_backend(
     from djbench.backends.local.cpus import plan_cpus, quota_supported
     from djbench.measure.k6 import find_k6, k6_version
 
-    fractions = [c for c in scenario.cpus or [] if not float(c).is_integer()]
+    fractions = [c for c in cpu_budgets(scenario) if not float(c).is_integer()]
     if fractions and not quota_supported():
         raise DjbenchError(
             f"cpus: {fractions[0]:g} is a fraction of a CPU, which only a CPU cgroup quota can "
@@ -113,7 +114,7 @@ def local_backend(
         )
     k6 = find_k6()
     version = k6_version(k6)
-    layout = plan_cpus(math.ceil(max(scenario.cpus or [1.0]) - 1e-9))
+    layout = plan_cpus(math.ceil(max(cpu_budgets(scenario)) - 1e-9))
     backend = LocalBackend(
         scenario, out_dir=out_dir, layout=layout, k6=k6, port=port, run_id=stamp,
         project=project, database_url=database_url,

@@ -269,14 +269,18 @@ def test_the_shapes_profile_measures_the_shapes_its_question_needs() -> None:
     for setup in plan.setups:
         assert setup.shape is not None
         shapes.setdefault(setup.variant.name, set()).add(setup.shape)
-    for name in ("gunicorn-gthread", "uwsgi"):
-        assert {s.threads for s in shapes[name]} == {8, 32, 128}
-    assert {s.threads for s in shapes["gunicorn-sync"]} == {1}
-    assert {s.threads for s in shapes["uvicorn"]} == {None}
-    # Every variant at 1 and 2 workers on one CPU, and at half a CPU.
-    for found in shapes.values():
-        assert {s.workers for s in found if s.cpus == 1} == {1, 2}
-        assert any(s.cpus == 0.5 and s.workers == 1 for s in found)
+    # gthread and uWSGI at 8, 32 and 128 threads on one worker and one CPU; every variant at
+    # 1 and 2 workers on one CPU and at one worker on half a CPU: the set, no product.
+    one, two, half = (1, 1.0), (2, 1.0), (1, 0.5)
+    pooled = {(8, *one), (32, *one), (128, *one), (32, *two), (32, *half)}
+    expected = {
+        "gunicorn-gthread": pooled,
+        "uwsgi": pooled,
+        "gunicorn-sync": {(1, *one), (1, *two), (1, *half)},
+        "uvicorn": {(None, *one), (None, *two), (None, *half)},
+    }
+    assert {n: {(s.threads, s.workers, s.cpus) for s in f} for n, f in shapes.items()} == expected
+    assert len(plan.setups) == 16
     # upstream, cpu and the mix of the two, half and half.
     assert plan.workloads == ["upstream", "cpu", "upstream-cpu"]
     assert scenario.parts("upstream-cpu") == {"upstream": 0.5, "cpu": 0.5}
