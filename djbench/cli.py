@@ -218,23 +218,22 @@ def serve(
     ] = None,
     project: ProjectOpt = None,
     database_url: DatabaseUrlOpt = None,
+    shape: Annotated[
+        str | None, typer.Option(help="the pod's shape, as a scenario lists one: workers=2,cpus=1")
+    ] = None,
 ) -> None:
     """Start Postgres, the stub API and one variant; print its URL; run until Ctrl-C. With
     --project: the project's database and the variant serving the project."""
-    from benchapp.catalog import UPSTREAM_CLIENTS, client_kind
     from djbench.model.scenario import Scenario
-    from djbench.model.setup import Setup
     from djbench.model.variants import resolve_variants
-    from djbench.run.assemble import prepare_project, project_scenario, serve_until_stopped
+    from djbench.run.assemble import (
+        prepare_project,
+        project_scenario,
+        serve_setup,
+        serve_until_stopped,
+    )
 
     chosen = resolve_variants([variant])[0]
-    kind = client_kind(chosen.views)
-    client = client or DEFAULT_UPSTREAM_CLIENTS[kind]
-    if client not in UPSTREAM_CLIENTS[kind]:
-        raise DjbenchError(
-            f"--client: {chosen.name} serves {kind} views; choose from: "
-            f"{', '.join(UPSTREAM_CLIENTS[kind])}"
-        )
     if database_url is not None and project is None:
         raise DjbenchError("--database-url is the database of a --project; give --project too")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -252,7 +251,7 @@ def serve(
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         serve_until_stopped(
-            console, scenario, Setup(chosen, client, calls_upstream=prepared is None), port,
+            console, scenario, serve_setup(chosen, client, shape, prepared is None), port,
             out_dir, prepared, database_url,
         )  # fmt: skip
     except KeyboardInterrupt:

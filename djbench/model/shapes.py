@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import itertools
 
+from pydantic import ValidationError
+
+from djbench.model.errors import DjbenchError
 from djbench.model.pod import Shape, ShapeSpec
 from djbench.model.scenario import Scenario
+from djbench.model.scenario_file import format_error
 from djbench.model.variants import Variant
 
 
@@ -22,7 +26,9 @@ def shaped(scenario: Scenario) -> bool:
     return any(axis is not None for axis in axes)
 
 
-def _listed(spec: ShapeSpec, variant: Variant) -> Shape:
+def shape_of(spec: ShapeSpec, variant: Variant) -> Shape:
+    """The shape ``variant`` runs in for one listed shape: what it leaves out the variant's
+    standard, its threads only where the variant's thread pool is sized on its command line."""
     threads = spec.threads if spec.threads and variant.sized_pool else variant.standard_threads
     return Shape(threads=threads, workers=spec.workers or 1, cpus=spec.cpus or 1.0)
 
@@ -35,7 +41,7 @@ def shapes_for(scenario: Scenario, variant: Variant) -> list[Shape | None]:
     if not shaped(scenario):
         return [None]
     if scenario.shapes is not None:
-        return list(dict.fromkeys(_listed(spec, variant) for spec in scenario.shapes))
+        return list(dict.fromkeys(shape_of(spec, variant) for spec in scenario.shapes))
     threads: list[int | None] = (
         list(scenario.threads)
         if scenario.threads and variant.sized_pool
@@ -45,6 +51,23 @@ def shapes_for(scenario: Scenario, variant: Variant) -> list[Shape | None]:
         Shape(threads=t, workers=w, cpus=c)
         for t, w, c in itertools.product(threads, scenario.workers or [1], scenario.cpus or [1.0])
     ]
+
+
+def parse_shape(text: str) -> ShapeSpec:
+    """A shape written on a command line (``threads=128,workers=2,cpus=0.5``), or a one-line
+    error naming what is wrong."""
+    fields: dict[str, str] = {}
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() in fields:
+            raise DjbenchError(
+                f"--shape: {item!r}: give each of threads, workers, cpus once, as NAME=VALUE"
+            )
+        fields[key.strip()] = value.strip()
+    try:
+        return ShapeSpec.model_validate(fields)
+    except ValidationError as exc:
+        raise DjbenchError(format_error("--shape", exc, ShapeSpec)) from None
 
 
 def cpu_budgets(scenario: Scenario) -> list[float]:

@@ -11,12 +11,13 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from benchapp.catalog import DEFAULT_UPSTREAM_CLIENTS, UPSTREAM_CLIENTS, client_kind
 from djbench.backends.base import Backend
 from djbench.model.errors import DjbenchError
 from djbench.model.results import ProjectInfo
 from djbench.model.scenario import Scenario
 from djbench.model.setup import Setup
-from djbench.model.shapes import cpu_budgets
+from djbench.model.shapes import cpu_budgets, parse_shape, shape_of
 from djbench.model.variants import Variant
 from djbench.plan.measurement import Plan
 from djbench.project.check import Prepared
@@ -162,6 +163,22 @@ def kubernetes_backend(
     return backend, k6_image, f"namespace {namespace}, {k6_pods} k6 pod(s) per step, {reads}"
 
 
+def serve_setup(
+    variant: Variant, client: str | None, shape: str | None, calls_upstream: bool
+) -> Setup:
+    """``djbench serve``'s server: the variant, its views' client (checked against their
+    kind) and the shape written on the command line (None: its standard shape)."""
+    kind = client_kind(variant.views)
+    client = client or DEFAULT_UPSTREAM_CLIENTS[kind]
+    if client not in UPSTREAM_CLIENTS[kind]:
+        raise DjbenchError(
+            f"--client: {variant.name} serves {kind} views; choose from: "
+            f"{', '.join(UPSTREAM_CLIENTS[kind])}"
+        )
+    pod = None if shape is None else shape_of(parse_shape(shape), variant)
+    return Setup(variant, client, calls_upstream=calls_upstream, shape=pod)
+
+
 def serve_until_stopped(
     console: Console,
     scenario: Scenario,
@@ -177,9 +194,10 @@ def serve_until_stopped(
     from djbench.backends.local.cpus import plan_cpus
     from djbench.model.requests import path_with_query
 
+    budget = setup.shape.cpus if setup.shape else 1.0
     backend = LocalBackend(
-        scenario, out_dir=out_dir, layout=plan_cpus(), k6=Path("k6"), port=port,
-        run_id=out_dir.name, project=prepared, database_url=database_url,
+        scenario, out_dir=out_dir, layout=plan_cpus(math.ceil(budget - 1e-9)), k6=Path("k6"),
+        port=port, run_id=out_dir.name, project=prepared, database_url=database_url,
     )  # fmt: skip
     what = (
         "the project's database"

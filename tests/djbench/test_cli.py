@@ -75,6 +75,9 @@ def test_variant_names_for_scripts() -> None:
         ),
         (["run", "--project", str(EXAMPLE), "--workloads", "cpu"], "unknown request cpu"),
         (["serve", "uvicorn-raw", "--project", str(EXAMPLE)], "only in benchapp's views"),
+        (["serve", "uvicorn", "--shape", "workers"], "--shape: 'workers': give each of"),
+        (["serve", "uvicorn", "--shape", "cpu=1"], "--shape: cpu: unknown key; allowed here"),
+        (["serve", "uvicorn", "--shape", "workers=0"], "--shape: workers: Input should be"),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], fragment: str) -> None:
@@ -153,10 +156,12 @@ def test_report_refuses_another_schema(tmp_path: Path) -> None:
 
 
 def test_serve_runs_one_variant_until_ctrl_c(tmp_path: Path) -> None:
-    """`serve` prints the URL, the variant answers, Ctrl-C stops everything it started."""
+    """`serve` prints the URL, the variant answers in the shape asked (wrk's cross-check of a
+    shaped run), Ctrl-C stops everything it started."""
     port = "18799"
+    argv = ["serve", "uvicorn", "--port", port, "--seed-rows", "100", "--shape", "workers=2"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "djbench", "serve", "uvicorn", "--port", port, "--seed-rows", "100"],
+        [sys.executable, "-m", "djbench", *argv],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -177,12 +182,16 @@ def test_serve_runs_one_variant_until_ctrl_c(tmp_path: Path) -> None:
         assert body["count"] == 100
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children
+        # uvicorn's two workers: processes its supervisor spawned.
+        workers = [c.cmdline() for c in children if "multiprocessing" in " ".join(c.cmdline())]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
     assert f"serves http://127.0.0.1:{port}" in out
+    assert "uvicorn 2 workers · 1 CPU (aiohttp upstream) serves" in out
+    assert len(workers) >= 2, workers
     assert f"http://127.0.0.1:{port}/async/cpu" in out
     assert "Traceback" not in err
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
