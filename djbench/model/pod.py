@@ -3,11 +3,16 @@ Kubernetes, what the cluster made of it (its QoS class and CPU resources)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from djbench.model.strict import Strict
+
+Threads = Annotated[int, Field(ge=1, le=1024)]
+Workers = Annotated[int, Field(ge=1, le=64)]
+Cpus = Annotated[float, Field(gt=0, le=64, multiple_of=0.001)]
+"""What a scenario may ask of a pod: threads per worker, worker processes, its CPU budget."""
 
 
 class _Frozen(BaseModel):
@@ -53,10 +58,10 @@ class ShapeSpec(Strict):
     CPUs; what it leaves out is the variant's standard (its own threads, one worker, one
     CPU)."""
 
-    threads: int | None = Field(default=None, ge=1, le=1024)
+    threads: Threads | None = None
     """Threads per worker, for the variants whose thread pool their command line sizes."""
-    workers: int | None = Field(default=None, ge=1, le=64)
-    cpus: float | None = Field(default=None, gt=0, le=64, multiple_of=0.001)
+    workers: Workers | None = None
+    cpus: Cpus | None = None
 
     @property
     def label(self) -> str:

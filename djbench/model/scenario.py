@@ -6,7 +6,7 @@ Kubernetes Jobs: the same document is stored in ``results.json`` as run.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     Field,
@@ -22,7 +22,7 @@ from benchapp.catalog import (
 from djbench.model.mix import describe as describe_mix
 from djbench.model.mix import shares
 from djbench.model.network import Network
-from djbench.model.pod import ShapeSpec
+from djbench.model.pod import Cpus, ShapeSpec, Threads, Workers
 from djbench.model.requests import (
     NAME,
     UNKNOWN_KIND,
@@ -115,13 +115,13 @@ class Scenario(Strict):
     confirmation rounds carry the verdict); None: ``max_duration_s``."""
     request_timeout_s: float = Field(default=10.0, gt=0)
     think_time_ms: float = Field(default=0.0, ge=0)
-    threads: list[Annotated[int, Field(ge=1, le=1024)]] | None = None
+    threads: list[Threads] | None = None
     """Threads per worker of the variants whose concurrency is a thread pool they are told
     (gthread, uWSGI), each value its own setup; None: each variant's own. With ``workers``
     and ``cpus``, the pod's shape (``djbench.model.shapes``)."""
-    workers: list[Annotated[int, Field(ge=1, le=64)]] | None = None
+    workers: list[Workers] | None = None
     """Worker processes of the server in one pod, each value its own setup; None: one."""
-    cpus: list[Annotated[float, Field(gt=0, le=64, multiple_of=0.001)]] | None = None
+    cpus: list[Cpus] | None = None
     """The pod's CPU budget, each value its own setup; None: one CPU."""
     shapes: list[ShapeSpec] | None = Field(default=None, min_length=1)
     """The pod's shapes as a list, in place of the axes' product: each its own setup, what

@@ -26,31 +26,34 @@ def shaped(scenario: Scenario) -> bool:
     return any(axis is not None for axis in axes)
 
 
+STANDARD = Shape()
+"""What a shape leaves out: one worker on one CPU (threads: the variant's own)."""
+
+
+def listed_shapes(scenario: Scenario) -> list[ShapeSpec]:
+    """The shapes the scenario asks for: its ``shapes``, else its axes' product (an axis it
+    does not give left to the standard)."""
+    if scenario.shapes is not None:
+        return list(scenario.shapes)
+    none: list[None] = [None]
+    axes = (scenario.threads or none, scenario.workers or none, scenario.cpus or none)
+    return [ShapeSpec(threads=t, workers=w, cpus=c) for t, w, c in itertools.product(*axes)]
+
+
 def shape_of(spec: ShapeSpec, variant: Variant) -> Shape:
-    """The shape ``variant`` runs in for one listed shape: what it leaves out the variant's
-    standard, its threads only where the variant's thread pool is sized on its command line."""
+    """The shape ``variant`` runs in for one asked: what it leaves out the standard, its
+    threads only where the variant's thread pool is sized on its command line."""
     threads = spec.threads if spec.threads and variant.sized_pool else variant.standard_threads
-    return Shape(threads=threads, workers=spec.workers or 1, cpus=spec.cpus or 1.0)
+    return Shape(threads=threads, **spec.model_dump(exclude_none=True, exclude={"threads"}))
 
 
 def shapes_for(scenario: Scenario, variant: Variant) -> list[Shape | None]:
-    """Each shape the scenario measures ``variant`` in: its ``shapes`` as listed (those
-    alike for this variant once), else threads × workers × cpus, the threads only where the
-    variant's thread pool is sized on its command line; ``[None]`` when the scenario has no
+    """Each shape the scenario measures ``variant`` in, in its order, those alike for this
+    variant (threads where they do not apply) once; ``[None]`` when the scenario has no
     shape axis."""
     if not shaped(scenario):
         return [None]
-    if scenario.shapes is not None:
-        return list(dict.fromkeys(shape_of(spec, variant) for spec in scenario.shapes))
-    threads: list[int | None] = (
-        list(scenario.threads)
-        if scenario.threads and variant.sized_pool
-        else [variant.standard_threads]
-    )
-    return [
-        Shape(threads=t, workers=w, cpus=c)
-        for t, w, c in itertools.product(threads, scenario.workers or [1], scenario.cpus or [1.0])
-    ]
+    return list(dict.fromkeys(shape_of(spec, variant) for spec in listed_shapes(scenario)))
 
 
 def parse_shape(text: str) -> ShapeSpec:
@@ -72,16 +75,13 @@ def parse_shape(text: str) -> ShapeSpec:
 
 def cpu_budgets(scenario: Scenario) -> list[float]:
     """The pods' CPU budgets the scenario measures, each once (one CPU when none is set)."""
-    if scenario.shapes is not None:
-        return list(dict.fromkeys(spec.cpus or 1.0 for spec in scenario.shapes))
-    return list(scenario.cpus or [1.0])
+    return list(dict.fromkeys(s.cpus or STANDARD.cpus for s in listed_shapes(scenario)))
 
 
 def threads_ignored(scenario: Scenario, variants: list[Variant]) -> list[str]:
     """The variants a ``threads`` axis (or a listed shape's threads) does not apply to, said
     once, not per run: their concurrency is no thread pool their command line sizes."""
-    sets_threads = scenario.threads or any(s.threads for s in scenario.shapes or [])
-    if not sets_threads:
+    if not any(s.threads for s in listed_shapes(scenario)):
         return []
     return [v.name for v in variants if not v.sized_pool]
 
